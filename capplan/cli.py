@@ -1,0 +1,114 @@
+"""The ``capplan`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+import capplan
+from capplan.converters import CONVERTERS
+
+SHIPPED = {"sample": capplan.sample_history, "worldcup98": capplan.worldcup98_history}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        # Bad input is the user's to fix: one clear line, no traceback.
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"capplan {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="capplan", description=capplan.__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"capplan {capplan.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    describe = commands.add_parser(
+        "describe",
+        help="summarise an event history (default: the shipped sample)",
+        description="Print one row per event: peaks, their times and totals.",
+    )
+    source = describe.add_mutually_exclusive_group()
+    source.add_argument(
+        "--history",
+        choices=sorted(SHIPPED),
+        default="sample",
+        help="a shipped history (default: sample)",
+    )
+    source.add_argument("--events", help="events table, .csv or .parquet (with --series)")
+    describe.add_argument("--series", help="series table, .csv or .parquet (with --events)")
+    describe.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair what can be repaired (duplicates, gaps) and list it",
+    )
+    describe.add_argument(
+        "--naive-timezone",
+        metavar="ZONE",
+        help="zone of timestamps written without an offset, e.g. UTC",
+    )
+    describe.add_argument(
+        "--interval", type=float, metavar="SECONDS", help="resample to this interval first, e.g. 60"
+    )
+    describe.set_defaults(run=_describe)
+
+    convert = commands.add_parser(
+        "convert",
+        help="convert a real public trace into the history format",
+        description="Write events.parquet and series.parquet converted from a real trace.",
+    )
+    convert.add_argument("trace", choices=sorted(CONVERTERS))
+    convert.add_argument("source", help="folder of the original trace")
+    convert.add_argument("destination", help="folder to write the tables into")
+    convert.set_defaults(run=_convert)
+    return parser
+
+
+def _describe(args) -> int:
+    if args.events or args.series:
+        if not (args.events and args.series):
+            raise ValueError("--events and --series go together")
+        history = capplan.load_history(
+            args.events, args.series, repair=args.repair, naive_timezone=args.naive_timezone
+        )
+    else:
+        history = SHIPPED[args.history]()
+    if args.interval:
+        history = history.resample(args.interval)
+    print(history)
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_columns",
+        30,
+        "display.max_rows",
+        500,
+        "display.float_format",
+        "{:,.1f}".format,
+    ):
+        # Columns of what this history did not measure are all NaN: leave them out.
+        print(history.summary().drop(columns="name").dropna(axis=1, how="all"))
+    if len(history.repairs):
+        print("\nRepairs:")
+        print(history.repairs.drop(columns="rows").to_string(index=False))
+    return 0
+
+
+def _convert(args) -> int:
+    paths = CONVERTERS[args.trace].write(args.source, args.destination)
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""History queries checked against values worked out by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import capplan
+
+
+def test_summary_matches_hand_computation(toy):
+    summary = capplan.load_history(*toy).summary()
+    nan = np.nan
+    expected = pd.DataFrame(
+        {
+            "name": ["Alpha", "Beta", "Gamma"],
+            "interval_s": [1.0, 60.0, 60.0],
+            "delay_s": [0.0, 300.0, 0.0],
+            "duration_s": [60.0, 600.0, 3600.0],
+            # ev-a: 5 joins in the second starting at 0; ev-b: 1800 in the minute starting at 0
+            "peak_joins_per_s": [5.0, 30.0, nan],
+            "peak_joins_time_s": [0.0, 0.0, nan],
+            "total_joins": [12.0, 3720.0, nan],
+            "peak_concurrent": [10.0, 3030.0, nan],
+            "peak_concurrent_time_s": [1.0, 120.0, nan],
+            # ev-c: 6000 requests in the minute starting at kick-off
+            "peak_requests_per_s": [nan, nan, 100.0],
+            "peak_requests_time_s": [nan, nan, 0.0],
+            "total_requests": [nan, nan, 9360.0],
+        },
+        index=pd.Index(["ev-a", "ev-b", "ev-c"], name="event_id"),
+    )
+    pd.testing.assert_frame_equal(summary, expected[summary.columns], check_dtype=False)
+    assert set(summary.columns) == set(expected.columns)
+
+
+def test_event_is_indexed_by_seconds_since_actual_start(toy):
+    history = capplan.load_history(*toy)
+    beta = history.event("ev-b")  # starts 5 minutes late, per-minute series from 12:00
+    assert list(beta.index) == list(range(-300, 301, 60))
+    assert beta.index.name == "seconds"
+    assert beta.loc[0, "joins"] == 1800
+    assert history.interval("ev-b") == 60.0
+    with pytest.raises(KeyError, match="ev-zz"):
+        history.event("ev-zz")
+
+
+def one_event(seconds, joins, concurrent):
+    start = pd.Timestamp("2026-05-01 20:00", tz="UTC")
+    events = pd.DataFrame(
+        {
+            "event_id": ["e"],
+            "name": ["E"],
+            "scheduled_start": [start],
+            "actual_start": [start],
+            "end": [start + pd.Timedelta(hours=1)],
+        }
+    )
+    series = pd.DataFrame(
+        {
+            "event_id": "e",
+            "timestamp": start + pd.to_timedelta(seconds, unit="s"),
+            "joins": joins,
+            "concurrent": concurrent,
+        }
+    )
+    return capplan.load_history(events, series)
+
+
+def test_resample_sums_counts_averages_levels_and_lists_partial_edges():
+    seconds = np.arange(-65, 125)  # whole minutes -60..119, plus 5 s at each edge
+    joins = (seconds % 11).astype(float)
+    concurrent = (1000 + seconds).astype(float)
+    minute = one_event(seconds, joins, concurrent).resample(60)
+    frame = minute.event("e")
+    assert list(frame.index) == [-60, 0, 60]
+    for start in (-60, 0, 60):
+        inside = (seconds >= start) & (seconds < start + 60)
+        assert frame.loc[start, "joins"] == joins[inside].sum()
+        assert frame.loc[start, "concurrent"] == pytest.approx(concurrent[inside].mean())
+    (entry,) = minute.repairs.itertuples()
+    assert entry.count == 10 and "window edges" in entry.action
+    assert minute.interval("e") == 60.0
+
+
+def test_resample_keeps_missing_intervals_missing():
+    seconds = np.arange(0, 120)
+    joins = np.ones(120)
+    joins[70] = np.nan
+    start = pd.Timestamp("2026-05-01 20:00", tz="UTC")
+    events = pd.DataFrame(
+        {
+            "event_id": ["e"],
+            "name": ["E"],
+            "scheduled_start": [start],
+            "actual_start": [start],
+            "end": [start + pd.Timedelta(hours=1)],
+        }
+    )
+    series = pd.DataFrame(
+        {"event_id": "e", "timestamp": start + pd.to_timedelta(seconds, unit="s"), "joins": joins}
+    )
+    frame = capplan.load_history(events, series, repair=True).resample(60).event("e")
+    assert frame.loc[0, "joins"] == 60
+    assert np.isnan(frame.loc[60, "joins"])
+
+
+def test_resample_refuses_a_finer_or_misaligned_interval(toy):
+    history = capplan.load_history(*toy)
+    with pytest.raises(ValueError, match="whole multiple"):
+        history.resample(90)
