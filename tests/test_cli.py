@@ -24,7 +24,7 @@ def test_describe_reads_files_and_resamples(toy, write_csv):
     events_path, series_path = write_csv(*toy)
     result = run("describe", "--events", str(events_path), "--series", str(series_path))
     assert result.returncode == 0, result.stderr
-    assert "ev-b" in result.stdout and "3,720.0" in result.stdout  # total joins of ev-b
+    assert "ev-b" in result.stdout and "3,720" in result.stdout  # total joins of ev-b
 
 
 def test_bad_input_is_one_line_on_stderr_and_exit_code_2(toy, write_csv):
