@@ -61,3 +61,44 @@ def test_windows_hold_exactly_the_raw_counts(history):
         expected = raw[kickoff - pd.Timedelta(hours=1) : kickoff + pd.Timedelta(minutes=179)]
         np.testing.assert_array_equal(frame["requests"].to_numpy(), expected.to_numpy())
         np.testing.assert_array_equal(frame["timestamp"].to_numpy(), expected.index.to_numpy())
+
+
+def test_converter_on_a_small_made_up_trace(tmp_path):
+    """Slots, windows and the 24-hour signal, on a trace whose counts are known."""
+    minutes = pd.date_range("1998-06-09 00:00", "1998-06-11 23:59", freq="min")
+    requests = np.arange(len(minutes)) % 100
+    keep = minutes != pd.Timestamp("1998-06-10 15:00")  # one minute missing, as in the real trace
+    pd.DataFrame({"minute_utc": minutes[keep], "requests": requests[keep]}).to_csv(
+        tmp_path / "requests_per_minute.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "kickoff_utc": ["1998-06-10 15:30", "1998-06-10 19:00", "1998-06-10 19:00"],
+            "stage": "group",
+            "home": ["A", "C", "E"],
+            "away": ["B", "D", "F"],
+            "venue": ["X", "Y", "Z"],
+        }
+    ).to_csv(tmp_path / "matches.csv", index=False)
+    (tmp_path / worldcup98.NOTICE).write_text("notice")
+    events, series = worldcup98.convert(tmp_path)
+
+    assert list(events["event_id"]) == ["wc98-19980610-1530", "wc98-19980610-1900"]
+    assert list(events["name"]) == ["A v B", "C v D / E v F"]
+    assert list(events["matches_in_slot"]) == [1, 2]
+    kickoff = pd.Timestamp("1998-06-10 15:30", tz="UTC")
+    start = minutes.get_loc(pd.Timestamp("1998-06-09 15:30"))
+    assert (
+        events.loc[0, "requests_previous_24h"]
+        == requests[start : start + 1440].sum()
+        - requests[minutes.get_loc(pd.Timestamp("1998-06-10 15:00"))]
+    )
+    first = series[series["event_id"] == "wc98-19980610-1530"]
+    assert first["timestamp"].iloc[0] == kickoff - pd.Timedelta(hours=1)
+    assert first["timestamp"].iloc[-1] == kickoff + pd.Timedelta(minutes=179)
+    assert len(first) == 240 - 1  # the missing minute stays missing...
+    with pytest.raises(ValueError, match="1 interval"):
+        capplan.load_history(events, series)  # ...and the loader refuses the gap
+    history = capplan.load_history(events, series, repair=True)
+    (entry,) = history.repairs.itertuples()
+    assert entry.event_id == "wc98-19980610-1530" and "missing interval" in entry.action
