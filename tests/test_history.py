@@ -44,33 +44,12 @@ def test_event_is_indexed_by_seconds_since_actual_start(toy):
         history.event("ev-zz")
 
 
-def one_event(seconds, joins, concurrent):
-    start = pd.Timestamp("2026-05-01 20:00", tz="UTC")
-    events = pd.DataFrame(
-        {
-            "event_id": ["e"],
-            "name": ["E"],
-            "scheduled_start": [start],
-            "actual_start": [start],
-            "end": [start + pd.Timedelta(hours=1)],
-        }
-    )
-    series = pd.DataFrame(
-        {
-            "event_id": "e",
-            "timestamp": start + pd.to_timedelta(seconds, unit="s"),
-            "joins": joins,
-            "concurrent": concurrent,
-        }
-    )
-    return capplan.load_history(events, series)
-
-
-def test_resample_sums_counts_averages_levels_and_lists_partial_edges():
+def test_resample_sums_counts_averages_levels_and_lists_partial_edges(one_event):
     seconds = np.arange(-65, 125)  # whole minutes -60..119, plus 5 s at each edge
     joins = (seconds % 11).astype(float)
     concurrent = (1000 + seconds).astype(float)
-    minute = one_event(seconds, joins, concurrent).resample(60)
+    minute = capplan.load_history(*one_event(seconds, joins=joins, concurrent=concurrent))
+    minute = minute.resample(60)
     frame = minute.event("e")
     assert list(frame.index) == [-60, 0, 60]
     for start in (-60, 0, 60):
@@ -82,24 +61,11 @@ def test_resample_sums_counts_averages_levels_and_lists_partial_edges():
     assert minute.interval("e") == 60.0
 
 
-def test_resample_keeps_missing_intervals_missing():
-    seconds = np.arange(0, 120)
+def test_resample_keeps_missing_intervals_missing(one_event):
     joins = np.ones(120)
     joins[70] = np.nan
-    start = pd.Timestamp("2026-05-01 20:00", tz="UTC")
-    events = pd.DataFrame(
-        {
-            "event_id": ["e"],
-            "name": ["E"],
-            "scheduled_start": [start],
-            "actual_start": [start],
-            "end": [start + pd.Timedelta(hours=1)],
-        }
-    )
-    series = pd.DataFrame(
-        {"event_id": "e", "timestamp": start + pd.to_timedelta(seconds, unit="s"), "joins": joins}
-    )
-    frame = capplan.load_history(events, series, repair=True).resample(60).event("e")
+    history = capplan.load_history(*one_event(np.arange(120), joins=joins), repair=True)
+    frame = history.resample(60).event("e")
     assert frame.loc[0, "joins"] == 60
     assert np.isnan(frame.loc[60, "joins"])
 

@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import one_event_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -244,23 +245,11 @@ def test_unknown_file_type(toy, tmp_path):
 )
 def test_loading_never_drops_a_row_silently(n, dropped, repeated, repair):
     """Every input row is in the history or listed as removed; every gap is listed."""
-    start = pd.Timestamp("2026-03-01 20:00", tz="UTC")
-    times = pd.date_range(start, periods=n, freq="s")
     counts = np.arange(n) % 7
     rows = [i for i in range(n) if i not in dropped or i in (0, n - 1)]
     rows += [i for i in repeated if i in rows]
-    series = pd.DataFrame(
-        {"event_id": "e", "timestamp": times[rows], "joins": counts[rows]}
-    ).sort_values("timestamp", kind="stable")
-    events = pd.DataFrame(
-        {
-            "event_id": ["e"],
-            "name": ["E"],
-            "scheduled_start": [start],
-            "actual_start": [start],
-            "end": [start + pd.Timedelta(hours=1)],
-        }
-    )
+    rows.sort()
+    events, series = one_event_tables(np.array(rows), joins=counts[rows])
     try:
         history = capplan.load_history(events, series, repair=repair)
     except ValueError:
