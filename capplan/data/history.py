@@ -199,7 +199,9 @@ class History:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         paths = directory / f"events.{format}", directory / f"series.{format}"
-        for frame, path in zip((self.events.reset_index(), self.series), paths, strict=True):
+        # Counts are whole numbers (checked on load): write them as integers, missing as empty.
+        series = self.series.astype({c: "Int64" for c in self.measured})
+        for frame, path in zip((self.events.reset_index(), series), paths, strict=True):
             if format == "parquet":
                 frame.to_parquet(path, index=False, compression="zstd")
             else:
