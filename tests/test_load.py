@@ -239,7 +239,8 @@ def test_unknown_file_type(toy, tmp_path):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(min_value=3, max_value=40),
-    dropped=st.sets(st.integers(min_value=1, max_value=38), max_size=8),
+    # rows 0 and 1 stay, so that the interval can be seen in the data
+    dropped=st.sets(st.integers(min_value=2, max_value=38), max_size=8),
     repeated=st.lists(st.integers(min_value=0, max_value=39), max_size=5),
     repair=st.booleans(),
 )
@@ -265,3 +266,11 @@ def test_loading_never_drops_a_row_silently(n, dropped, repeated, repair):
     pd.testing.assert_series_equal(kept, expected, check_names=False, check_index_type=False)
     if inserted:
         assert repairs["action"].str.contains("missing interval").any()
+
+
+def test_frequent_gaps_do_not_hide_the_interval(one_event):
+    """Seconds 0, 1, 3, 5, 7: the most common step is 2 s, but the interval is 1 s."""
+    seconds = np.array([0, 1, 3, 5, 7])
+    events, series = one_event(seconds, joins=np.ones(5))
+    message = error_of(events, series)
+    assert "3 interval(s) of 1 s missing" in message and "rows 3, 4, 5" in message

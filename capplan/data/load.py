@@ -214,9 +214,13 @@ def _fill_gaps(table: Table, part: pd.DataFrame, event_id, repair, log) -> pd.Da
         )
     times = part["timestamp"]
     steps = times.diff().iloc[1:].dt.total_seconds().to_numpy()
+    # The interval is the most common step, or the shortest one when every step is a
+    # whole multiple of it (then frequent gaps made a longer step the most common).
     step = pd.Series(steps).mode().min()
+    if _off_grid(steps, step).any() and not _off_grid(steps, steps.min()).any():
+        step = steps.min()
     multiples = steps / step
-    irregular = np.abs(multiples - np.round(multiples)) > 1e-9
+    irregular = _off_grid(steps, step)
     if irregular.any():
         rows = part["_row"].to_numpy()[1:][irregular]
         table.fail(
@@ -248,6 +252,11 @@ def _fill_gaps(table: Table, part: pd.DataFrame, event_id, repair, log) -> pd.Da
         event_id=event_id,
     )
     return filled
+
+
+def _off_grid(steps: np.ndarray, step: float) -> np.ndarray:
+    multiples = steps / step
+    return np.abs(multiples - np.round(multiples)) > 1e-9
 
 
 def _check_start_inside(table: Table, part: pd.DataFrame, event: pd.Series, event_id) -> None:
