@@ -8,6 +8,16 @@ per second, timestamps are UTC.
 from importlib.metadata import PackageNotFoundError, version
 
 from capplan.data import History, load_history, sample_history, worldcup98_history
+from capplan.models import (
+    BurstFactor,
+    ConcurrencyResult,
+    JoinCurveFit,
+    SessionsFit,
+    burst_factor,
+    concurrency,
+    fit_join_curve,
+    fit_sessions,
+)
 
 try:
     __version__ = version("capplan")
@@ -15,8 +25,16 @@ except PackageNotFoundError:  # running from a checkout that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "BurstFactor",
+    "ConcurrencyResult",
     "History",
+    "JoinCurveFit",
+    "SessionsFit",
     "__version__",
+    "burst_factor",
+    "concurrency",
+    "fit_join_curve",
+    "fit_sessions",
     "load_history",
     "sample_history",
     "worldcup98_history",

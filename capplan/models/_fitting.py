@@ -1,0 +1,546 @@
+"""The shared maximum-likelihood base: declared parameters, optimisation, covariance, intervals.
+
+A model declares its parameters (:class:`Param`: name, unit, range) and a
+log-likelihood of their natural values; :func:`maximize` does the rest:
+
+1. maps each parameter to a well-scaled, unbounded working value ``theta``
+   (``log`` of a positive parameter, ``logit`` of a share or of a parameter
+   with a finite range, a real parameter divided by a typical scale), so the
+   optimiser sees an unconstrained, roughly isotropic problem;
+2. maximises the log-likelihood with ``scipy.optimize.minimize`` (BFGS,
+   then Newton steps on a numerical Hessian until the Newton decrement
+   ``g' H^-1 g / 2`` is below ``1e-6`` log-likelihood units). The fit counts
+   as converged when the decrement, the gain one more Newton step would
+   bring, is below ``0.01`` log-likelihood units (a parameter drifting to
+   the edge of its range, such as ``alpha`` toward 0 for Poisson-like
+   counts, never reaches 1e-6, and gains nothing that matters);
+3. takes the covariance of ``theta`` as the inverse of the numerical Hessian
+   (``statsmodels.tools.numdiff.approx_hess3``) of the negative
+   log-likelihood;
+4. gives each natural parameter a standard error by the delta method and a
+   Wald interval computed on the working scale and mapped back (so the
+   interval of a positive parameter stays positive and is asymmetric, as a
+   log-scale interval should be).
+
+Doubtful fits warn (:mod:`capplan.warnings`) with their diagnostics: the
+optimiser did not converge, the Hessian is not positive definite, or a
+parameter sits at the edge of its range.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+from statsmodels.tools.numdiff import approx_fprime, approx_hess3
+
+from capplan.warnings import BoundaryWarning, ConvergenceWarning, CovarianceWarning
+
+_PENALTY = 1e300  # objective value where the model is undefined (the optimiser backs off)
+_THETA_LIMIT = 60.0  # |theta| bound: exp(60) ~ 1e26, far outside any plausible value
+_EDGE = 14.0  # |theta| beyond which a bounded parameter sits at its edge (1e-6 of its range)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared model parameter.
+
+    Parameters
+    ----------
+    name : str
+        Name, carrying its unit where it could be misread (``decay_s``).
+    unit : str
+        Unit shown in summaries (``"s"``, ``"1/s"``, ``"joins"``, ``"share"``).
+    lower, upper : float
+        Range of the parameter (``-inf`` / ``inf`` for none); a model may
+        narrow it from the data at fit time.
+    description : str
+        One line for a planner.
+
+    Notes
+    -----
+    The working (fitting) scale follows from the range: ``log x`` on
+    ``(0, inf)`` (``log(x - lower)`` on ``(lower, inf)``), the logit of
+    ``(x - lower) / (upper - lower)`` on a finite range, and ``x / scale`` on
+    the whole line, ``scale`` a typical magnitude given at fit time.
+    """
+
+    name: str
+    unit: str
+    lower: float = 0.0
+    upper: float = math.inf
+    description: str = ""
+
+    def __post_init__(self):
+        if not self.lower < self.upper:
+            raise ValueError(f"Param {self.name!r}: lower must be below upper")
+
+
+@dataclass(frozen=True)
+class Space:
+    """The one-to-one map between natural and working values of a list of parameters."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def of(cls, params, bounds=None, scales=None) -> Space:
+        """The space of `params`, with ranges narrowed by `bounds` and `scales` of real ones."""
+        bounds, scales = bounds or {}, scales or {}
+        ranges = [bounds.get(p.name, (p.lower, p.upper)) for p in params]
+        lo = np.array([r[0] for r in ranges], dtype=float)
+        hi = np.array([r[1] for r in ranges], dtype=float)
+        bad = [p.name for p, a, b in zip(params, lo, hi, strict=True) if not a < b]
+        if bad:
+            raise ValueError(f"empty range for parameter(s) {bad}")
+        scale = np.array([float(scales.get(p.name, 1.0)) for p in params])
+        return cls(lo, hi, scale)
+
+    def _masks(self):
+        lo, hi = np.isfinite(self.lower), np.isfinite(self.upper)
+        return lo & hi, lo & ~hi, ~lo & hi, ~lo & ~hi
+
+    def natural(self, theta) -> np.ndarray:
+        """Natural values of working values (vectorised over leading axes)."""
+        theta = np.asarray(theta, dtype=float)
+        both, low, high, free = self._masks()
+        lo, hi = self.lower, self.upper
+        out = np.empty_like(theta)
+        out[..., both] = lo[both] + (hi[both] - lo[both]) * special.expit(theta[..., both])
+        out[..., low] = lo[low] + np.exp(theta[..., low])
+        out[..., high] = hi[high] - np.exp(theta[..., high])
+        out[..., free] = theta[..., free] * self.scale[free]
+        return out
+
+    def working(self, values) -> np.ndarray:
+        """Working values of natural values (NaN or inf outside the ranges)."""
+        x = np.asarray(values, dtype=float)
+        both, low, high, free = self._masks()
+        lo, hi = self.lower, self.upper
+        out = np.empty_like(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[..., both] = special.logit((x[..., both] - lo[both]) / (hi[both] - lo[both]))
+            out[..., low] = np.log(x[..., low] - lo[low])
+            out[..., high] = -np.log(hi[high] - x[..., high])
+        out[..., free] = x[..., free] / self.scale[free]
+        return out
+
+    def jacobian(self, values) -> np.ndarray:
+        """d natural / d working for each parameter (the map is separable)."""
+        x = np.asarray(values, dtype=float)
+        both, low, high, free = self._masks()
+        lo, hi = self.lower, self.upper
+        out = np.empty_like(x)
+        out[both] = (x[both] - lo[both]) * (hi[both] - x[both]) / (hi[both] - lo[both])
+        out[low] = x[low] - lo[low]
+        out[high] = hi[high] - x[high]
+        out[free] = self.scale[free]
+        return out
+
+    def at_edge(self, theta) -> np.ndarray:
+        """Parameters pressed against an end of their range."""
+        both, low, high, _ = self._masks()
+        theta = np.asarray(theta, dtype=float)
+        return (both & (np.abs(theta) > _EDGE)) | ((low | high) & (theta < -_THETA_LIMIT + 1))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A maximum-likelihood estimate with its covariance and diagnostics.
+
+    Attributes
+    ----------
+    params : tuple of Param
+    theta : numpy.ndarray
+        Working-scale estimate.
+    cov_theta : numpy.ndarray
+        Covariance of ``theta`` (inverse Hessian, times ``dispersion`` for a
+        quasi-likelihood); rows and columns of unidentified parameters are NaN.
+    space : Space
+        The map between natural and working values.
+    loglike : float
+        Maximised log-likelihood.
+    n_obs : int
+        Observations in the likelihood.
+    converged : bool
+    diagnostics : dict
+        ``newton_decrement``, ``max_abs_gradient``, ``min_hessian_eigenvalue``,
+        ``condition_number``, ``n_evaluations``, ``message``, ``dispersion``.
+    """
+
+    params: tuple[Param, ...]
+    theta: np.ndarray
+    cov_theta: np.ndarray
+    space: Space
+    loglike: float
+    n_obs: int
+    converged: bool
+    diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    @property
+    def values(self) -> np.ndarray:
+        """Natural-scale estimates."""
+        return self.space.natural(self.theta)
+
+    def value(self, name: str) -> float:
+        return float(self.values[self.names.index(name)])
+
+    @property
+    def n_params(self) -> int:
+        return len(self.params)
+
+    @property
+    def aic(self) -> float:
+        return 2 * self.n_params - 2 * self.loglike
+
+    @property
+    def bic(self) -> float:
+        return self.n_params * math.log(self.n_obs) - 2 * self.loglike
+
+    @property
+    def std_err(self) -> np.ndarray:
+        """Standard errors of the natural values (delta method)."""
+        jac = self.space.jacobian(self.values)
+        return np.abs(jac) * np.sqrt(np.diag(self.cov_theta))
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Covariance of the natural values (delta method)."""
+        jac = self.space.jacobian(self.values)
+        return self.cov_theta * np.outer(jac, jac)
+
+    def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Wald interval on the working scale, mapped to natural values."""
+        z = _z(level)
+        sd = np.sqrt(np.diag(self.cov_theta))
+        lower = self.space.natural(self.theta - z * sd)
+        upper = self.space.natural(self.theta + z * sd)
+        return lower, upper
+
+    def table(self, level: float = 0.95) -> pd.DataFrame:
+        """One row per parameter: ``estimate``, ``std_err``, ``lower``, ``upper``, ``unit``."""
+        lower, upper = self.interval(level)
+        return pd.DataFrame(
+            {
+                "estimate": self.values,
+                "std_err": self.std_err,
+                "lower": lower,
+                "upper": upper,
+                "unit": [p.unit for p in self.params],
+            },
+            index=pd.Index(self.names, name="parameter"),
+        )
+
+    def delta(self, func: Callable[[np.ndarray], np.ndarray], *, log: bool = False):
+        """Value and standard error of ``func(natural values)`` by the delta method.
+
+        Parameters
+        ----------
+        func : callable
+            Natural parameter vector -> 1-d array of derived quantities.
+        log : bool
+            Differentiate ``log(func)`` (for positive quantities whose
+            interval should be taken on the log scale).
+
+        Returns
+        -------
+        value, std_err : numpy.ndarray
+            ``func`` at the estimate and the standard error of ``func`` (or
+            of ``log func`` when `log`).
+        """
+
+        def on_theta(theta):
+            out = np.atleast_1d(func(self.space.natural(theta)))
+            return np.log(out) if log else out
+
+        value = np.atleast_1d(func(self.values))
+        # approx_fprime gives (outputs, parameters); a single output may come back flat.
+        jac = np.reshape(approx_fprime(self.theta, on_theta, centered=True), (len(value), -1))
+        var = np.einsum("ij,jk,ik->i", jac, self.cov_theta, jac)
+        return value, np.sqrt(np.maximum(var, 0.0))
+
+    def draws(self, n: int, seed) -> np.ndarray:
+        """`n` natural-parameter vectors drawn from N(theta, cov_theta) (parametric bootstrap)."""
+        rng = np.random.default_rng(seed)
+        if not np.all(np.isfinite(self.cov_theta)):
+            return np.full((n, self.n_params), np.nan)
+        theta = rng.multivariate_normal(self.theta, self.cov_theta, size=n, method="eigh")
+        return self.space.natural(theta)
+
+    def scaled(self, dispersion: float) -> Estimate:
+        """The same estimate with its covariance multiplied by `dispersion` (quasi-likelihood)."""
+        diagnostics = {**self.diagnostics, "dispersion": float(dispersion)}
+        return replace(self, cov_theta=self.cov_theta * dispersion, diagnostics=diagnostics)
+
+
+def _z(level: float) -> float:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def maximize(
+    loglike: Callable[[np.ndarray], float],
+    params: Sequence[Param],
+    start: Sequence[float],
+    *,
+    n_obs: int,
+    what: str,
+    bounds: dict | None = None,
+    scales: dict | None = None,
+    canonical: Callable[[np.ndarray], np.ndarray] | None = None,
+    covariance: bool = True,
+) -> Estimate:
+    """Maximise `loglike` over the declared `params` and estimate the covariance.
+
+    Parameters
+    ----------
+    loglike : callable
+        Natural parameter vector -> total log-likelihood (may return -inf or
+        NaN where the model is undefined: the optimiser backs off).
+    params : sequence of Param
+    start : sequence of float
+        Starting natural values, inside each parameter's range.
+    n_obs : int
+        Number of observations (for the BIC and the objective's scaling).
+    what : str
+        What is being fitted, for warning messages.
+    bounds : dict, optional
+        ``name -> (lower, upper)`` narrowing declared ranges from the data.
+    scales : dict, optional
+        ``name -> typical magnitude`` of parameters on the whole real line.
+    canonical : callable, optional
+        Maps a natural vector to its canonical twin with the same likelihood
+        (e.g. a symmetric form whose two time scales may swap).
+    covariance : bool, default True
+        Polish with Newton steps, estimate the covariance and warn about a
+        doubtful fit. ``False`` runs the optimiser only (a first stage),
+        silently, and leaves the covariance NaN.
+
+    Returns
+    -------
+    Estimate
+    """
+    params = tuple(params)
+    k = len(params)
+    space = Space.of(params, bounds, scales)
+    start = np.asarray(start, dtype=float)
+    theta0 = space.working(start)
+    if not np.all(np.isfinite(theta0)):
+        bad = {
+            p.name: float(x)
+            for p, x, t in zip(params, start, theta0, strict=True)
+            if not np.isfinite(t)
+        }
+        raise ValueError(f"starting values of {what} outside their ranges: {bad}")
+    theta0 = np.clip(theta0, -_THETA_LIMIT + 1, _THETA_LIMIT - 1)
+    scale = max(int(n_obs), 1)
+    evaluations = 0
+
+    def objective(theta):
+        nonlocal evaluations
+        evaluations += 1
+        with np.errstate(all="ignore"):
+            value = loglike(space.natural(theta))
+        return -value / scale if np.isfinite(value) else _PENALTY
+
+    def finite_objective(theta):
+        value = objective(theta)
+        return value if value < _PENALTY else np.nan
+
+    def to_canonical(theta):
+        if canonical is None:
+            return theta
+        return np.clip(space.working(canonical(space.natural(theta))), -_THETA_LIMIT, _THETA_LIMIT)
+
+    if objective(theta0) >= _PENALTY:
+        raise ValueError(f"the likelihood of {what} is not finite at the starting values {start}")
+    result = _minimize(objective, theta0)
+    theta = to_canonical(result.x)
+    diagnostics = {"n_evaluations": int(evaluations), "message": str(result.message)}
+    if not covariance:
+        nan = np.full((k, k), np.nan)
+        loglike_hat = -objective(theta) * scale
+        return Estimate(params, theta, nan, space, loglike_hat, int(n_obs), False, diagnostics)
+    # Newton polish on the numerical Hessian: BFGS may stop early on a flat ridge. A
+    # stationary point with negative curvature is a saddle: step off it along that direction
+    # and optimise again (a few times at most).
+    theta, hessian, decrement = _polish(theta, objective, finite_objective, scale, to_canonical)
+    for _ in range(3):
+        escaped = _escape_saddle(theta, hessian, objective)
+        if escaped is None:
+            break
+        result = _minimize(objective, escaped)
+        theta = to_canonical(result.x)
+        theta, hessian, decrement = _polish(theta, objective, finite_objective, scale, to_canonical)
+    gradient = np.ravel(approx_fprime(theta, finite_objective, centered=True)) * scale
+    if not np.all(np.isfinite(hessian)):
+        hessian = np.full((k, k), np.nan)
+    cov, min_eig, cond = _invert(hessian)
+    converged = bool(np.isfinite(decrement) and decrement < 1e-2)
+    diagnostics = {
+        "newton_decrement": float(decrement),
+        "max_abs_gradient": float(np.max(np.abs(gradient))),
+        "min_hessian_eigenvalue": float(min_eig),
+        "condition_number": float(cond),
+        "n_evaluations": int(evaluations),
+        "message": str(result.message),
+        "dispersion": 1.0,
+    }
+    loglike_hat = -objective(theta) * scale
+    estimate = Estimate(params, theta, cov, space, loglike_hat, int(n_obs), converged, diagnostics)
+    _warn_if_doubtful(estimate, what)
+    return estimate
+
+
+def _warn_if_doubtful(estimate: Estimate, what: str) -> None:
+    d = estimate.diagnostics
+    if not estimate.converged:
+        warnings.warn(
+            ConvergenceWarning(
+                f"the fit of {what} did not converge; its estimates may not maximise the "
+                "likelihood. Try a starting point (start=...) or a shorter window",
+                newton_decrement=d["newton_decrement"],
+                max_abs_gradient=d["max_abs_gradient"],
+                optimiser=d["message"],
+            ),
+            stacklevel=4,
+        )
+    names = estimate.names
+    bad = [n for n, v in zip(names, np.diag(estimate.cov_theta), strict=True) if not np.isfinite(v)]
+    if bad:
+        warnings.warn(
+            CovarianceWarning(
+                f"the Hessian of {what} is not positive definite; no standard errors for "
+                f"{', '.join(bad)}: the data do not identify them",
+                min_hessian_eigenvalue=d["min_hessian_eigenvalue"],
+                condition_number=d["condition_number"],
+            ),
+            stacklevel=4,
+        )
+    edge = estimate.space.at_edge(estimate.theta)
+    if np.any(edge):
+        values = {n: float(v) for n, v, e in zip(names, estimate.values, edge, strict=True) if e}
+        ranges = {
+            n: (float(lo), float(hi))
+            for n, lo, hi, e in zip(
+                names, estimate.space.lower, estimate.space.upper, edge, strict=True
+            )
+            if e
+        }
+        warnings.warn(
+            BoundaryWarning(
+                f"{', '.join(values)} of {what} at the edge of its range; its interval is "
+                "doubtful and the form may not suit these data",
+                values=values,
+                ranges=ranges,
+            ),
+            stacklevel=4,
+        )
+
+
+def _minimize(objective, theta0):
+    """BFGS on the unbounded working scale (the objective backs off from undefined regions).
+
+    BFGS rather than L-BFGS-B: the problems are small, and L-BFGS-B's many tiny BLAS calls
+    cost milliseconds each when the BLAS thread pool competes for a busy machine.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return optimize.minimize(
+            objective, theta0, method="BFGS", options={"maxiter": 2000, "gtol": 1e-7}
+        )
+
+
+def _polish(theta, objective, finite_objective, scale, to_canonical):
+    """Newton steps with a backtracking line search, to a decrement below 1e-6."""
+    k = len(theta)
+    decrement, hessian = np.inf, np.full((k, k), np.nan)
+    for _ in range(20):
+        theta = to_canonical(theta)
+        gradient = np.ravel(approx_fprime(theta, finite_objective, centered=True)) * scale
+        hessian = approx_hess3(theta, finite_objective) * scale
+        if not (np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian))):
+            break
+        step, decrement = _newton_step(hessian, gradient)
+        if decrement < 1e-6:
+            break
+        f0 = objective(theta)
+        for shrink in 0.5 ** np.arange(12):
+            candidate = theta - shrink * step
+            if np.all(np.abs(candidate) < _THETA_LIMIT) and objective(candidate) < f0:
+                theta = candidate
+                break
+        else:
+            break
+    return theta, hessian, decrement
+
+
+def _escape_saddle(theta, hessian, objective):
+    """A better point along the most negative curvature of the objective, or None."""
+    if not np.all(np.isfinite(hessian)):
+        return None
+    eigval, eigvec = np.linalg.eigh((hessian + hessian.T) / 2)
+    if eigval[0] >= -1e-8 * np.max(np.abs(eigval)):
+        return None
+    f0 = objective(theta)
+    for size in (1.0, 0.3, 0.1, 0.03):
+        for sign in (1.0, -1.0):
+            candidate = theta + sign * size * eigvec[:, 0]
+            if np.all(np.abs(candidate) < _THETA_LIMIT) and objective(candidate) < f0:
+                return candidate
+    return None
+
+
+def _newton_step(hessian, gradient):
+    """Newton step and decrement; a positive-definite repair if the Hessian is not."""
+    eigval, eigvec = np.linalg.eigh((hessian + hessian.T) / 2)
+    floor = max(1e-8 * np.max(np.abs(eigval)), 1e-12)
+    eigval = np.maximum(np.abs(eigval), floor)
+    step = eigvec @ ((eigvec.T @ gradient) / eigval)
+    return step, float(gradient @ step / 2)
+
+
+def _invert(hessian):
+    """Covariance from the Hessian; NaN rows for directions that are not identified."""
+    k = hessian.shape[0]
+    if not np.all(np.isfinite(hessian)):
+        return np.full((k, k), np.nan), np.nan, np.nan
+    sym = (hessian + hessian.T) / 2
+    eigval, eigvec = np.linalg.eigh(sym)
+    top = np.max(np.abs(eigval))
+    cond = top / np.min(np.abs(eigval)) if np.min(np.abs(eigval)) > 0 else np.inf
+    good = eigval > 1e-10 * top
+    if np.all(good):
+        return np.linalg.inv(sym), float(eigval[0]), float(cond)
+    cov = eigvec[:, good] @ np.diag(1 / eigval[good]) @ eigvec[:, good].T
+    involved = np.any(np.abs(eigvec[:, ~good]) > 1e-3, axis=1)
+    cov[involved, :] = np.nan
+    cov[:, involved] = np.nan
+    return cov, float(eigval[0]), float(cond)
+
+
+def nb_loglike(y: np.ndarray, mu: np.ndarray, alpha: float) -> np.ndarray:
+    """Negative-binomial (NB2) log-probabilities: mean ``mu``, variance ``mu + alpha mu**2``.
+
+    ``scipy.stats.nbinom`` with ``n = 1 / alpha`` and ``p = 1 / (1 + alpha mu)``.
+    """
+    n = 1.0 / alpha
+    return stats.nbinom.logpmf(y, n, n / (n + mu))
+
+
+def nb_deviance(y: np.ndarray, mu: np.ndarray, alpha: float) -> np.ndarray:
+    """Unit deviances of NB2 counts (``statsmodels``' ``NegativeBinomial`` family)."""
+    from statsmodels.genmod.families import NegativeBinomial
+
+    return NegativeBinomial(alpha=alpha).resid_dev(y, mu) ** 2

@@ -1,0 +1,336 @@
+"""Burst factor: how much the worst second exceeds its minute's mean.
+
+Forecasts and many histories are per minute; a join path is sized per
+second. The burst factor ``B = max over the seconds of a window of the count
+/ the window's mean count per second`` turns one into the other: the
+per-second sizing rate is ``B_q x`` the forecast mean rate, ``B_q`` the
+``q``-quantile of ``B``.
+
+Two estimates, side by side:
+
+- **model**: from the over-dispersion of a fitted join curve. Each second's
+  count is negative binomial with mean ``m`` (per second) and variance
+  ``m + alpha m**2``, the seconds of a window independent, so
+  ``P(max <= x) = F(x)**n`` for a window of ``n`` seconds and
+  ``B_q = F^{-1}(q**(1/n)) / m``. It falls with the rate toward the
+  pure over-dispersion limit, the ``q**(1/n)``-quantile of a
+  ``Gamma(1/alpha, alpha)`` factor, as Poisson noise fades. ``alpha`` per
+  second comes from a fit at any interval as ``alpha_interval x interval_s``
+  (seconds independent within an interval; see ``JoinCurveFit.alpha_per_second``).
+  A fitted ``alpha`` also carries the curve's misfit, so the model is
+  conservative: from a per-minute fit, much so (it warns,
+  :class:`~capplan.warnings.ResolutionWarning`); compare it with the
+  empirical column wherever per-second data exist.
+  When a fit and per-second data are both given, the model also uses the
+  fit's own per-second means inside each window (so a rising flood within
+  a minute counts), and is then pooled over the same windows as the data.
+- **empirical**: from per-second history, the ratio ``max / mean`` in each
+  whole window (aligned on the start, no missing second, mean at least
+  ``min_rate_per_s``), and its quantiles over the windows.
+
+The model's ratio divides by the *expected* window mean (what a forecast
+gives); the empirical one by the *observed* mean, the best the data offer.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from capplan.models import _validate
+from capplan.models.join_curve import JoinCurveFit
+from capplan.warnings import ResolutionWarning
+
+__all__ = ["BurstFactor", "burst_factor"]
+
+
+class BurstFactor:
+    """Burst factors from a model and from per-second history. Built by :func:`burst_factor`.
+
+    Attributes
+    ----------
+    quantiles : tuple of float
+        The quantiles ``q`` reported.
+    window_s : int
+        Window length (s), usually 60: per-minute means to per-second peaks.
+    alpha_per_second : float
+        One-second over-dispersion used by the model (NaN if none was given).
+    rate_per_s : float
+        Reference mean rate (per s) of the ``model`` column of the summary.
+    windows : pandas.DataFrame
+        One row per whole window of the per-second data (empty without
+        data): ``start_s``, ``mean_per_s``, ``max_per_s``, ``ratio``, and
+        ``expected_mean_per_s`` (from the fit, if given).
+    """
+
+    def __init__(self, quantiles, window_s, alpha_per_second, rate_per_s, windows, fit, fit_means):
+        self.quantiles = tuple(quantiles)
+        self.window_s = int(window_s)
+        self.alpha_per_second = float(alpha_per_second)
+        self.rate_per_s = float(rate_per_s)
+        self.windows = windows
+        self.fit = fit
+        self._fit_means = fit_means  # (n_windows, window_s) expected per-second counts, or None
+
+    def predict(self, rate_per_s, q=None) -> pd.DataFrame:
+        """The model's burst factor at mean rates `rate_per_s`.
+
+        Parameters
+        ----------
+        rate_per_s : float or array of float
+            Window mean rates (per second), e.g. a per-minute forecast.
+        q : float or sequence of float, optional
+            Quantiles; the result's by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``rate_per_s``, one column per quantile (``q0.99``):
+            the factor to multiply the mean rate by.
+        """
+        rates = _validate.times(rate_per_s, "rate_per_s")
+        if np.any(rates <= 0):
+            raise ValueError("rate_per_s must be > 0 (per second)")
+        qs = self.quantiles if q is None else tuple(np.atleast_1d(q).astype(float))
+        for value in qs:
+            _validate.level(value, "q")
+        out = {
+            f"q{value:g}": _model_factor(rates, self.alpha_per_second, self.window_s, value)
+            for value in qs
+        }
+        return pd.DataFrame(out, index=pd.Index(rates, name="rate_per_s"))
+
+    def summary(self) -> pd.DataFrame:
+        """One row per quantile.
+
+        Columns: ``model`` (at ``rate_per_s``), ``model_same_windows`` (the
+        model pooled over the data's windows, like for like with the data),
+        ``empirical`` (quantile of the data's ratios), ``n_windows``.
+        """
+        rows = []
+        for q in self.quantiles:
+            model = _model_factor(
+                np.array([self.rate_per_s]), self.alpha_per_second, self.window_s, q
+            )[0]
+            rows.append(
+                {
+                    "q": q,
+                    "model": model,
+                    "model_same_windows": self._pooled(q),
+                    "empirical": (
+                        float(np.quantile(self.windows["ratio"], q))
+                        if len(self.windows)
+                        else np.nan
+                    ),
+                    "n_windows": len(self.windows),
+                }
+            )
+        return pd.DataFrame(rows).set_index("q")
+
+    def _pooled(self, q: float) -> float:
+        """Quantile q of the model's ratio pooled over the data's windows."""
+        if not len(self.windows) or not np.isfinite(self.alpha_per_second):
+            return np.nan
+        n, alpha = self.window_s, self.alpha_per_second
+        if self._fit_means is not None:
+            means = self._fit_means
+            scale = means.mean(axis=1)
+
+            def log_max_cdf(x):  # log P(max of each window <= x * its mean)
+                counts = np.floor(x * scale)[:, None]
+                return np.sum(_nb_logcdf(counts, means, alpha), axis=1)
+
+        else:  # a constant mean within each window: F**n
+            scale = self.windows["mean_per_s"].to_numpy()
+
+            def log_max_cdf(x):
+                return n * _nb_logcdf(np.floor(x * scale), scale, alpha)
+
+        def cdf(x):  # averaged over the windows
+            return float(np.mean(np.exp(log_max_cdf(x))))
+
+        hi = 2.0
+        while cdf(hi) < q and hi < 1e6:
+            hi *= 2
+        return float(optimize.brentq(lambda x: cdf(x) - q, 0.0, hi, xtol=1e-6))
+
+    def __str__(self) -> str:
+        head = (
+            f"Burst factor: worst second over the {self.window_s} s window's mean\n"
+            f"model: NB seconds, alpha per second = {self.alpha_per_second:.4g}, "
+            f"reference rate {self.rate_per_s:.4g}/s; empirical: {len(self.windows)} windows\n"
+        )
+        with pd.option_context("display.float_format", "{:.4g}".format):
+            return head + str(self.summary())
+
+    def __repr__(self) -> str:
+        return f"<BurstFactor window {self.window_s} s, {len(self.windows)} windows>"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The data's windows (see ``windows``), with the model's quantiles at each mean."""
+        frame = self.windows.copy()
+        if len(frame) and np.isfinite(self.alpha_per_second):
+            for q in self.quantiles:
+                frame[f"model_q{q:g}"] = _model_factor(
+                    frame["mean_per_s"].to_numpy(), self.alpha_per_second, self.window_s, q
+                )
+        return frame
+
+    def chart(self):
+        """Ratios of the data's windows against their mean rate, with the model's quantiles."""
+        from capplan import charts
+
+        return charts.burst_chart(self)
+
+
+def _nb_logcdf(k, mu, alpha):
+    if alpha <= 0:
+        return stats.poisson.logcdf(k, mu)
+    n = 1.0 / alpha
+    return stats.nbinom.logcdf(k, n, n / (n + mu))
+
+
+def _model_factor(rates, alpha, window_s, q):
+    """q-quantile of (max of window_s iid NB(rate, alpha) seconds) / rate."""
+    rates = np.asarray(rates, dtype=float)
+    if not np.isfinite(alpha):
+        return np.full(rates.shape, np.nan)
+    level = q ** (1.0 / window_s)
+    if alpha <= 0:
+        return stats.poisson.ppf(level, rates) / rates
+    n = 1.0 / alpha
+    return stats.nbinom.ppf(level, n, n / (n + rates)) / rates
+
+
+def burst_factor(
+    per_second: pd.Series | None = None,
+    *,
+    fit: JoinCurveFit | None = None,
+    alpha_per_second: float | None = None,
+    rate_per_s: float | None = None,
+    window_s: int = 60,
+    quantiles=(0.5, 0.9, 0.99),
+    min_rate_per_s: float = 1.0,
+) -> BurstFactor:
+    """Burst factor of the worst second over its window's mean, from a model and from data.
+
+    Parameters
+    ----------
+    per_second : pandas.Series, optional
+        Counts per second (1-s intervals) of one event, indexed by seconds
+        since the start (``History.event(event_id)["joins"]``): the empirical
+        estimate. Windows are aligned on the start (``floor(t / window_s)``);
+        partial windows and windows with a missing second are skipped.
+    fit : JoinCurveFit, optional
+        A fitted join curve: its ``alpha_per_second`` drives the model, its
+        peak rate is the default reference rate, and with `per_second` its
+        per-second means enter the model window by window.
+    alpha_per_second : float, optional
+        One-second over-dispersion (variance ``m + alpha m**2``), instead of
+        a fit's.
+    rate_per_s : float, optional
+        Reference mean rate (per s) for the model column of the summary;
+        the fit's peak rate, else the data windows' median mean.
+    window_s : int, default 60
+        Window length (s).
+    quantiles : sequence of float, default (0.5, 0.9, 0.99)
+    min_rate_per_s : float, default 1
+        Windows whose mean is below this rate (per s) are left out of the
+        empirical estimate: the ratio means little at a few joins per minute.
+
+    Returns
+    -------
+    BurstFactor
+
+    Examples
+    --------
+    >>> b = burst_factor(alpha_per_second=0.02, rate_per_s=1000.0)
+    >>> bool(1.2 < b.summary().loc[0.99, "model"] < 1.8)
+    True
+    """
+    if isinstance(window_s, bool) or not isinstance(window_s, (int, np.integer)) or window_s < 2:
+        raise ValueError(f"window_s must be a whole number of seconds >= 2, got {window_s!r}")
+    quantiles = tuple(_validate.level(q, "quantiles") for q in np.atleast_1d(quantiles))
+    min_rate_per_s = float(min_rate_per_s)
+    if fit is not None and not isinstance(fit, JoinCurveFit):
+        raise TypeError(
+            f"fit must be a JoinCurveFit (from fit_join_curve), not {type(fit).__name__}"
+        )
+    if fit is not None and alpha_per_second is not None:
+        raise ValueError("give fit or alpha_per_second, not both")
+    if alpha_per_second is not None:
+        alpha = float(alpha_per_second)
+        if not np.isfinite(alpha) or alpha < 0:
+            raise ValueError(
+                f"alpha_per_second must be a finite number >= 0, got {alpha_per_second!r}"
+            )
+    else:
+        alpha = fit.alpha_per_second if fit is not None else np.nan
+    if fit is not None and fit.interval_s > 1:
+        warnings.warn(
+            ResolutionWarning(
+                f"the fit is per {fit.interval_s:g} s: its alpha per second "
+                f"({alpha:.4g} = alpha x {fit.interval_s:g}) assumes independent seconds and "
+                "includes the curve's misfit, so the model's burst factor is an upper bound",
+                alpha=float(fit.params_["alpha"]),
+                interval_s=fit.interval_s,
+            ),
+            stacklevel=2,
+        )
+    if per_second is None and fit is None and alpha_per_second is None:
+        raise ValueError(
+            "give per-second data (per_second=), a model (fit= or alpha_per_second=), or both"
+        )
+
+    columns = ["start_s", "mean_per_s", "max_per_s", "ratio", "expected_mean_per_s"]
+    windows = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    fit_means = None
+    if per_second is not None:
+        series = _validate.regular_series(per_second, "per_second", counts=True)
+        if abs(series.interval_s - 1.0) > 1e-9:
+            raise ValueError(
+                f"per_second must be counts per second (1-s intervals); its interval is "
+                f"{series.interval_s:g} s. Per-minute data carry no within-minute burst: use "
+                "fit= or alpha_per_second= for the model instead"
+            )
+        if series.observed.sum() < window_s:
+            raise ValueError(
+                f"per_second has {int(series.observed.sum())} non-missing second(s); a window "
+                f"of {window_s} s needs at least that many"
+            )
+        t, y = series.t, series.y
+        block = np.floor(t / window_s).astype(np.int64)
+        first = block[0] + (1 if t[0] > block[0] * window_s else 0)
+        starts = np.arange(first, block[-1] + 1)
+        rows = []
+        for b in starts:
+            inside = block == b
+            values = y[inside]
+            if len(values) != window_s or not np.all(np.isfinite(values)):
+                continue
+            mean = values.mean()
+            if mean < min_rate_per_s:
+                continue
+            rows.append((b * window_s, mean, values.max(), values.max() / mean))
+        if rows:
+            arr = np.array(rows)
+            windows = pd.DataFrame(arr, columns=columns[:4])
+            windows["expected_mean_per_s"] = np.nan
+            if fit is not None:
+                offsets = np.arange(window_s, dtype=float)
+                grid = (windows["start_s"].to_numpy()[:, None] + offsets).ravel()
+                means = fit.mean_counts(grid, 1.0).reshape(len(windows), window_s)
+                fit_means = means
+                windows["expected_mean_per_s"] = means.mean(axis=1)
+    if rate_per_s is None:
+        if fit is not None:
+            rate_per_s = fit.peak().rate
+        elif len(windows):
+            rate_per_s = float(windows["mean_per_s"].median())
+        else:
+            raise ValueError("give rate_per_s (per second): the reference rate of the model")
+    rate_per_s = _validate.positive(rate_per_s, "rate_per_s", " (per second)")
+    return BurstFactor(quantiles, window_s, alpha, rate_per_s, windows, fit, fit_means)

@@ -1,0 +1,651 @@
+"""Session lengths from aggregate joins and leaves (or concurrency), without per-session logs.
+
+The model
+---------
+A listener who joins in interval ``j`` (uniformly within it) stays a random
+time ``S`` with distribution ``F``. With ``H(x) = E[min(S, x)]`` (the integral
+of the survival, :meth:`SessionDistribution.integrated_survival`) and
+interval length ``Δ``, exactly:
+
+- the chance that they leave in interval ``j + L`` is
+  ``p_0 = 1 - H(Δ)/Δ`` and ``p_L = -(H((L+1)Δ) - 2H(LΔ) + H((L-1)Δ)) / Δ``;
+- the chance that they are still connected at the end of interval ``j + L``
+  is ``q_L = (H((L+1)Δ) - H(LΔ)) / Δ``.
+
+So ``E leaves_k = sum_j joins_j p_{k-j} + initial part`` and
+``E concurrent_k = sum_j joins_j q_{k-j} + initial part``: discrete
+convolutions of the observed joins with the session distribution, computed
+with ``scipy.signal.fftconvolve``. The *initial part* is the listeners
+already connected when the series begins (``initial_listeners``); by
+default (``initial="stationary"``) they are the stationary population of a
+steady arrival rate, whose remaining times have the equilibrium survival
+``1 - H(t)/E[S]``; ``initial="fresh"`` starts all their sessions at the
+series' start. Their number comes from ``concurrent`` where it was
+measured, and is fitted otherwise.
+
+The fit
+-------
+- ``method="leaves"``: Poisson likelihood of the leaves in the fitting
+  window. Given the joins, leaves are sums of thinned joins, so Poisson is a
+  fair working likelihood; the covariance is multiplied by the Pearson
+  dispersion when that exceeds 1 (quasi-Poisson), and a dispersion above 2
+  warns (:class:`~capplan.warnings.LackOfFitWarning`). When ``leaves`` was
+  not measured but ``concurrent`` was, the leaves are recovered exactly as
+  ``joins_k - (concurrent_k - concurrent_{k-1})``, where that gives whole
+  counts >= 0.
+- ``method="concurrent"``: least squares on the concurrency, for when it
+  does not tie exactly to the joins (sampled, or counted elsewhere). The
+  error of a *level* is the running sum of the leaves' deviations since the
+  start (a random walk: a fit to levels would claim far too much
+  precision), so the fit is to the level's first differences,
+  ``concurrent_k - concurrent_{k-1}``, against their expectation; their
+  errors are nearly independent but not equal, and the standard errors are
+  Newey-West (HAC, Bartlett kernel) sandwich errors
+  (``statsmodels.stats.sandwich_covariance.S_hac_simple``). The number
+  connected at the start is then a fitted parameter.
+
+Each candidate distribution is fitted and the one with the smallest AIC is
+kept; all candidates stay in ``SessionsFit.candidates``.
+
+The end of the event
+--------------------
+When an event ends, everybody still connected leaves within minutes (an
+exodus, as in the sample history): no session distribution explains that.
+Pass ``end_s`` (the event's end, seconds since the actual start) and only
+intervals that end by then enter the likelihood: the sessions are in effect
+censored at the end.
+
+The lobby
+---------
+Where listeners who join a lobby before the start begin their session only
+at the start (the sample history's rule), pass ``clock_start_s=0``: the
+joins before it above the background (the median count of the series'
+first tenth) are a lobby whose sessions all start at ``clock_start_s``
+(they are connected, waiting, from their join).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy import signal, stats
+from statsmodels.stats.sandwich_covariance import S_hac_simple
+from statsmodels.tools.numdiff import approx_fprime
+
+from capplan.models import _validate
+from capplan.models._fitting import Estimate, Param, maximize
+from capplan.models.distributions import DISTRIBUTIONS, SessionDistribution
+from capplan.warnings import LackOfFitWarning
+
+__all__ = ["SessionsFit", "fit_sessions"]
+
+_INITIAL = Param("initial_listeners", "listeners", description="connected when the series begins")
+_METHODS = ("auto", "leaves", "concurrent")
+
+
+def leave_kernel(dist: SessionDistribution, p: dict, interval_s: float, n: int) -> np.ndarray:
+    """``p_L``, L = 0..n-1: chance that a join of one interval leaves L intervals later."""
+    grid = interval_s * np.arange(-1, n + 1, dtype=float)
+    h = dist.integrated_survival(grid, p)
+    out = -(h[2:] - 2 * h[1:-1] + h[:-2]) / interval_s
+    out[0] = 1 - h[2] / interval_s
+    return np.maximum(out, 0.0)
+
+
+def stay_kernel(dist: SessionDistribution, p: dict, interval_s: float, n: int) -> np.ndarray:
+    """``q_L``, L = 0..n-1: chance that a join of one interval is still there L intervals later
+    (at that interval's end)."""
+    h = dist.integrated_survival(interval_s * np.arange(n + 1, dtype=float), p)
+    return np.diff(h) / interval_s
+
+
+def _initial_leaves(dist, p, interval_s, n, kind):
+    edges = interval_s * np.arange(n + 1, dtype=float)
+    if kind == "stationary":
+        return np.diff(dist.integrated_survival(edges, p)) / dist.mean(p)
+    return np.diff(1 - dist.survival(edges, p))
+
+
+def _initial_stay(dist, p, interval_s, n, kind):
+    ends = interval_s * np.arange(1, n + 1, dtype=float)
+    if kind == "stationary":
+        return 1 - dist.integrated_survival(ends, p) / dist.mean(p)
+    return dist.survival(ends, p)
+
+
+class SessionsFit:
+    """A session-length distribution fitted to one event's aggregate series.
+
+    Returned by :func:`fit_sessions`; read-only.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        ``joins``, ``lobby`` (the joins whose session waits for
+        ``clock_start_s``), and the ``leaves`` and/or ``concurrent`` fitted,
+        indexed by seconds; ``in_fit`` marks the intervals in the likelihood.
+    joins : Joins
+        The joins as the model uses them.
+    initial_listeners : float or None
+        Listeners connected when the series begins, when known from the data
+        (else a fitted parameter).
+    interval_s : float
+    method : str
+        ``"leaves"`` or ``"concurrent"``.
+    distribution : SessionDistribution
+        The chosen distribution (smallest AIC).
+    estimate : Estimate
+        Its estimate (natural values, covariance, diagnostics).
+    params_ : pandas.Series
+        Fitted values by name.
+    candidates : pandas.DataFrame
+        Every distribution tried: ``loglike``, ``n_params``, ``aic``,
+        ``delta_aic``, ``converged``.
+    estimates : dict
+        Every candidate's Estimate by distribution name.
+    initial : str
+        How the listeners present at the series' start leave.
+    level : float
+    """
+
+    def __init__(
+        self, data, joins, method, initial, initial_listeners, estimates, chosen, candidates, level
+    ):
+        self.data = data
+        self.joins = joins
+        self.interval_s = float(joins.step)
+        self.initial_listeners = initial_listeners
+        self.method = method
+        self.initial = initial
+        self.estimates = estimates
+        self.distribution: SessionDistribution = DISTRIBUTIONS[chosen]
+        self.estimate: Estimate = estimates[chosen]
+        self.candidates = candidates
+        self.level = float(level)
+        self.params_ = pd.Series(self.estimate.values, index=self.estimate.names, name="estimate")
+
+    def _dist_params(self, values) -> dict:
+        names = [p.name for p in self.distribution.params]
+        return dict(zip(names, values[: len(names)], strict=True))
+
+    def _initial_count(self, values) -> float:
+        if "initial_listeners" in self.estimate.names:
+            return float(values[self.estimate.names.index("initial_listeners")])
+        return float(self.initial_listeners)
+
+    def _expected(self, values, what: str) -> np.ndarray:
+        return _expected(
+            self.distribution,
+            self._dist_params(values),
+            self.joins,
+            self._initial_count(values),
+            self.initial,
+            what,
+        )
+
+    @property
+    def mean_s(self) -> float:
+        """Mean session length (s)."""
+        return float(self.distribution.mean(self._dist_params(self.estimate.values)))
+
+    @property
+    def median_s(self) -> float:
+        """Median session length (s)."""
+        return float(self.distribution.median(self._dist_params(self.estimate.values)))
+
+    def survival(self, x) -> np.ndarray:
+        """P(S > x) at session lengths `x` (s), at the estimate."""
+        x = _validate.times(x, "x")
+        return self.distribution.survival(x, self._dist_params(self.estimate.values))
+
+    def integrated_survival(self, x) -> np.ndarray:
+        """E[min(S, x)] at `x` (s), at the estimate."""
+        x = _validate.times(x, "x")
+        return self.distribution.integrated_survival(x, self._dist_params(self.estimate.values))
+
+    def predict(self, x=None, level: float | None = None) -> pd.DataFrame:
+        """Survival P(S > x) of the session length with its interval.
+
+        Parameters
+        ----------
+        x : float or array of float, optional
+            Session lengths (s); 60 log-spaced values from 10 s to 10 x the
+            median by default.
+        level : float, optional
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``session_s``: ``survival``, ``lower``, ``upper``
+            (delta method on the logit of the survival).
+        """
+        if x is None:
+            x = np.geomspace(10.0, 10 * max(self.median_s, 10.0), 60)
+        x = _validate.times(x, "x")
+        level = self.level if level is None else _validate.level(level, "level")
+
+        def logit_survival(values):
+            s = self.distribution.survival(x, self._dist_params(values))
+            s = np.clip(s, 1e-300, 1 - 1e-16)
+            return np.log(s) - np.log1p(-s)
+
+        value, se = self.estimate.delta(logit_survival)
+        z = stats.norm.ppf(0.5 + level / 2)
+        expit = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        return pd.DataFrame(
+            {
+                "survival": expit(value),
+                "lower": expit(value - z * se),
+                "upper": expit(value + z * se),
+            },
+            index=pd.Index(x, name="session_s"),
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Parameters (``estimate``, ``std_err``, ``lower``, ``upper``, ``unit``) and the
+        derived mean and median session length (delta method on their logs)."""
+        table = self.estimate.table(self.level)
+        z = stats.norm.ppf(0.5 + self.level / 2)
+        for name, func in (
+            ("mean_s", self.distribution.mean),
+            ("median_s", self.distribution.median),
+        ):
+            value, se = self.estimate.delta(
+                lambda v, f=func: np.array([f(self._dist_params(v))]), log=True
+            )
+            v, s = float(value[0]), float(se[0])
+            table.loc[name] = [v, v * s, v * math.exp(-z * s), v * math.exp(z * s), "s"]
+        return table
+
+    def __str__(self) -> str:
+        d = self.estimate.diagnostics
+        how = (
+            "Poisson likelihood on leaves (quasi-Poisson errors)"
+            if self.method == "leaves"
+            else "least squares on concurrency differences (Newey-West errors)"
+        )
+        head = (
+            f"Session lengths: {self.distribution.name}, chosen by AIC from "
+            f"{', '.join(self.candidates.index)}\n"
+            f"{how}; {self.estimate.n_obs} intervals of {self.interval_s:g} s; "
+            + (
+                f"Pearson dispersion {d.get('dispersion', float('nan')):.3g}; "
+                if self.method == "leaves"
+                else f"residual variance {d.get('dispersion', float('nan')):.3g}; "
+            )
+            + f"initial listeners: {self.initial}\n"
+        )
+        with pd.option_context("display.width", 120, "display.float_format", "{:.6g}".format):
+            return head + str(self.summary()) + "\n\n" + str(self.candidates)
+
+    def __repr__(self) -> str:
+        return (
+            f"<SessionsFit {self.distribution.name}: median {self.median_s:.4g} s, "
+            f"mean {self.mean_s:.4g} s, by {self.method}>"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The data beside the fit, one row per interval: the observed and expected
+        ``leaves`` and ``concurrent`` (where measured), and ``in_fit``."""
+        frame = self.data.copy()
+        values = self.estimate.values
+        frame["fitted_leaves"] = self._expected(values, "leaves")
+        frame["fitted_concurrent"] = self._expected(values, "concurrent")
+        return frame
+
+    def chart(self):
+        """Observed against fitted leaves or concurrency, and the survival curve."""
+        from capplan import charts
+
+        return charts.sessions_chart(self)
+
+
+@dataclass(frozen=True)
+class Joins:
+    """Joins per interval: ``others`` start their session when they join; ``lobby`` joined
+    before ``clock_s`` and start their session at it (zeros without a lobby).
+
+    Attributes
+    ----------
+    others, lobby : numpy.ndarray
+        Counts per interval.
+    t : numpy.ndarray
+        Interval starts (s).
+    step : float
+        Interval length (s).
+    clock_s : float or None
+        When the lobby's sessions start (s).
+    """
+
+    others: np.ndarray
+    lobby: np.ndarray
+    t: np.ndarray
+    step: float
+    clock_s: float | None = None
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.others + self.lobby
+
+
+def split_lobby(joins, t, step, clock_start_s, background) -> Joins:
+    """Split joins before `clock_start_s` into the background (`background` per interval, which
+    starts its sessions at once) and a lobby (the rest, which waits for the clock)."""
+    joins = np.asarray(joins, dtype=float)
+    if clock_start_s is None:
+        return Joins(joins, np.zeros_like(joins), t, step, None)
+    before = t + step <= clock_start_s + 1e-9
+    lobby = np.where(before, np.maximum(joins - background, 0.0), 0.0)
+    return Joins(joins - lobby, lobby, t, step, float(clock_start_s))
+
+
+def _expected(dist, p, joins: Joins, initial, kind, what):
+    n, step = len(joins.others), joins.step
+    if what == "leaves":
+        kernel = leave_kernel(dist, p, step, n)
+        first = _initial_leaves(dist, p, step, n, kind)
+    else:
+        kernel = stay_kernel(dist, p, step, n)
+        first = _initial_stay(dist, p, step, n, kind)
+    out = signal.fftconvolve(joins.others, kernel)[:n] + initial * first
+    total = joins.lobby.sum()
+    if total > 0:
+        ends = joins.t + step
+        if what == "leaves":
+            gone = 1 - dist.survival(ends - joins.clock_s, p)
+            out = out + total * np.diff(gone, prepend=0.0)
+        else:
+            waiting = np.cumsum(joins.lobby)
+            out = out + np.where(
+                ends <= joins.clock_s, waiting, total * dist.survival(ends - joins.clock_s, p)
+            )
+    return out
+
+
+def fit_sessions(
+    joins: pd.Series,
+    leaves: pd.Series | None = None,
+    concurrent: pd.Series | None = None,
+    *,
+    distributions=("lognormal", "weibull"),
+    method: str = "auto",
+    end_s: float | None = None,
+    start_s: float | None = None,
+    clock_start_s: float | None = None,
+    initial: str = "stationary",
+    level: float = 0.95,
+) -> SessionsFit:
+    """Fit the session-length distribution of one event from its aggregate series.
+
+    Parameters
+    ----------
+    joins : pandas.Series
+        Joins per interval, indexed by seconds since the actual start
+        (``History.event(event_id)["joins"]``); no missing interval.
+    leaves : pandas.Series, optional
+        Leaves per interval on the same index.
+    concurrent : pandas.Series, optional
+        Listeners connected at the end of each interval, on the same index.
+    distributions : sequence of str, default ("lognormal", "weibull")
+        Candidates, from ``"lognormal"``, ``"weibull"``, ``"gamma"``,
+        ``"exponential"``; the smallest AIC is kept.
+    method : {"auto", "leaves", "concurrent"}
+        Likelihood (see the module's docstring); ``auto`` uses the leaves
+        when they were measured or can be recovered, else the concurrency.
+    end_s : float, optional
+        Only intervals ending by `end_s` (s) enter the fit: pass the event's
+        end to keep its exodus out.
+    start_s : float, optional
+        Only intervals starting at or after `start_s` (s) enter the fit
+        (the joins before still count in the expectation).
+    clock_start_s : float, optional
+        Joins before this time (s) start their session at it: listeners who
+        wait in a lobby for the start (the sample history's rule: pass 0).
+    initial : {"stationary", "fresh"}
+        How listeners connected when the series begins leave.
+    level : float, default 0.95
+
+    Returns
+    -------
+    SessionsFit
+
+    Raises
+    ------
+    ValueError
+        Missing joins, mismatched indexes, no leaves nor concurrency, too
+        few intervals in the window.
+
+    Examples
+    --------
+    >>> import capplan
+    >>> event = capplan.sample_history().resample(60).event("ev-014")  # starts on time
+    >>> fit = fit_sessions(event["joins"], event["leaves"], end_s=5_220, clock_start_s=0)
+    >>> fit.distribution.name, round(fit.median_s, -2)  # generated with 1,680 s
+    ('lognormal', 1700.0)
+    """
+    level = _validate.level(level, "level")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if initial not in ("stationary", "fresh"):
+        raise ValueError(f"initial must be 'stationary' or 'fresh', got {initial!r}")
+    names = [distributions] if isinstance(distributions, str) else list(distributions)
+    unknown = [d for d in names if d not in DISTRIBUTIONS]
+    if not names or unknown:
+        raise ValueError(
+            f"distributions must name some of {sorted(DISTRIBUTIONS)}, got {distributions!r}"
+        )
+    j = _validate.regular_series(joins, "joins", counts=True, min_points=10)
+    if not np.all(j.observed):
+        raise ValueError(
+            f"joins has {int((~j.observed).sum())} missing interval(s), first at "
+            f"{j.t[~j.observed][0]:g} s: every join feeds the convolution; fit a window "
+            "without gaps"
+        )
+    series = {}
+    for name, value in (("leaves", leaves), ("concurrent", concurrent)):
+        if value is None:
+            continue
+        checked = _validate.regular_series(value, name, counts=name == "leaves", min_points=1)
+        if len(checked.t) != len(j.t) or not np.allclose(checked.t, j.t):
+            raise ValueError(f"{name} must have the same index as joins (seconds since the start)")
+        if name == "concurrent" and np.any(checked.y[checked.observed] < 0):
+            raise ValueError("concurrent must be >= 0 (listeners connected)")
+        series[name] = checked.y
+    if not series:
+        raise ValueError(
+            "give leaves or concurrent (or both) beside joins: sessions are seen "
+            "only through listeners leaving"
+        )
+    step, t = j.interval_s, j.t
+    if clock_start_s is not None and not t[0] + step <= clock_start_s < t[-1] + step:
+        raise ValueError(
+            f"clock_start_s={clock_start_s!r} s must lie inside the series, after "
+            "its first interval"
+        )
+    # The lobby: joins above the background (the median count of the series' first tenth).
+    background = float(np.median(j.y[: max(len(t) // 10, 1)]))
+    arrivals = split_lobby(j.y, t, step, clock_start_s, background)
+    y_leaves = series.get("leaves")
+    if y_leaves is None and "concurrent" in series and method in ("auto", "leaves"):
+        c = series["concurrent"]
+        derived = np.full(len(t), np.nan)
+        derived[1:] = j.y[1:] - np.diff(c)
+        ok = np.isfinite(derived) & (derived >= 0) & (derived == np.round(derived))
+        if np.mean(ok[1:]) > 0.99:
+            y_leaves = np.where(ok, derived, np.nan)
+    if method == "auto":
+        method = "leaves" if y_leaves is not None else "concurrent"
+    if method == "leaves" and y_leaves is None:
+        raise ValueError(
+            "method='leaves' needs leaves, or concurrent whose differences give whole leaves >= 0"
+        )
+    if method == "concurrent" and "concurrent" not in series:
+        raise ValueError("method='concurrent' needs concurrent")
+
+    in_window = np.ones(len(t), dtype=bool)
+    if end_s is not None:
+        in_window &= t + step <= float(end_s) + 1e-9
+    if start_s is not None:
+        in_window &= t >= float(start_s) - 1e-9
+    target = y_leaves if method == "leaves" else series["concurrent"]
+    use = in_window & np.isfinite(target)
+    if use.sum() < 20:
+        raise ValueError(
+            f"only {int(use.sum())} interval(s) with data between start_s={start_s!r} and "
+            f"end_s={end_s!r}; at least 20 are needed"
+        )
+
+    # The listeners connected when the series begins: from concurrency where measured.
+    known_initial = None
+    if "concurrent" in series and np.isfinite(series["concurrent"][0]) and method == "leaves":
+        first_leaves = y_leaves[0] if np.isfinite(y_leaves[0]) else 0.0
+        known_initial = max(float(series["concurrent"][0] - j.y[0] + first_leaves), 0.0)
+
+    mean_guess = _mean_guess(j.y, y_leaves, series.get("concurrent"), step, t)
+    estimates, rows = {}, []
+    for name in names:
+        dist = DISTRIBUTIONS[name]
+        estimate = _fit_one(dist, arrivals, target, use, method, initial, known_initial, mean_guess)
+        estimates[name] = estimate
+        rows.append(
+            {
+                "distribution": name,
+                "loglike": estimate.loglike,
+                "n_params": estimate.n_params,
+                "aic": estimate.aic,
+                "converged": estimate.converged,
+            }
+        )
+    candidates = pd.DataFrame(rows).set_index("distribution")
+    candidates.insert(3, "delta_aic", candidates["aic"] - candidates["aic"].min())
+    chosen = str(candidates["aic"].idxmin())
+
+    data = pd.DataFrame({"joins": j.y, "lobby": arrivals.lobby}, index=pd.Index(t, name="seconds"))
+    if y_leaves is not None:
+        data["leaves"] = y_leaves
+    if "concurrent" in series:
+        data["concurrent"] = series["concurrent"]
+    data["in_fit"] = use
+    fit = SessionsFit(
+        data, arrivals, method, initial, known_initial, estimates, chosen, candidates, level
+    )
+    dispersion = fit.estimate.diagnostics.get("dispersion", 1.0)
+    if method == "leaves" and dispersion > 2:
+        warnings.warn(
+            LackOfFitWarning(
+                f"the leaves vary {dispersion:.3g} times more than Poisson around the "
+                f"{chosen} fit; standard errors were inflated accordingly. Check end_s (an "
+                "exodus at the end), clock_start_s (a lobby) and initial",
+                dispersion=dispersion,
+            ),
+            stacklevel=2,
+        )
+    return fit
+
+
+def _mean_guess(joins, leaves, concurrent, step, t) -> float:
+    """A rough mean session length (s) for starting values."""
+    span = float(t[-1] - t[0] + step)
+    guess = np.nan
+    if concurrent is not None and np.nanmean(joins) > 0:
+        guess = np.nanmean(concurrent) / (np.nanmean(joins) / step)  # Little's law
+    elif leaves is not None:
+        cum_j = np.cumsum(joins)
+        cum_l = np.cumsum(np.nan_to_num(leaves))
+        guess = np.sum(np.maximum(cum_j - cum_l, 0.0)) * step / max(cum_j[-1], 1.0)
+    if not np.isfinite(guess) or guess <= 0:
+        guess = span / 4
+    return float(np.clip(guess, step, 10 * span))
+
+
+def _fit_one(dist, joins: Joins, target, use, method, initial, known_initial, mean_guess):
+    params = list(dist.params)
+    fit_initial = known_initial is None
+    if fit_initial:
+        params.append(_INITIAL)
+    names = [p.name for p in params]
+    n_dist = len(dist.params)
+    what = "leaves" if method == "leaves" else "concurrent"
+    if method == "leaves":
+        y = target[use]
+    else:  # first differences of the levels, where both levels are in the window
+        pair = use[1:] & use[:-1]
+        y = np.diff(target)[pair]
+    n_obs = len(y)
+
+    def expected(values):
+        p = dict(zip(names[:n_dist], values[:n_dist], strict=True))
+        initial_count = values[-1] if fit_initial else known_initial
+        return _expected(dist, p, joins, initial_count, initial, what)
+
+    if method == "leaves":
+
+        def fitted(values):
+            return expected(values)[use]
+
+        def loglike(values):
+            return float(np.sum(stats.poisson.logpmf(y, np.maximum(fitted(values), 1e-10))))
+
+    else:
+
+        def fitted(values):
+            return np.diff(expected(values))[pair]
+
+        def loglike(values):
+            rss = float(np.sum((y - fitted(values)) ** 2))
+            return -n_obs / 2 * (math.log(2 * math.pi * rss / n_obs) + 1)
+
+    best = None
+    for factor in (0.5, 1.0, 2.0):
+        start = dist.start(mean_guess * factor)
+        x0 = [start[p.name] for p in dist.params]
+        if fit_initial:
+            x0.append(_initial_guess(target, method, mean_guess, joins.step))
+        first = maximize(
+            loglike, params, x0, n_obs=n_obs, what=f"the {dist.name} sessions", covariance=False
+        )
+        if best is None or first.loglike > best.loglike:
+            best = first
+    estimate = maximize(loglike, params, best.values, n_obs=n_obs, what=f"the {dist.name} sessions")
+    if method == "leaves":
+        mu = np.maximum(fitted(estimate.values), 1e-10)
+        dispersion = float(np.sum((y - mu) ** 2 / mu) / max(n_obs - len(params), 1))
+        estimate = estimate.scaled(max(dispersion, 1.0))
+        estimate = replace(estimate, diagnostics={**estimate.diagnostics, "dispersion": dispersion})
+    else:
+        estimate = _hac(estimate, fitted, y)
+    return estimate
+
+
+def _initial_guess(target, method, mean_guess, step) -> float:
+    """Listeners connected at the start: the first level, or early leaves x mean session."""
+    observed = target[np.isfinite(target)]
+    if method == "concurrent" and len(observed):
+        return max(float(observed[0]), 1.0)
+    early = observed[: max(len(observed) // 10, 1)]
+    return max(float(np.mean(early)) * mean_guess / step, 1.0)
+
+
+def _hac(estimate: Estimate, fitted, y) -> Estimate:
+    """Newey-West (HAC) sandwich covariance of least-squares estimates, on the working scale.
+
+    ``S_hac_simple`` with its default lag rule ``floor(4 (n/100)^(2/9))`` and Bartlett weights,
+    bread ``(J'J)^-1`` from the Jacobian of the fitted values, small-sample factor n/(n-k).
+    """
+    space = estimate.space
+    jac = approx_fprime(estimate.theta, lambda theta: fitted(space.natural(theta)), centered=True)
+    resid = y - fitted(estimate.values)
+    bread = np.linalg.pinv(jac.T @ jac)
+    n, k = jac.shape
+    meat = S_hac_simple(jac * resid[:, None])
+    cov = bread @ meat @ bread * n / max(n - k, 1)
+    diagnostics = {
+        **estimate.diagnostics,
+        "dispersion": float(np.mean(resid**2)),
+        "covariance": "Newey-West",
+    }
+    return replace(estimate, cov_theta=cov, diagnostics=diagnostics)
