@@ -18,6 +18,14 @@ from capplan.models import (
     fit_join_curve,
     fit_sessions,
 )
+from capplan.simulation import (
+    ExponentialBackoff,
+    ImmediateRetry,
+    NoRetry,
+    RetryBudget,
+    SimulationResult,
+    simulate,
+)
 
 try:
     __version__ = version("capplan")
@@ -27,9 +35,14 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 __all__ = [
     "BurstFactor",
     "ConcurrencyResult",
+    "ExponentialBackoff",
     "History",
+    "ImmediateRetry",
     "JoinCurveFit",
+    "NoRetry",
+    "RetryBudget",
     "SessionsFit",
+    "SimulationResult",
     "__version__",
     "burst_factor",
     "concurrency",
@@ -37,5 +50,6 @@ __all__ = [
     "fit_sessions",
     "load_history",
     "sample_history",
+    "simulate",
     "worldcup98_history",
 ]

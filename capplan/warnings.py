@@ -21,6 +21,8 @@ __all__ = [
     "CovarianceWarning",
     "LackOfFitWarning",
     "ResolutionWarning",
+    "SimulationWarning",
+    "SlowSimulationWarning",
 ]
 
 
@@ -89,3 +91,15 @@ class ResolutionWarning(CapplanWarning):
     burst factor from it) is an upper bound. Per-second data, or an
     ``alpha_per_second`` known from elsewhere, settle it.
     """
+
+
+class SimulationWarning(CapplanWarning):
+    """Base class of the simulator's warnings."""
+
+
+class SlowSimulationWarning(SimulationWarning):
+    """numba is not installed: the simulation runs as plain Python, with the same
+    results but about a hundred times slower. Install numba (``pip install numba``)."""
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or " ".join((self.__doc__ or "").split()))

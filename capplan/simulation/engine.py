@@ -1,0 +1,621 @@
+"""The event loop: one compiled function that runs a whole simulation.
+
+How it works
+------------
+The queue is FCFS on ``c(t)`` identical servers. Requests are processed in
+time order from four sources, earliest first (ties in this order):
+
+1. the end of the current interval (statistics are closed, the server count
+   changes);
+2. the start of service of the request at the head of the waiting line;
+3. a scheduled event: a retry arriving, or a client's timeout;
+4. the next first try.
+
+Servers are a min-heap of the times they next become free (the
+Kiefer-Wolfowitz workload vector). The head of the line starts at
+``max(its arrival, earliest free time)``; that is exact for FCFS. Starts are
+processed as events in time order rather than committed at arrival, so a
+change of the server count at an interval boundary applies to every request
+that has not started by then.
+
+Waiting requests live in a ring buffer indexed by their sequence number, so
+the waiting line is a contiguous range of sequence numbers. A request with a
+client timeout keeps its slot until the timeout has been checked; the buffer
+doubles when the next slot is still in use. Memory is therefore proportional
+to the requests waiting or within one timeout of their arrival, plus the
+retries scheduled, never to the number of requests simulated.
+
+Randomness comes from four numpy Generators (first tries, service times,
+timeouts, retry jitter), so scenarios that share a seed share their first
+tries (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from capplan.simulation._jit import njit
+
+INF = np.inf
+
+# Kinds of scheduled events (the low two bits of the payload).
+_RETRY = 0  # a retry arrives; payload: its attempt number (1 for the first retry)
+_TIMEOUT = 1  # a queued request's client times out unless answered; payload: sequence number
+_FAIL = 2  # a client that started at once times out (response too slow); payload: attempt
+
+# Status of a ring-buffer slot.
+_FREE = 0
+_WAITING = 1  # in the line, client still waiting
+_ABANDONED = 2  # "drop" mode: client gave up, request left the line (slot freed at the head)
+_LATE = 3  # "serve" mode: client gave up, request still in the line
+_OK = 4  # started and answered in time; its timeout check is still scheduled
+_DOOMED = 5  # "serve" mode: started, but the answer comes after the client's timeout
+
+# Columns of the integer output table.
+I_FIRST, I_RETRY, I_REFUSED, I_ADMITTED, I_IMMEDIATE = 0, 1, 2, 3, 4
+I_STARTED, I_SERVED, I_WASTED, I_ABANDONED, I_FAILED, I_QUEUE_END = 5, 6, 7, 8, 9, 10
+N_INT_COLUMNS = 11
+# Columns of the float output table.
+F_QUEUE_MEAN, F_WAIT_SUM, F_WAIT_MAX, F_P50, F_P90, F_P99, F_DROP_WAIT_SUM = 0, 1, 2, 3, 4, 5, 6
+N_FLOAT_COLUMNS = 7
+
+# Wait histogram: bin 0 holds waits of exactly zero; bins 1..N_BINS-1 are
+# log-spaced from 10**HIST_LOG10_LO s at BINS_PER_DECADE per decade (the last
+# one also takes anything longer).
+HIST_LOG10_LO = -6.0
+BINS_PER_DECADE = 32
+N_DECADES = 12
+N_BINS = 1 + BINS_PER_DECADE * N_DECADES
+
+# Arrival modes.
+ARR_STEP, ARR_LINEAR, ARR_COUNTS = 0, 1, 2
+
+# Distribution kinds (see capplan.simulation.service).
+D_NONE, D_EXP, D_DET, D_LOGNORMAL, D_GAMMA, D_EMPIRICAL = -1, 0, 1, 2, 3, 4
+
+# Back-off kinds and jitter kinds (see capplan.simulation.policies).
+B_CONSTANT, B_EXPONENTIAL = 0, 1
+J_NONE, J_FULL, J_EQUAL = 0, 1, 2
+
+_BUDGET_SLICES = 10
+
+
+@njit
+def draw(rng, kind, p1, p2, table):
+    """One draw of a distribution coded as (kind, p1, p2, table)."""
+    if kind == D_EXP:
+        return p1 * rng.standard_exponential()
+    if kind == D_DET:
+        return p1
+    if kind == D_LOGNORMAL:
+        return math.exp(p1 + p2 * rng.standard_normal())
+    if kind == D_GAMMA:
+        return p2 * rng.standard_gamma(p1)
+    return table[rng.integers(0, table.size)]
+
+
+@njit
+def wait_bin(w):
+    if w <= 0.0:
+        return 0
+    k = int((math.log10(w) - HIST_LOG10_LO) * BINS_PER_DECADE) + 1  # >= 0: a floor
+    if k < 1:
+        return 1
+    if k > N_BINS - 1:
+        return N_BINS - 1
+    return k
+
+
+@njit
+def hist_quantile(hist, total, q):
+    """Quantile ``q`` of a wait histogram (NaN when empty), log-interpolated in its bin."""
+    if total == 0:
+        return np.nan
+    target = q * total
+    cum = float(hist[0])
+    if target <= cum:
+        return 0.0
+    for k in range(1, N_BINS):
+        h = hist[k]
+        if h > 0 and cum + h >= target:
+            frac = (target - cum) / h
+            return 10.0 ** (HIST_LOG10_LO + (k - 1 + frac) / BINS_PER_DECADE)
+        cum += h
+    return 10.0 ** (HIST_LOG10_LO + N_DECADES)
+
+
+# --- min-heap of server free times -----------------------------------------------
+
+
+@njit
+def _srv_sift_down(h, n, i):
+    x = h[i]
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and h[child + 1] < h[child]:
+            child += 1
+        if h[child] < x:
+            h[i] = h[child]
+            i = child
+        else:
+            break
+    h[i] = x
+
+
+@njit
+def _srv_push(h, n, x):
+    i = n
+    while i > 0:
+        parent = (i - 1) // 2
+        if h[parent] > x:
+            h[i] = h[parent]
+            i = parent
+        else:
+            break
+    h[i] = x
+    return n + 1
+
+
+@njit
+def _srv_pop(h, n):
+    n -= 1
+    if n > 0:
+        h[0] = h[n]
+        _srv_sift_down(h, n, 0)
+    return n
+
+
+# --- min-heap of scheduled events (time, payload) --------------------------------
+
+
+@njit
+def _ev_push(et, ep, n, t, p):
+    i = n
+    while i > 0:
+        parent = (i - 1) // 2
+        if et[parent] > t:
+            et[i] = et[parent]
+            ep[i] = ep[parent]
+            i = parent
+        else:
+            break
+    et[i] = t
+    ep[i] = p
+    return n + 1
+
+
+@njit
+def _ev_pop(et, ep, n):
+    n -= 1
+    if n > 0:
+        t = et[n]
+        p = ep[n]
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            if child + 1 < n and et[child + 1] < et[child]:
+                child += 1
+            if et[child] < t:
+                et[i] = et[child]
+                ep[i] = ep[child]
+                i = child
+            else:
+                break
+        et[i] = t
+        ep[i] = p
+    return n
+
+
+# --- first tries -----------------------------------------------------------------
+
+
+@njit
+def _next_first_try(rng, mode, rates, counts, interval, n_int, duration, st):
+    """Next first-try time after the state ``st`` = [interval, time, left, fraction]."""
+    i = int(st[0])
+    while i < n_int:
+        start = i * interval
+        end = min(start + interval, duration)
+        if mode == ARR_COUNTS:
+            left = st[2]
+            if left > 0:
+                # Sequential order statistics of `left` uniforms on (fraction, 1].
+                frac = st[3] + (1.0 - st[3]) * (1.0 - rng.random() ** (1.0 / left))
+                st[2] = left - 1
+                st[3] = frac
+                return start + frac * (end - start)
+        else:
+            r0 = rates[i]
+            bound = r0
+            slope = 0.0
+            if mode == ARR_LINEAR:
+                r1 = rates[i + 1]
+                bound = max(r0, r1)
+                slope = (r1 - r0) / interval
+            if bound > 0.0:
+                t = st[1]
+                while True:
+                    t += rng.standard_exponential() / bound
+                    if t >= end:
+                        break
+                    if mode == ARR_LINEAR:
+                        # Thinning: accept with probability rate(t) / bound.
+                        if rng.random() * bound >= r0 + slope * (t - start):
+                            continue
+                    st[1] = t
+                    return t
+        # Move on to the next interval; Poisson streams restart exactly there.
+        i += 1
+        st[0] = i
+        st[1] = i * interval
+        st[3] = 0.0
+        if mode == ARR_COUNTS and i < n_int:
+            st[2] = counts[i]
+    return INF
+
+
+# --- the simulation ----------------------------------------------------------------
+
+
+@njit
+def run(
+    rng_arrival,
+    rng_service,
+    rng_patience,
+    rng_retry,
+    duration,
+    interval,
+    n_int,
+    arrival_mode,
+    rates,
+    counts,
+    servers,
+    buffer,
+    svc_kind,
+    svc_p1,
+    svc_p2,
+    svc_table,
+    pat_kind,
+    pat_p1,
+    pat_p2,
+    pat_table,
+    drop,
+    max_retries,
+    backoff_kind,
+    backoff_base,
+    backoff_multiplier,
+    backoff_max,
+    jitter,
+    budget_on,
+    budget_ratio,
+    budget_window,
+    budget_min_rate,
+    warmup_interval,
+    out_i,
+    out_f,
+    hist_total,
+):
+    """Run the simulation; fill ``out_i``, ``out_f`` and ``hist_total`` in place.
+
+    Returns ``(retries still scheduled, ring-buffer capacity, event-heap
+    capacity, largest waiting line)`` at the end of the run.
+    """
+    has_timeout = pat_kind != D_NONE
+
+    # Servers.
+    c_max = 1
+    for i in range(n_int):
+        c_max = max(c_max, servers[i])
+    srv = np.empty(c_max, np.float64)
+    srv_n = 0
+    for _ in range(servers[0]):
+        srv_n = _srv_push(srv, srv_n, 0.0)
+
+    # Waiting line: ring buffer by sequence number.
+    cap = 1024
+    mask = cap - 1
+    rb_arr = np.empty(cap, np.float64)
+    rb_pat = np.empty(cap, np.float64)
+    rb_att = np.empty(cap, np.int64)
+    rb_seq = np.empty(cap, np.int64)
+    rb_st = np.zeros(cap, np.int8)
+    head = 0  # sequence number of the head of the line
+    nxt = 0  # next sequence number
+    live = 0  # requests in the line whose request is still queued
+    live_max = 0
+
+    # Scheduled events.
+    ev_cap = 1024
+    ev_t = np.empty(ev_cap, np.float64)
+    ev_p = np.empty(ev_cap, np.int64)
+    ev_n = 0
+
+    # Retry budget: sliding window of first tries (deposits) and retries (withdrawals).
+    dep = np.zeros(_BUDGET_SLICES, np.float64)
+    wdr = np.zeros(_BUDGET_SLICES, np.float64)
+    dep_sum = 0.0
+    wdr_sum = 0.0
+    slice_w = budget_window / _BUDGET_SLICES
+    cur_slice = 0
+
+    hist = np.zeros(N_BINS, np.int64)
+    hist_n = 0
+
+    arr_state = np.zeros(4)
+    if arrival_mode == ARR_COUNTS:
+        arr_state[2] = counts[0]
+    t_arr = _next_first_try(
+        rng_arrival, arrival_mode, rates, counts, interval, n_int, duration, arr_state
+    )
+
+    bi = 0
+    t_bound = min(interval, duration)
+    t_last = 0.0
+    area = 0.0
+    while True:
+        t_start = INF
+        if nxt > head and srv_n > 0:
+            t_start = max(rb_arr[head & mask], srv[0])
+        t_ev = ev_t[0] if ev_n > 0 else INF
+
+        # 1. End of the interval.
+        if t_bound <= t_start and t_bound <= t_ev and t_bound <= t_arr:
+            area += live * (t_bound - t_last)
+            t_last = t_bound
+            length = t_bound - bi * interval
+            out_i[bi, I_QUEUE_END] = live
+            out_f[bi, F_QUEUE_MEAN] = area / length
+            # Interpolating within a bin may overshoot the largest wait: cap there.
+            w_max = out_f[bi, F_WAIT_MAX]
+            out_f[bi, F_P50] = min(hist_quantile(hist, hist_n, 0.5), w_max)
+            out_f[bi, F_P90] = min(hist_quantile(hist, hist_n, 0.9), w_max)
+            out_f[bi, F_P99] = min(hist_quantile(hist, hist_n, 0.99), w_max)
+            if bi >= warmup_interval:
+                for k in range(N_BINS):
+                    hist_total[k] += hist[k]
+            hist[:] = 0
+            hist_n = 0
+            area = 0.0
+            if bi == n_int - 1:
+                break
+            bi += 1
+            t_bound = min((bi + 1) * interval, duration)
+            c_new = servers[bi]
+            while srv_n < c_new:
+                srv_n = _srv_push(srv, srv_n, t_last)
+            while srv_n > c_new and srv[0] <= t_last:  # idle servers go first
+                srv_n = _srv_pop(srv, srv_n)
+            if srv_n > c_new:  # then busy ones, which finish the request in hand
+                srv_n = c_new  # drops heap leaves: the heap stays valid
+            continue
+
+        attempt = -1  # set when an arrival is to be handled below
+        failing = False  # set when a client's attempt has failed and may be retried
+        if t_start <= t_ev and t_start <= t_arr:
+            # 2. The head of the line starts service.
+            t = t_start
+            area += live * (t - t_last)
+            t_last = t
+            slot = head & mask
+            w = t - rb_arr[slot]
+            b = draw(rng_service, svc_kind, svc_p1, svc_p2, svc_table)
+            srv[0] = t + b
+            _srv_sift_down(srv, srv_n, 0)
+            live -= 1
+            head += 1
+            out_i[bi, I_STARTED] += 1
+            out_f[bi, F_WAIT_SUM] += w
+            if w > out_f[bi, F_WAIT_MAX]:
+                out_f[bi, F_WAIT_MAX] = w
+            hist[wait_bin(w)] += 1
+            hist_n += 1
+            st = rb_st[slot]
+            if not has_timeout:
+                rb_st[slot] = _FREE
+                out_i[bi, I_SERVED] += 1
+            elif st == _LATE:
+                rb_st[slot] = _FREE
+                out_i[bi, I_WASTED] += 1
+            elif (not drop) and w + b > rb_pat[slot]:
+                rb_st[slot] = _DOOMED
+                out_i[bi, I_WASTED] += 1
+            else:
+                rb_st[slot] = _OK
+                out_i[bi, I_SERVED] += 1
+            while nxt > head and rb_st[head & mask] == _ABANDONED:
+                rb_st[head & mask] = _FREE
+                head += 1
+        elif t_ev <= t_arr:
+            # 3. A scheduled event.
+            t = t_ev
+            area += live * (t - t_last)
+            t_last = t
+            payload = ev_p[0]
+            ev_n = _ev_pop(ev_t, ev_p, ev_n)
+            kind = payload & 3
+            value = payload >> 2
+            if kind == _RETRY:
+                attempt = value
+            elif kind == _FAIL:
+                out_i[bi, I_ABANDONED] += 1
+                failing = True
+                attempt = value
+            else:
+                slot = value & mask
+                st = rb_st[slot]
+                if st == _WAITING:
+                    out_i[bi, I_ABANDONED] += 1
+                    failing = True
+                    if drop:
+                        rb_st[slot] = _ABANDONED
+                        live -= 1
+                        out_f[bi, F_DROP_WAIT_SUM] += t - rb_arr[slot]
+                        while nxt > head and rb_st[head & mask] == _ABANDONED:
+                            rb_st[head & mask] = _FREE
+                            head += 1
+                    else:
+                        rb_st[slot] = _LATE
+                    attempt = rb_att[slot]
+                elif st == _DOOMED:
+                    out_i[bi, I_ABANDONED] += 1
+                    failing = True
+                    attempt = rb_att[slot]
+                    rb_st[slot] = _FREE
+                else:  # _OK: answered in time
+                    rb_st[slot] = _FREE
+        else:
+            # 4. A first try.
+            t = t_arr
+            area += live * (t - t_last)
+            t_last = t
+            attempt = 0
+            t_arr = _next_first_try(
+                rng_arrival, arrival_mode, rates, counts, interval, n_int, duration, arr_state
+            )
+
+        if attempt < 0:
+            continue
+
+        if not failing:
+            # An attempt arrives at time t.
+            if attempt == 0:
+                out_i[bi, I_FIRST] += 1
+                if budget_on:
+                    s_new = int(t / slice_w)
+                    if s_new > cur_slice:
+                        for j in range(cur_slice + 1, min(s_new, cur_slice + _BUDGET_SLICES) + 1):
+                            k = j % _BUDGET_SLICES
+                            dep_sum -= dep[k]
+                            wdr_sum -= wdr[k]
+                            dep[k] = 0.0
+                            wdr[k] = 0.0
+                        cur_slice = s_new
+                    dep[cur_slice % _BUDGET_SLICES] += 1.0
+                    dep_sum += 1.0
+            else:
+                out_i[bi, I_RETRY] += 1
+            if nxt == head and srv_n > 0 and srv[0] <= t:
+                # Starts at once.
+                out_i[bi, I_ADMITTED] += 1
+                out_i[bi, I_IMMEDIATE] += 1
+                out_i[bi, I_STARTED] += 1
+                hist[0] += 1
+                hist_n += 1
+                b = draw(rng_service, svc_kind, svc_p1, svc_p2, svc_table)
+                srv[0] = t + b
+                _srv_sift_down(srv, srv_n, 0)
+                if has_timeout and not drop:
+                    patience = draw(rng_patience, pat_kind, pat_p1, pat_p2, pat_table)
+                    if b > patience:
+                        out_i[bi, I_WASTED] += 1
+                        if ev_n == ev_cap:
+                            ev_cap *= 2
+                            ev_t = _grow_f(ev_t, ev_cap)
+                            ev_p = _grow_i(ev_p, ev_cap)
+                        ev_n = _ev_push(ev_t, ev_p, ev_n, t + patience, attempt * 4 + _FAIL)
+                    else:
+                        out_i[bi, I_SERVED] += 1
+                else:
+                    out_i[bi, I_SERVED] += 1
+                continue
+            if buffer >= 0 and live >= buffer:
+                out_i[bi, I_REFUSED] += 1
+                failing = True
+            else:
+                # Joins the line.
+                out_i[bi, I_ADMITTED] += 1
+                if rb_st[nxt & mask] != _FREE:
+                    new_cap = cap * 2
+                    new_mask = new_cap - 1
+                    n_arr = np.empty(new_cap, np.float64)
+                    n_pat = np.empty(new_cap, np.float64)
+                    n_att = np.empty(new_cap, np.int64)
+                    n_seq = np.empty(new_cap, np.int64)
+                    n_st = np.zeros(new_cap, np.int8)
+                    for j in range(cap):
+                        if rb_st[j] != _FREE:
+                            k = rb_seq[j] & new_mask
+                            n_arr[k] = rb_arr[j]
+                            n_pat[k] = rb_pat[j]
+                            n_att[k] = rb_att[j]
+                            n_seq[k] = rb_seq[j]
+                            n_st[k] = rb_st[j]
+                    rb_arr, rb_pat, rb_att, rb_seq, rb_st = n_arr, n_pat, n_att, n_seq, n_st
+                    cap = new_cap
+                    mask = new_mask
+                slot = nxt & mask
+                rb_arr[slot] = t
+                rb_att[slot] = attempt
+                rb_seq[slot] = nxt
+                rb_st[slot] = _WAITING
+                if has_timeout:
+                    patience = draw(rng_patience, pat_kind, pat_p1, pat_p2, pat_table)
+                    rb_pat[slot] = patience
+                    if ev_n == ev_cap:
+                        ev_cap *= 2
+                        ev_t = _grow_f(ev_t, ev_cap)
+                        ev_p = _grow_i(ev_p, ev_cap)
+                    ev_n = _ev_push(ev_t, ev_p, ev_n, t + patience, nxt * 4 + _TIMEOUT)
+                nxt += 1
+                live += 1
+                if live > live_max:
+                    live_max = live
+                continue
+
+        # The attempt failed at time t (refused, or its client timed out): retry?
+        if max_retries >= 0 and attempt >= max_retries:
+            out_i[bi, I_FAILED] += 1
+            continue
+        if budget_on:
+            s_new = int(t / slice_w)
+            if s_new > cur_slice:
+                for j in range(cur_slice + 1, min(s_new, cur_slice + _BUDGET_SLICES) + 1):
+                    k = j % _BUDGET_SLICES
+                    dep_sum -= dep[k]
+                    wdr_sum -= wdr[k]
+                    dep[k] = 0.0
+                    wdr[k] = 0.0
+                cur_slice = s_new
+            if budget_ratio * dep_sum + budget_min_rate * budget_window - wdr_sum < 1.0:
+                out_i[bi, I_FAILED] += 1
+                continue
+            wdr[cur_slice % _BUDGET_SLICES] += 1.0
+            wdr_sum += 1.0
+        delay = backoff_base
+        if backoff_kind == B_EXPONENTIAL:
+            delay = min(backoff_max, backoff_base * backoff_multiplier**attempt)
+        if jitter == J_FULL:
+            delay *= rng_retry.random()
+        elif jitter == J_EQUAL:
+            delay *= 0.5 + 0.5 * rng_retry.random()
+        if ev_n == ev_cap:
+            ev_cap *= 2
+            ev_t = _grow_f(ev_t, ev_cap)
+            ev_p = _grow_i(ev_p, ev_cap)
+        ev_n = _ev_push(ev_t, ev_p, ev_n, t + delay, (attempt + 1) * 4 + _RETRY)
+
+    pending_retries = 0
+    for j in range(ev_n):
+        if ev_p[j] & 3 == _RETRY:
+            pending_retries += 1
+    return pending_retries, cap, ev_cap, live_max
+
+
+@njit
+def _grow_f(a, n):
+    b = np.empty(n, np.float64)
+    b[: a.size] = a
+    return b
+
+
+@njit
+def _grow_i(a, n):
+    b = np.empty(n, np.int64)
+    b[: a.size] = a
+    return b
