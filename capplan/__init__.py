@@ -8,6 +8,13 @@ per second, timestamps are UTC.
 from importlib.metadata import PackageNotFoundError, version
 
 from capplan.data import History, load_history, sample_history, worldcup98_history
+from capplan.forecast import (
+    Nowcaster,
+    PeakForecast,
+    fit_nowcast,
+    fit_peak_forecast,
+    nowcast,
+)
 from capplan.models import (
     BurstFactor,
     ConcurrencyResult,
@@ -40,6 +47,8 @@ __all__ = [
     "ImmediateRetry",
     "JoinCurveFit",
     "NoRetry",
+    "Nowcaster",
+    "PeakForecast",
     "RetryBudget",
     "SessionsFit",
     "SimulationResult",
@@ -47,8 +56,11 @@ __all__ = [
     "burst_factor",
     "concurrency",
     "fit_join_curve",
+    "fit_nowcast",
+    "fit_peak_forecast",
     "fit_sessions",
     "load_history",
+    "nowcast",
     "sample_history",
     "simulate",
     "worldcup98_history",

@@ -22,6 +22,8 @@ __all__ = [
     "burst_chart",
     "concurrency_chart",
     "join_curve_chart",
+    "nowcast_backtest_chart",
+    "peak_backtest_chart",
     "sessions_chart",
     "simulation_chart",
     "simulation_comparison_chart",
@@ -453,3 +455,130 @@ def simulation_comparison_chart(
     )
     chart = alt.vconcat(attempts, served, queue)
     return chart.properties(title=title) if title else chart
+
+
+# --- forecasts ----------------------------------------------------------------------------
+
+_UNITS = {
+    "peak_joins_per_s": "peak joins per second",
+    "peak_concurrent": "peak concurrent listeners",
+    "peak_requests_per_s": "peak requests per second",
+}
+_COVERED = alt.Scale(domain=[True, False], range=["#4c78a8", "#e45756"])
+
+
+def _label(column: str) -> str:
+    return _UNITS.get(column, column)
+
+
+def peak_backtest_chart(result) -> alt.HConcatChart:
+    """Held-out forecasts against real peaks, with their intervals, on log scales.
+
+    Parameters
+    ----------
+    result : PeakBacktest or PeakForecast
+        A backtest, or a forecast (its leave-one-out backtest is drawn).
+
+    Returns
+    -------
+    altair.HConcatChart
+        One panel per target: each past event's real peak (x) against its
+        forecast from the other events (y, the median), the interval as a
+        vertical bar, coloured by whether it covers the real peak, and the
+        line of perfect forecasts.
+    """
+    backtest = result.backtest() if hasattr(result, "backtest") else result
+    table = backtest.to_frame().reset_index()
+    panels = []
+    for target, part in table.groupby("target", sort=False):
+        part = part.assign(event_id=part["event_id"].astype(object))
+        summary = backtest.summary().loc[target]
+        lo = float(np.min(part[["actual", "lower"]].to_numpy()))
+        hi = float(np.max(part[["actual", "upper"]].to_numpy()))
+        scale = alt.Scale(type="log", domain=[lo / 1.2, hi * 1.2], nice=False)
+        label = _label(target)
+        base = alt.Chart(part.drop(columns="target"))
+        bars = base.mark_rule(opacity=0.6).encode(
+            x=alt.X("actual:Q", scale=scale, title=f"real {label}"),
+            y=alt.Y("lower:Q", scale=scale, title=f"forecast {label}"),
+            y2="upper:Q",
+            color=alt.Color("covered:N", scale=_COVERED, title="inside interval"),
+        )
+        points = base.mark_point(filled=True, size=40).encode(
+            x=alt.X("actual:Q", scale=scale),
+            y=alt.Y("predicted:Q", scale=scale),
+            color=alt.Color("covered:N", scale=_COVERED),
+            tooltip=["event_id", "actual", "predicted", "lower", "upper", "covered"],
+        )
+        diagonal = (
+            alt.Chart(pd.DataFrame({"actual": [lo, hi], "predicted": [lo, hi]}))
+            .mark_line(color="gray", strokeDash=[4, 4])
+            .encode(x=alt.X("actual:Q", scale=scale), y=alt.Y("predicted:Q", scale=scale))
+        )
+        title = alt.TitleParams(
+            f"{label.capitalize()}: held-out forecast vs real",
+            subtitle=(
+                f"{backtest.level:.0%} intervals cover {summary['coverage']:.0%} of "
+                f"{summary['n_events']:.0f} events; median |log error| "
+                f"{summary['median_abs_log_error']:.2f}"
+            ),
+        )
+        panels.append(
+            alt.layer(diagonal, bars, points).properties(width=320, height=320, title=title)
+        )
+    return alt.hconcat(*panels).resolve_scale(x="independent", y="independent")
+
+
+def nowcast_backtest_chart(result) -> alt.HConcatChart:
+    """Error and coverage of held-out nowcasts against the minutes elapsed.
+
+    Parameters
+    ----------
+    result : NowcastBacktest or Nowcaster
+        A backtest, or a nowcaster (its default backtest is drawn).
+
+    Returns
+    -------
+    altair.HConcatChart
+        Left, the median absolute log error (``|log(real / nowcast)|``)
+        against minutes since the actual start (0 is the pre-event
+        forecast); right, the share of real peaks inside their intervals,
+        with its 95% Clopper-Pearson interval and the nominal level.
+    """
+    backtest = result.backtest() if hasattr(result, "backtest") else result
+    summary = backtest.summary().reset_index()
+    label = _label(backtest.peak_column)
+    x = alt.X("minutes:Q", title="minutes since the actual start (0: pre-event forecast)")
+    error = (
+        alt.Chart(summary)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("median_abs_log_error:Q", title="median |log(real / nowcast)|"),
+            tooltip=["minutes", "median_abs_log_error", "median_width_ratio"],
+        )
+        .properties(width=300, height=260, title=f"Nowcast error, {label}")
+    )
+    coverage_base = alt.Chart(summary)
+    bars = coverage_base.mark_rule().encode(
+        x=x,
+        y=alt.Y(
+            "coverage_low:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%"),
+            title=f"real peaks inside the {backtest.level:.0%} interval",
+        ),
+        y2="coverage_high:Q",
+    )
+    points = coverage_base.mark_point(filled=True, size=50).encode(
+        x=x, y="coverage:Q", tooltip=["minutes", "coverage", "coverage_low", "coverage_high"]
+    )
+    nominal = (
+        alt.Chart(pd.DataFrame({"level": [backtest.level]}))
+        .mark_rule(color="gray", strokeDash=[4, 4])
+        .encode(y="level:Q")
+    )
+    coverage = alt.layer(nominal, bars, points).properties(
+        width=300, height=260, title="Coverage of the intervals (95% CI)"
+    )
+    return alt.hconcat(error, coverage)

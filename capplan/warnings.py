@@ -23,6 +23,7 @@ __all__ = [
     "ResolutionWarning",
     "SimulationWarning",
     "SlowSimulationWarning",
+    "SmallSampleWarning",
 ]
 
 
@@ -103,3 +104,13 @@ class SlowSimulationWarning(SimulationWarning):
 
     def __init__(self, message: str | None = None):
         super().__init__(message or " ".join((self.__doc__ or "").split()))
+
+
+class SmallSampleWarning(CapplanWarning):
+    """Fewer than ten past events per feature of a regression.
+
+    Coefficients and intervals from so few events per feature are unstable,
+    and the intervals of new events tend to be too narrow. Pass fewer
+    signals (``signals=[...]``), or ``lead_s=None`` to drop the pre-start
+    traffic, or add past events.
+    """

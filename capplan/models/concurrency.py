@@ -205,7 +205,14 @@ class ConcurrencyResult:
             f"bands: {self.level:.0%} parameter (delta method) and Poisson (Poisson arrivals; "
             "over-dispersed arrivals spread wider)\n"
         )
-        with pd.option_context("display.width", 120, "display.float_format", "{:.6g}".format):
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_columns",
+            None,
+            "display.float_format",
+            "{:.6g}".format,
+        ):
             return head + str(self.summary())
 
     def __repr__(self) -> str:

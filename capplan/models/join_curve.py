@@ -573,7 +573,14 @@ class JoinCurveFit:
             f"intervals: {self.level:.0%} Wald on the fitting scale (log, logit); "
             f"peak: parametric bootstrap\n"
         )
-        with pd.option_context("display.width", 120, "display.float_format", "{:.6g}".format):
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_columns",
+            None,
+            "display.float_format",
+            "{:.6g}".format,
+        ):
             return head + str(self.summary())
 
     def __repr__(self) -> str:

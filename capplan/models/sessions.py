@@ -279,7 +279,14 @@ class SessionsFit:
             )
             + f"initial listeners: {self.initial}\n"
         )
-        with pd.option_context("display.width", 120, "display.float_format", "{:.6g}".format):
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_columns",
+            None,
+            "display.float_format",
+            "{:.6g}".format,
+        ):
             return head + str(self.summary()) + "\n\n" + str(self.candidates)
 
     def __repr__(self) -> str:

@@ -223,7 +223,14 @@ class SimulationResult:
             f"{'unlimited' if spec.buffer is None else spec.buffer}, timeout {timeout}, "
             f"retry {type(spec.retry).__name__}\n"
         )
-        with pd.option_context("display.width", 120, "display.float_format", "{:.6g}".format):
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_columns",
+            None,
+            "display.float_format",
+            "{:.6g}".format,
+        ):
             return head + str(self.summary())
 
     def __repr__(self) -> str:
