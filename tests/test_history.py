@@ -74,3 +74,17 @@ def test_resample_refuses_a_finer_or_misaligned_interval(toy):
     history = capplan.load_history(*toy)
     with pytest.raises(ValueError, match="whole multiple"):
         history.resample(90)
+
+
+def test_chart_draws_each_event_per_second_aligned_on_its_start():
+    history = capplan.sample_history()
+    chart = history.chart("joins", ["ev-014", "ev-002"], interval_s=60, log=False)
+    spec = chart.to_dict()
+    data = pd.DataFrame(spec["datasets"][spec["layer"][0]["data"]["name"]])
+    assert set(data["event_id"]) == {"ev-014", "ev-002"}
+    headline = data[data["event_id"] == "ev-014"].set_index("seconds")["value"]
+    seconds = history.event("ev-014")["joins"]
+    first_minute = seconds.loc[0:59].sum() / 60  # joins per second in the first minute
+    assert headline.loc[0] == pytest.approx(first_minute)
+    with pytest.raises(ValueError, match="not measured"):
+        capplan.worldcup98_history().chart("joins")

@@ -188,6 +188,13 @@ class History:
             rows.append(row)
         return pd.DataFrame(rows).set_index("event_id")
 
+    def chart(self, column: str = "joins", event_ids=None, **options):
+        """The events' `column` aligned on their actual start: see
+        :func:`capplan.charts.history_chart`."""
+        from capplan import charts
+
+        return charts.history_chart(self, column, event_ids, **options)
+
     def to_files(self, directory, format: str = "parquet") -> tuple[Path, Path]:
         """Write ``events`` and ``series`` tables into `directory`.
 
