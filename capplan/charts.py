@@ -147,7 +147,8 @@ def join_curve_chart(fit) -> alt.LayerChart:
     )
     band = base.mark_area(opacity=0.35, color=FIT_COLOR).encode(y="lower:Q", y2="upper:Q")
     line = base.mark_line(color=FIT_COLOR).encode(
-        y="fitted_rate_per_s:Q", tooltip=["seconds:Q", "rate_per_s:Q", "fitted_rate_per_s:Q"]
+        y=alt.Y("fitted_rate_per_s:Q", title=y_title),
+        tooltip=["seconds:Q", "rate_per_s:Q", "fitted_rate_per_s:Q"],
     )
     points = base.mark_circle(size=12, color=DATA_COLOR, opacity=0.7).encode(y="rate_per_s:Q")
     peak = fit.peak()
