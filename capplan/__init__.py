@@ -25,6 +25,7 @@ from capplan.models import (
     fit_join_curve,
     fit_sessions,
 )
+from capplan.scale import aggregate_logs, sweep
 from capplan.simulation import (
     ExponentialBackoff,
     ImmediateRetry,
@@ -53,6 +54,7 @@ __all__ = [
     "SessionsFit",
     "SimulationResult",
     "__version__",
+    "aggregate_logs",
     "burst_factor",
     "concurrency",
     "fit_join_curve",
@@ -63,5 +65,6 @@ __all__ = [
     "nowcast",
     "sample_history",
     "simulate",
+    "sweep",
     "worldcup98_history",
 ]

@@ -14,6 +14,11 @@ SHIPPED = {"sample": capplan.sample_history, "worldcup98": capplan.worldcup98_hi
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["aggregate"]:  # its own parser, options and help included
+        from capplan.scale.logs import main_aggregate
+
+        return main_aggregate(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -61,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         "--interval", type=float, metavar="SECONDS", help="resample to this interval first, e.g. 60"
     )
     describe.set_defaults(run=_describe)
+
+    commands.add_parser(
+        "aggregate",
+        help="count raw request or join logs per interval (DuckDB)",
+        add_help=False,
+        description="Count log lines per interval; see `capplan aggregate --help`.",
+    )
 
     convert = commands.add_parser(
         "convert",
