@@ -56,10 +56,15 @@ _DOOMED = 5  # "serve" mode: started, but the answer comes after the client's ti
 # Columns of the integer output table.
 I_FIRST, I_RETRY, I_REFUSED, I_ADMITTED, I_IMMEDIATE = 0, 1, 2, 3, 4
 I_STARTED, I_SERVED, I_WASTED, I_ABANDONED, I_FAILED, I_QUEUE_END = 5, 6, 7, 8, 9, 10
-N_INT_COLUMNS = 11
+# Workers serving at the end of the interval (removed ones finishing included), and the
+# removed ones among them.
+I_BUSY_END, I_DRAINING_END = 11, 12
+N_INT_COLUMNS = 13
 # Columns of the float output table.
 F_QUEUE_MEAN, F_WAIT_SUM, F_WAIT_MAX, F_P50, F_P90, F_P99, F_DROP_WAIT_SUM = 0, 1, 2, 3, 4, 5, 6
-N_FLOAT_COLUMNS = 7
+# Time averages over the interval of the workers serving and of the removed ones finishing.
+F_BUSY_MEAN, F_DRAINING_MEAN = 7, 8
+N_FLOAT_COLUMNS = 9
 
 # Wait histogram: bin 0 holds waits of exactly zero; bins 1..N_BINS-1 are
 # log-spaced from 10**HIST_LOG10_LO s at BINS_PER_DECADE per decade (the last
@@ -347,6 +352,21 @@ def run(
     hist = np.zeros(N_BINS, np.int64)
     hist_n = 0
 
+    # Requests in service: +1 at each start; each start also books its completion in
+    # the interval whose end it precedes, and the closing of an interval takes those off.
+    # Removed workers still finishing ("draining") are booked alike.
+    # Time averages come from the same bookings: a start at t adds (interval end - t) to
+    # the interval's busy time, a completion at e takes (its interval's end - e) off.
+    in_service = 0
+    busy_start = 0  # in service when the interval began
+    busy_part = 0.0
+    done = np.zeros(n_int, np.int64)
+    done_part = np.zeros(n_int, np.float64)
+    draining = 0
+    drain_start = 0
+    drain_done = np.zeros(n_int, np.int64)
+    drain_part = np.zeros(n_int, np.float64)
+
     arr_state = np.zeros(4)
     if arrival_mode == ARR_COUNTS:
         arr_state[2] = counts[0]
@@ -370,6 +390,14 @@ def run(
             t_last = t_bound
             length = t_bound - bi * interval
             out_i[bi, I_QUEUE_END] = live
+            out_f[bi, F_BUSY_MEAN] = (busy_start * length + busy_part - done_part[bi]) / length
+            out_f[bi, F_DRAINING_MEAN] = (drain_start * length - drain_part[bi]) / length
+            in_service -= done[bi]
+            draining -= drain_done[bi]
+            busy_start = in_service
+            busy_part = 0.0
+            out_i[bi, I_BUSY_END] = in_service
+            out_i[bi, I_DRAINING_END] = draining
             out_f[bi, F_QUEUE_MEAN] = area / length
             # Interpolating within a bin may overshoot the largest wait: cap there.
             w_max = out_f[bi, F_WAIT_MAX]
@@ -392,7 +420,14 @@ def run(
             while srv_n > c_new and srv[0] <= t_last:  # idle servers go first
                 srv_n = _srv_pop(srv, srv_n)
             if srv_n > c_new:  # then busy ones, which finish the request in hand
+                for j in range(c_new, srv_n):
+                    draining += 1
+                    k = _done_interval(srv[j], interval, duration, bi, n_int)
+                    if k >= 0:
+                        drain_done[k] += 1
+                        drain_part[k] += _left_in(k, srv[j], interval, duration)
                 srv_n = c_new  # drops heap leaves: the heap stays valid
+            drain_start = draining
             continue
 
         attempt = -1  # set when an arrival is to be handled below
@@ -407,6 +442,12 @@ def run(
             b = draw(rng_service, svc_kind, svc_p1, svc_p2, svc_table)
             srv[0] = t + b
             _srv_sift_down(srv, srv_n, 0)
+            in_service += 1
+            busy_part += t_bound - t
+            k = _done_interval(t + b, interval, duration, bi, n_int)
+            if k >= 0:
+                done[k] += 1
+                done_part[k] += _left_in(k, t + b, interval, duration)
             live -= 1
             head += 1
             out_i[bi, I_STARTED] += 1
@@ -510,6 +551,12 @@ def run(
                 b = draw(rng_service, svc_kind, svc_p1, svc_p2, svc_table)
                 srv[0] = t + b
                 _srv_sift_down(srv, srv_n, 0)
+                in_service += 1
+                busy_part += t_bound - t
+                k = _done_interval(t + b, interval, duration, bi, n_int)
+                if k >= 0:
+                    done[k] += 1
+                    done_part[k] += _left_in(k, t + b, interval, duration)
                 if has_timeout and not drop:
                     patience = draw(rng_patience, pat_kind, pat_p1, pat_p2, pat_table)
                     if b > patience:
@@ -605,6 +652,27 @@ def run(
         if ev_p[j] & 3 == _RETRY:
             pending_retries += 1
     return pending_retries, cap, ev_cap, live_max
+
+
+@njit
+def _done_interval(t_done, interval, duration, bi, n_int):
+    """The interval at whose end a service finishing at ``t_done`` is over (an end
+    exactly at a boundary counts there); -1 after the run. Never before ``bi``."""
+    if t_done > duration:
+        return -1
+    k = int(math.ceil(t_done / interval)) - 1  # noqa: RUF046 (an int under numba too)
+    if k < bi:
+        return bi
+    if k > n_int - 1:
+        return n_int - 1
+    return k
+
+
+@njit
+def _left_in(k, t_done, interval, duration):
+    """Time from ``t_done`` to the end of interval ``k`` (within the interval)."""
+    end = min((k + 1) * interval, duration)
+    return end - max(t_done, k * interval)
 
 
 @njit

@@ -148,8 +148,15 @@ class SimulationResult:
         tries per second); counts ``first_tries``, ``retries``, ``arrivals``
         (their sum), ``refused``, ``admitted``, ``started``, ``served``,
         ``wasted``, ``abandoned`` (clients that timed out), ``failed`` (clients
-        that gave up for good); ``queue`` (requests waiting at the end of the
-        interval) and ``queue_mean`` (time average); the waits of the requests
+        that gave up for good); ``immediate`` (admitted attempts that started at
+        once, without waiting: ``1 - immediate / admitted`` is the interval's delay
+        probability); at the end of the interval: ``queue`` (requests waiting),
+        ``busy`` (workers serving, including removed ones finishing the request in
+        hand), ``draining`` (those removed ones) and ``in_system`` (``busy +
+        queue``, the number in system N(t)); time averages over the interval:
+        ``queue_mean``, ``busy_mean``, ``draining_mean`` and ``in_system_mean``
+        (an arrival waits iff ``in_system - draining >= servers``); the waits of
+        the requests
         that started in the interval (s): ``wait_mean_s``, ``wait_p50_s``,
         ``wait_p90_s``, ``wait_p99_s`` (from a histogram, about 7% bins) and
         ``wait_max_s`` (exact); NaN where none started.
@@ -172,8 +179,15 @@ class SimulationResult:
                     for name, col in _COUNT_COLUMNS.items()
                     if name not in ("first_tries", "retries", "queue")
                 },
+                "immediate": c[:, engine.I_IMMEDIATE],
                 "queue": c[:, engine.I_QUEUE_END],
+                "busy": c[:, engine.I_BUSY_END],
+                "draining": c[:, engine.I_DRAINING_END],
+                "in_system": c[:, engine.I_BUSY_END] + c[:, engine.I_QUEUE_END],
                 "queue_mean": v[:, engine.F_QUEUE_MEAN],
+                "busy_mean": v[:, engine.F_BUSY_MEAN],
+                "draining_mean": v[:, engine.F_DRAINING_MEAN],
+                "in_system_mean": v[:, engine.F_BUSY_MEAN] + v[:, engine.F_QUEUE_MEAN],
                 "wait_mean_s": wait_mean,
                 "wait_p50_s": v[:, engine.F_P50],
                 "wait_p90_s": v[:, engine.F_P90],
