@@ -26,6 +26,8 @@ __all__ = [
     "join_curve_chart",
     "nowcast_backtest_chart",
     "peak_backtest_chart",
+    "plan_chart",
+    "plan_validation_chart",
     "sessions_chart",
     "simulation_chart",
     "simulation_comparison_chart",
@@ -648,3 +650,77 @@ def nowcast_backtest_chart(result) -> alt.HConcatChart:
         width=300, height=260, title="Coverage of the intervals (95% CI)"
     )
     return alt.hconcat(error, coverage)
+
+
+# --- plans ----------------------------------------------------------------------------------
+# Plans and their validations (capplan.planning): time in seconds from the scheduled start,
+# the SLO's limit as a red rule.
+
+SLO_COLOR = START_COLOR
+
+
+def plan_validation_chart(validation) -> alt.LayerChart:
+    """Simulated share of joins missing the waiting target, per interval and scenario,
+    against the SLO's limit (a :class:`~capplan.planning.PlanValidation`)."""
+    f = validation.frame[["scenario", "start_s", "miss_share", "refused_share"]].copy()
+    line = (
+        alt.Chart(f)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("start_s:Q", title="seconds from the scheduled start (s)"),
+            y=alt.Y("miss_share:Q", title="share of joins missing the wait target"),
+            color="scenario:N",
+            tooltip=["scenario", "start_s", "miss_share", "refused_share"],
+        )
+    )
+    target = (
+        alt.Chart(pd.DataFrame({"y": [validation.slo.miss_limit], "label": ["SLO limit"]}))
+        .mark_rule(color=SLO_COLOR)
+        .encode(y="y:Q", tooltip=["label:N"])
+    )
+    return alt.layer(line, _start_rule(), target).properties(
+        title=_title("Simulated service level vs target", validation.slo.describe()),
+        width=WIDTH,
+        height=180,
+    )
+
+
+def plan_chart(plan, validation=None) -> alt.VConcatChart:
+    """Workers and stream servers per interval, the margins at the busiest interval, and
+    (given a validation) the simulated service level (an :class:`~capplan.planning.EventPlan`)."""
+    f = plan.frame.reset_index()
+    x = alt.X("start_s:Q", title="seconds from the scheduled start (s)")
+
+    def steps(columns, title):
+        return (
+            alt.Chart(f)
+            .transform_fold(columns)
+            .mark_line(interpolate="step-after")
+            .encode(x=x, y=alt.Y("value:Q", title=title), color="key:N")
+        )
+
+    m = plan.margins_table.copy()
+    m["label"] = m["margin"] + " (" + m["applies_to"] + ")"
+    bars = (
+        alt.Chart(m)
+        .mark_bar(color=FIT_COLOR)
+        .encode(
+            y=alt.Y("label:N", sort=None, title=None),
+            x=alt.X("added_at_peak:Q", title="added at the busiest interval (workers / servers)"),
+            tooltip=["margin", "applies_to", "factor", "count", "covers"],
+        )
+    )
+    parts = [
+        steps(["workers_needed", "workers"], "join-path workers").properties(
+            width=WIDTH, height=180, title="Join-path workers"
+        ),
+        steps(["stream_servers_needed", "stream_servers"], "stream servers").properties(
+            width=WIDTH, height=150, title="Stream servers"
+        ),
+        bars.properties(width=WIDTH, height=160, title="Margins"),
+    ]
+    if validation is not None:
+        parts.append(plan_validation_chart(validation))
+    return alt.vconcat(*parts).properties(
+        title=_title(f"Event plan ({plan.method})", plan.slo.describe())
+    )

@@ -1,0 +1,261 @@
+"""The join forecast a plan is sized on: per-second rates, an upper quantile, scenarios.
+
+One way per kind of uncertainty:
+
+- :meth:`JoinForecast.from_fit`: a fitted join curve; the upper curve is its
+  parameter band (narrow: the uncertainty of a *fit*, not of a future event).
+- :meth:`JoinForecast.from_rates`: rates per second (any regular grid) and one
+  multiplicative ``factor`` for the upper quantile, e.g. a peak forecast's
+  ``upper / point``.
+- :meth:`JoinForecast.from_scenarios`: several forecast curves (columns); the
+  point is their median and the upper curve their ``level`` quantile, second by
+  second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["JoinForecast"]
+
+
+def _regular(series, name: str) -> tuple[np.ndarray, float]:
+    idx = np.asarray(series.index, dtype=float)
+    if idx.size < 1:
+        raise ValueError(f"{name} is empty: give rates indexed by seconds since the start")
+    step = float(np.diff(idx).min()) if idx.size > 1 else 1.0
+    if idx.size > 1 and (np.any(np.abs(np.diff(idx) - step) > 1e-9) or step <= 0):
+        raise ValueError(f"{name} must be on a regular, increasing grid of seconds; it is not")
+    if abs(step - round(step)) > 1e-9 or round(step) < 1:
+        raise ValueError(f"{name}: its interval must be a whole number of seconds; got {step:g} s")
+    return idx, float(round(step))
+
+
+def _per_second(values: np.ndarray, idx: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    reps = int(step)
+    t = (idx[:, None] + np.arange(reps)[None, :]).ravel()
+    return t, np.repeat(values, reps, axis=0)
+
+
+@dataclass(frozen=True)
+class JoinForecast:
+    """Per-second join rates (first tries per second) on a 1-s grid, with their upper quantile.
+
+    Attributes
+    ----------
+    t : numpy.ndarray
+        Start of each second (s since the start of the event).
+    point : numpy.ndarray
+        Point forecast of the join rate (1/s) in each second.
+    upper : numpy.ndarray
+        Upper quantile (at ``level``) of the join rate (1/s).
+    level : float
+        Level of ``upper``.
+    alpha_per_second : float
+        Over-dispersion of per-second counts (variance ``m + alpha m**2``).
+    kind : str
+        ``"fit"``, ``"rates"`` or ``"scenarios"``.
+    scenarios : dict of str to numpy.ndarray
+        Curves to validate on (per second): at least ``point`` and ``upper``.
+    description : str
+    """
+
+    t: np.ndarray
+    point: np.ndarray
+    upper: np.ndarray
+    level: float
+    alpha_per_second: float
+    kind: str
+    scenarios: dict = field(repr=False)
+    description: str = ""
+
+    def __post_init__(self):
+        for arr in (self.t, self.point, self.upper, *self.scenarios.values()):
+            if arr.shape != self.t.shape:
+                raise ValueError("JoinForecast: every curve needs one rate per second of t")
+            if np.any(~np.isfinite(arr)) or (np.any(arr < 0) and arr is not self.t):
+                raise ValueError("JoinForecast: rates must be finite and >= 0 (per second)")
+
+    # -- constructors ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_fit(
+        cls, fit, *, level: float = 0.95, start_s: float = -3600.0, end_s: float = 10800.0
+    ) -> JoinForecast:
+        """From a :class:`~capplan.models.JoinCurveFit`, evaluated from ``start_s`` to ``end_s``.
+
+        The point is the curve's exact mean count in each second; the upper curve
+        multiplies it by the ratio of the fit's upper band to its rate at the
+        second's middle (delta method, parameter uncertainty only).
+        """
+        from capplan.models import JoinCurveFit
+
+        if not isinstance(fit, JoinCurveFit):
+            raise TypeError(f"fit must be a JoinCurveFit; got {type(fit).__name__}")
+        t = np.arange(np.floor(start_s), np.ceil(end_s), 1.0)
+        point = np.asarray(fit.mean_counts(t, 1.0), dtype=float)
+        band = fit.predict(t + 0.5, level=level)
+        ratio = (band["upper"] / band["rate_per_s"]).to_numpy(dtype=float)
+        upper = point * np.where(np.isfinite(ratio), ratio, 1.0)
+        peak = fit.peak()
+        return cls(
+            t,
+            point,
+            upper,
+            float(level),
+            float(fit.alpha_per_second),
+            "fit",
+            {"point": point, "upper": upper},
+            f"fitted {fit.form.name} curve, peak {peak.rate:.4g}/s at {peak.time:.0f} s; "
+            f"upper: {level:.0%} parameter band",
+        )
+
+    @classmethod
+    def from_rates(
+        cls, rates: pd.Series, *, factor: float, level: float = 0.95, alpha_per_second: float = 0.0
+    ) -> JoinForecast:
+        """From rates (1/s) indexed by seconds and one multiplicative ``factor`` (>= 1).
+
+        ``factor`` is the ratio of the forecast's ``level`` quantile to its point,
+        for example ``PeakForecast`` upper peak joins / point peak joins.
+        """
+        if not isinstance(rates, pd.Series):
+            raise TypeError(
+                f"rates must be a pandas Series indexed by seconds; got {type(rates).__name__}"
+            )
+        if isinstance(factor, bool) or not np.isfinite(factor) or factor < 1:
+            raise ValueError(f"factor must be a number >= 1 (upper / point); got {factor!r}")
+        idx, step = _regular(rates, "rates")
+        values = rates.to_numpy(dtype=float)
+        if np.any(~np.isfinite(values)) or np.any(values < 0):
+            raise ValueError("rates must be finite and >= 0 per second, with no missing value")
+        t, point = _per_second(values, idx, step)
+        upper = point * float(factor)
+        return cls(
+            t,
+            point,
+            upper,
+            float(level),
+            float(alpha_per_second),
+            "rates",
+            {"point": point, "upper": upper},
+            f"rates per {step:g} s; upper = point x {factor:.4g} ({level:.0%} quantile)",
+        )
+
+    @classmethod
+    def from_scenarios(
+        cls, scenarios: pd.DataFrame, *, level: float = 0.95, alpha_per_second: float = 0.0
+    ) -> JoinForecast:
+        """From forecast curves, one per column (1/s), indexed by seconds.
+
+        The point is the per-second median of the columns, the upper curve their
+        ``level`` quantile; the columns are kept as validation scenarios.
+        """
+        if not isinstance(scenarios, pd.DataFrame) or scenarios.shape[1] < 2:
+            raise ValueError("scenarios must be a DataFrame with at least two curves (columns)")
+        idx, step = _regular(scenarios, "scenarios")
+        values = scenarios.to_numpy(dtype=float)
+        if np.any(~np.isfinite(values)) or np.any(values < 0):
+            raise ValueError("scenarios must be finite and >= 0 per second, with no missing value")
+        t, per = _per_second(values, idx, step)
+        point = np.median(per, axis=1)
+        upper = np.quantile(per, level, axis=1)
+        curves = {str(c): per[:, i].copy() for i, c in enumerate(scenarios.columns)}
+        curves.update(point=point, upper=upper)
+        return cls(
+            t,
+            point,
+            upper,
+            float(level),
+            float(alpha_per_second),
+            "scenarios",
+            curves,
+            f"{scenarios.shape[1]} scenarios; upper: their {level:.0%} quantile",
+        )
+
+    # -- use --------------------------------------------------------------------------------
+
+    @property
+    def start_s(self) -> float:
+        return float(self.t[0])
+
+    @property
+    def end_s(self) -> float:
+        return float(self.t[-1] + 1.0)
+
+    def window(self, start_s: float, end_s: float) -> JoinForecast:
+        """The forecast cut to ``[start_s, end_s)``; an error if it does not cover it."""
+        if start_s < self.start_s - 1e-9 or end_s > self.end_s + 1e-9:
+            raise ValueError(
+                f"the forecast covers {self.start_s:g}..{self.end_s:g} s but the planning window "
+                f"is {start_s:g}..{end_s:g} s: extend the forecast or pass window=(start_s, "
+                "end_s) inside it"
+            )
+        keep = (self.t >= start_s - 1e-9) & (self.t < end_s - 1e-9)
+        return JoinForecast(
+            self.t[keep],
+            self.point[keep],
+            self.upper[keep],
+            self.level,
+            self.alpha_per_second,
+            self.kind,
+            {k: v[keep] for k, v in self.scenarios.items()},
+            self.description,
+        )
+
+    def replace(self, **curves) -> JoinForecast:
+        """A copy with new ``point``/``upper`` (and scenarios scaled alike)."""
+        point = curves.get("point", self.point)
+        upper = curves.get("upper", self.upper)
+        scen = curves.get("scenarios", {"point": point, "upper": upper})
+        return JoinForecast(
+            self.t,
+            point,
+            upper,
+            self.level,
+            self.alpha_per_second,
+            self.kind,
+            scen,
+            curves.get("description", self.description),
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per second: the scenarios' rates (1/s)."""
+        return pd.DataFrame(self.scenarios, index=pd.Index(self.t, name="seconds"))
+
+    def burst_factor(self, interval_s: int, quantile: float | None, curve=None) -> np.ndarray:
+        """Per interval: ``quantile`` of the worst second's rate over the interval's mean rate.
+
+        The rate of second ``s`` is ``m_s G_s``, ``G_s ~ Gamma(1/alpha, alpha)``
+        independent (the over-dispersion beyond Poisson, which the stationary
+        formulas do not see): ``P(max_s m_s G_s <= x mean(m)) = prod_s F(x mean(m) / m_s)``,
+        solved for ``x`` by bisection. With ``alpha = 0`` it is ``max(m) / mean(m)``,
+        the shape within the interval. None: 1 (size for the interval's mean).
+        """
+        m = (self.upper if curve is None else curve).reshape(-1, int(interval_s))
+        mean = m.mean(axis=1)
+        n = m.shape[0]
+        if quantile is None:
+            return np.ones(n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shape_ratio = np.where(mean > 0, m.max(axis=1) / mean, 1.0)
+        a = self.alpha_per_second
+        if a <= 0:
+            return shape_ratio
+        k = 1.0 / a
+        lo = np.maximum(shape_ratio * 0.5, 1e-9)
+        hi = shape_ratio * (1 + 20 * np.sqrt(a) + 10 * a) + 1.0
+        target = np.log(quantile)
+        safe = np.where(m > 0, m, 1.0)
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            x = np.where(m > 0, (mid * mean)[:, None] / safe * k, np.inf)  # Gamma(k, 1/k)
+            logf = stats.gamma.logcdf(x, k).sum(axis=1)
+            ok = logf >= target
+            hi = np.where(ok, mid, hi)
+            lo = np.where(ok, lo, mid)
+        return np.where(mean > 0, hi, 1.0)

@@ -1,0 +1,627 @@
+"""``plan_event``: join-path workers, queue limits and stream servers per interval, with
+every margin reported on its own line; ``EventPlan``, the result."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from capplan.planning import methods as _methods
+from capplan.planning.forecast import JoinForecast
+from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, QueuePolicy
+from capplan.queueing import mmck
+
+__all__ = ["EventPlan", "plan_event"]
+
+_MAX_SERVERS = 1e9
+
+
+def _sessions_spec(sessions):
+    """(name, params) of a session model; SessionsFit or (name, params)."""
+    from capplan.models import SessionsFit
+
+    if isinstance(sessions, SessionsFit):
+        dist = sessions.distribution
+        values = sessions.estimate.values
+        return dist.name, {p.name: float(v) for p, v in zip(dist.params, values, strict=False)}
+    if isinstance(sessions, (tuple, list)) and len(sessions) == 2 and isinstance(sessions[1], dict):
+        return str(sessions[0]), {k: float(v) for k, v in sessions[1].items()}
+    raise TypeError(
+        "sessions must be a SessionsFit (from fit_sessions) or (name, params), e.g. "
+        f"('lognormal', {{'median_s': 1500, 'sigma': 1.0}}); got {type(sessions).__name__}"
+    )
+
+
+def _positive_int(name, value, minimum=1):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer, float))
+        or (int(value) != value or value < minimum)
+    ):
+        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _concurrency_per_interval(t, rates, sessions, interval_s, lobby_start_s):
+    from capplan.models import concurrency
+
+    conc = concurrency(pd.Series(rates, index=pd.Index(t)), sessions, clock_start_s=lobby_start_s)
+    return conc.frame["mean"].to_numpy().reshape(-1, interval_s).max(axis=1)
+
+
+def plan_event(
+    forecast,
+    sessions,
+    *,
+    service: JoinService,
+    streams_per_server: float,
+    slo: SLO | None = None,
+    client: ClientPolicy | None = None,
+    queue: QueuePolicy | None = None,
+    margins: Margins | None = None,
+    window: tuple[float, float] = (-3600.0, 10800.0),
+    interval_s: int = 60,
+    method: str = "mol",
+    lobby_start_s: float | None = 0.0,
+    isa_replications: int = 10,
+    isa_max_iter: int = 10,
+    seed=0,
+) -> EventPlan:
+    """Size the join path and the stream servers of one event, interval by interval.
+
+    Parameters
+    ----------
+    forecast : JoinForecast or JoinCurveFit
+        First tries per second with their uncertainty. A fitted join curve is
+        turned into ``JoinForecast.from_fit(fit, level=0.95)`` over the window;
+        per-second rates with a multiplicative quantile, or scenarios, go through
+        :meth:`JoinForecast.from_rates` / :meth:`JoinForecast.from_scenarios`.
+    sessions : SessionsFit or (name, params)
+        Session lengths, for the concurrent streams (M_t/G/inf).
+    service : JoinService
+        Work per join on a worker: mean (s) and SCV.
+    streams_per_server : float
+        Concurrent streams one stream server holds.
+    slo : SLO, default SLO(wait_s=2, fraction=0.99, max_refused=0.001)
+    client : ClientPolicy, default ClientPolicy()
+        Client timeout (s) and retry policy.
+    queue : QueuePolicy, default QueuePolicy()
+        The queue limit per interval (by default: what clients can wait for).
+    margins : Margins, default Margins()
+        Burst quantile, retry failure share, attack traffic (1/s), N+k, zone loss.
+    window : (start_s, end_s), default (-3600, 10800)
+        Planning window (s from the start): one hour before to three after.
+    interval_s : int, default 60
+        Planning interval (s): workers and stream servers are constant within one.
+    method : {"mol", "psa", "lagged_psa", "isa"}, default "mol"
+        Time-varying method (see :mod:`capplan.planning.methods` for when each is
+        right). ``"isa"`` simulates: it measures the retry amplification instead of
+        assuming it.
+    lobby_start_s : float or None, default 0.0
+        Joins before this time wait in a lobby and start their session then (None:
+        no lobby).
+    isa_replications, isa_max_iter : int, default 10, 10
+        Simulation effort of ``"isa"``: runs per iteration (pooled per interval),
+        and most iterations.
+    seed : int, Generator or None
+        Randomness of ``"isa"``.
+
+    Returns
+    -------
+    EventPlan
+
+    Raises
+    ------
+    ValueError
+        A forecast that does not cover the window; a timeout not longer than the work
+        per join, or an SLO no finite capacity meets; bad sizes (named in the message).
+
+    Notes
+    -----
+    Join path, per interval ``i``: the forecast's upper curve ``u`` (the forecast
+    quantile margin), times the burst factor ``B_i`` (worst second over the
+    interval mean), times the retry amplification ``A``, plus the attack rate,
+    is the design rate; the method turns it into an offered load; the
+    stationary formula (:func:`~capplan.queueing.servers_for`) gives the least
+    workers meeting the waiting target, raised if the queue limit would refuse
+    more than ``max_refused`` (M/M/c/K); then ``/ (1 - zone_loss) + k``. Streams:
+    the expected concurrency of the upper curve, ``/ streams_per_server``, then
+    the same failure headroom.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from capplan.planning import JoinForecast, JoinService, plan_event
+    >>> rates = pd.Series(100.0, index=pd.RangeIndex(0, 600))
+    >>> fc = JoinForecast.from_rates(rates, factor=1.2)
+    >>> plan = plan_event(fc, ("exponential", {"mean_s": 300.0}), window=(0, 600),
+    ...                   service=JoinService(0.05), streams_per_server=1000)
+    >>> int(plan.frame["workers"].max()) > 6
+    True
+    """
+    slo = SLO(wait_s=2.0, fraction=0.99, max_refused=0.001) if slo is None else slo
+    client = ClientPolicy() if client is None else client
+    queue = QueuePolicy() if queue is None else queue
+    margins = Margins() if margins is None else margins
+    for name, value, kind in (
+        ("slo", slo, SLO),
+        ("client", client, ClientPolicy),
+        ("queue", queue, QueuePolicy),
+        ("margins", margins, Margins),
+        ("service", service, JoinService),
+    ):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__}; got {type(value).__name__}")
+    method = _methods._check_method(method)
+    interval_s = _positive_int("interval_s", interval_s)
+    if (
+        isinstance(streams_per_server, bool)
+        or not np.isfinite(streams_per_server)
+        or (streams_per_server <= 0)
+    ):
+        raise ValueError(
+            f"streams_per_server must be a positive number; got {streams_per_server!r}"
+        )
+    start_s, end_s = (float(window[0]), float(window[1]))
+    if not end_s > start_s or abs(((end_s - start_s) / interval_s) % 1) > 1e-9:
+        raise ValueError(
+            f"window ({start_s:g}, {end_s:g}) s must be increasing and a whole number of "
+            f"intervals of {interval_s} s"
+        )
+    if client.timeout_s is not None and client.timeout_s <= service.mean_s:
+        raise ValueError(
+            f"the client timeout ({client.timeout_s:g} s) is not longer than the work per join "
+            f"({service.mean_s:g} s): clients give up before an idle worker can answer, so no "
+            "finite capacity meets the SLO; raise ClientPolicy(timeout_s=...)"
+        )
+    from capplan.models import JoinCurveFit
+
+    if isinstance(forecast, JoinCurveFit):
+        forecast = JoinForecast.from_fit(forecast, start_s=start_s, end_s=end_s)
+    elif isinstance(forecast, (pd.Series, pd.DataFrame, np.ndarray)):
+        raise TypeError(
+            "forecast: wrap rates in JoinForecast.from_rates(rates, factor=...) (one "
+            "multiplicative quantile) or scenarios in JoinForecast.from_scenarios(frame)"
+        )
+    elif not isinstance(forecast, JoinForecast):
+        raise TypeError(
+            f"forecast must be a JoinForecast or JoinCurveFit; got {type(forecast).__name__}"
+        )
+    fc = forecast.window(start_s, end_s)
+    sessions = _sessions_spec(sessions)
+    if lobby_start_s is not None and not start_s + 1 <= lobby_start_s <= end_s - 1:
+        lobby_start_s = None
+
+    n = round((end_s - start_s) / interval_s)
+    point_i = fc.point.reshape(n, interval_s).mean(axis=1)
+    upper_i = fc.upper.reshape(n, interval_s).mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fq = np.where(point_i > 0, upper_i / point_i, 1.0)
+    burst = fc.burst_factor(interval_s, margins.burst_quantile)
+    amp = client.retry_amplification(margins.retry_failure_prob)
+    attack = margins.attack_rps
+
+    def load_of(rate_i):
+        return _methods.offered_load(
+            np.repeat(rate_i, interval_s), service, interval_s, "mol" if method == "isa" else method
+        )
+
+    design_i = amp * burst * upper_i + attack
+    load = load_of(design_i)
+
+    def staff(a):
+        s = _methods.stationary_servers(a, slo, service)
+        c = np.asarray(s.servers, dtype=np.int64)
+        if np.any(c > _MAX_SERVERS):
+            raise ValueError(
+                "the SLO needs more than 1e9 workers in some interval: check the "
+                "forecast's units (joins per second) and the work per join (s)"
+            )
+        return c, s.model
+
+    needed, model = staff(load)
+    notes = []
+    isa_history = None
+    if method == "isa":
+        des_per_s = np.repeat(burst * upper_i + attack, interval_s)
+        warm = int(max(1, math.ceil(10 * service.mean_s / interval_s))) * interval_s
+        needed, isa_history, amp = _methods.iterative_staffing(
+            des_per_s,
+            needed,
+            slo=slo,
+            service=service,
+            client=client,
+            queue=queue,
+            interval_steps=interval_s,
+            replications=isa_replications,
+            max_iter=isa_max_iter,
+            seed=seed,
+            warmup_s=warm,
+        )
+        model = f"simulation (ISA, {len(isa_history)} iterations) on {model}"
+        load = load_of(design_i)
+    # The queue limit must not refuse more than allowed (M/M/c/K at the design load).
+    limits = queue.limits(needed, service.mean_s, client.timeout_s)
+    if limits[0] >= 0:
+        blocking = mmck(needed, needed + limits, load).blocking
+        bad = np.asarray(blocking) > slo.max_refused
+        if np.any(bad):
+            c_b = needed.copy()
+            for _ in range(20):
+                c_b = np.where(bad, c_b + np.maximum(1, np.ceil(0.01 * c_b)), c_b).astype(np.int64)
+                k = (
+                    queue.limits(c_b, service.mean_s, client.timeout_s)
+                    if queue.kind != "fixed"
+                    else limits
+                )
+                bad = np.asarray(mmck(c_b, c_b + k, load).blocking) > slo.max_refused
+                if not np.any(bad):
+                    break
+            notes.append(
+                f"{int(np.sum(c_b > needed))} interval(s) raised so that the queue "
+                "limit refuses at most max_refused (M/M/c/K)"
+            )
+            needed = c_b
+    workers = (
+        np.ceil(needed / (1 - margins.zone_loss) - 1e-9).astype(np.int64) + margins.spare_workers
+    )
+    queue_limit = queue.limits(workers, service.mean_s, client.timeout_s)
+
+    # Stream servers: expected concurrency of the upper and the point curve.
+    conc_point = _concurrency_per_interval(fc.t, fc.point, sessions, interval_s, lobby_start_s)
+    conc_upper = _concurrency_per_interval(fc.t, fc.upper, sessions, interval_s, lobby_start_s)
+    stream_need = np.ceil(conc_upper / streams_per_server - 1e-9).astype(np.int64)
+    stream_servers = (
+        np.ceil(stream_need / (1 - margins.zone_loss) - 1e-9).astype(np.int64)
+        + margins.spare_stream_servers
+    )
+
+    starts = start_s + interval_s * np.arange(n)
+    frame = pd.DataFrame(
+        {
+            "end_s": starts + interval_s,
+            "join_rate_per_s": point_i,
+            "join_rate_upper_per_s": upper_i,
+            "forecast_factor": fq,
+            "burst_factor": burst,
+            "retry_amplification": amp,
+            "attack_rps": attack,
+            "design_rate_per_s": design_i,
+            "offered_load": load,
+            "workers_needed": needed,
+            "workers": workers,
+            "queue_limit": queue_limit,
+            "concurrent": conc_point,
+            "concurrent_upper": conc_upper,
+            "stream_servers_needed": stream_need,
+            "stream_servers": stream_servers,
+        },
+        index=pd.Index(starts, name="start_s"),
+    )
+    margins_table = _margins_table(
+        frame,
+        fc,
+        service,
+        slo,
+        method,
+        margins,
+        amp,
+        streams_per_server,
+        interval_s,
+        isa_history is not None,
+    )
+    return EventPlan(
+        frame=frame,
+        margins_table=margins_table,
+        forecast=fc,
+        sessions=sessions,
+        service=service,
+        slo=slo,
+        client=client,
+        queue=queue,
+        margins=margins,
+        window=(start_s, end_s),
+        interval_s=interval_s,
+        method=method,
+        model=model,
+        streams_per_server=float(streams_per_server),
+        lobby_start_s=lobby_start_s,
+        notes=notes,
+        isa_history=isa_history,
+    )
+
+
+def _margins_table(
+    frame, fc, service, slo, method, margins, amp, streams_per_server, interval_s, isa
+):
+    """One row per margin: what it is, its factor or count, what it covers, and the
+    workers (stream servers) it adds at the busiest interval (the others held)."""
+    i = int(np.argmax(frame["workers"].to_numpy()))
+    j = int(np.argmax(frame["stream_servers"].to_numpy()))
+    row = frame.iloc[i]
+    m = "mol" if method == "isa" else method
+
+    # Workers at the busiest interval as the margins are added one by one (formula-based).
+    p, fq, b = row["join_rate_per_s"], row["forecast_factor"], row["burst_factor"]
+    steps = [p, p * fq, p * fq * b, p * fq * b * amp, p * fq * b * amp + margins.attack_rps]
+    loads = np.array(steps) * service.mean_s
+    if m != "psa":  # the method's load at this interval, scaled
+        ratio = row["offered_load"] / max(row["design_rate_per_s"] * service.mean_s, 1e-300)
+        loads = loads * ratio
+    c = np.asarray(_methods.stationary_servers(loads, slo, service).servers, dtype=np.int64)
+    z_c = math.ceil(c[-1] / (1 - margins.zone_loss) - 1e-9)
+    added = np.diff(np.concatenate([c, [z_c, z_c + margins.spare_workers]]))
+    s_row = frame.iloc[j]
+    s_point = math.ceil(s_row["concurrent"] / streams_per_server - 1e-9)
+    s_up = int(s_row["stream_servers_needed"])
+    s_zone = math.ceil(s_up / (1 - margins.zone_loss) - 1e-9)
+    q = margins.burst_quantile
+    rows = [
+        (
+            "forecast quantile",
+            "join path",
+            fq,
+            np.nan,
+            int(added[0]),
+            f"forecast error: join rate at its {fc.level:.0%} quantile ({fc.description})",
+        ),
+        (
+            "burst factor",
+            "join path",
+            b,
+            np.nan,
+            int(added[1]),
+            "worst second vs the interval mean"
+            + (
+                f" at its {q:.0%} quantile (shape within the interval and over-dispersion)"
+                if q
+                else ": off"
+            ),
+        ),
+        (
+            "retry amplification",
+            "join path",
+            amp,
+            np.nan,
+            int(added[2]),
+            (
+                "simulated attempts per first try (ISA)"
+                if isa
+                else f"attempts per client if {margins.retry_failure_prob:.0%} of attempts fail"
+            ),
+        ),
+        (
+            "attack headroom",
+            "join path",
+            steps[4] / max(steps[3], 1e-300),
+            margins.attack_rps,
+            int(added[3]),
+            "hostile or junk requests per second on the join path",
+        ),
+        (
+            "zone loss",
+            "join path",
+            1 / (1 - margins.zone_loss),
+            np.nan,
+            int(added[4]),
+            f"losing {margins.zone_loss:.0%} of capacity at once",
+        ),
+        (
+            "failure headroom (N+k)",
+            "join path",
+            np.nan,
+            margins.spare_workers,
+            int(added[5]),
+            "k spare workers: a crash or a deploy",
+        ),
+        (
+            "forecast quantile",
+            "stream servers",
+            s_row["concurrent_upper"] / max(s_row["concurrent"], 1e-300),
+            np.nan,
+            s_up - s_point,
+            f"concurrency of the join rate at its {fc.level:.0%} quantile",
+        ),
+        (
+            "zone loss",
+            "stream servers",
+            1 / (1 - margins.zone_loss),
+            np.nan,
+            s_zone - s_up,
+            f"losing {margins.zone_loss:.0%} of capacity at once",
+        ),
+        (
+            "failure headroom (N+k)",
+            "stream servers",
+            np.nan,
+            margins.spare_stream_servers,
+            margins.spare_stream_servers,
+            "k spare stream servers",
+        ),
+    ]
+    table = pd.DataFrame(
+        rows, columns=["margin", "applies_to", "factor", "count", "added_at_peak", "covers"]
+    )
+    table.attrs["peak_interval_s"] = float(frame.index[i])
+    table.attrs["base_workers_at_peak"] = int(c[0])
+    return table
+
+
+class EventPlan:
+    """A capacity plan for one event: per-interval workers, queue limits and stream servers,
+    the margins one by one, and what went in. Built by :func:`plan_event`; read-only.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per interval (index ``start_s``): forecast rates (1/s), each
+        margin's factor, the design rate, the offered load (Erlangs),
+        ``workers_needed``/``workers``, ``queue_limit`` (-1: none), concurrency
+        (point and upper) and ``stream_servers_needed``/``stream_servers``.
+    margins_table : pandas.DataFrame
+        ``margin``, ``applies_to``, ``factor``, ``count``, ``added_at_peak``
+        (workers or stream servers it adds at the busiest interval), ``covers``.
+    method : str
+        Time-varying method used; ``model`` the queueing model behind it.
+    forecast, sessions, service, slo, client, queue, margins, window, interval_s,
+    streams_per_server, lobby_start_s
+        The inputs (the forecast cut to the window).
+    """
+
+    def __init__(
+        self,
+        *,
+        frame,
+        margins_table,
+        forecast,
+        sessions,
+        service,
+        slo,
+        client,
+        queue,
+        margins,
+        window,
+        interval_s,
+        method,
+        model,
+        streams_per_server,
+        lobby_start_s,
+        notes=(),
+        isa_history=None,
+    ):
+        self.frame = frame
+        self.margins_table = margins_table
+        self.forecast = forecast
+        self.sessions = sessions
+        self.service = service
+        self.slo = slo
+        self.client = client
+        self.queue = queue
+        self.margins = margins
+        self.window = tuple(window)
+        self.interval_s = int(interval_s)
+        self.method = method
+        self.model = model
+        self.streams_per_server = float(streams_per_server)
+        self.lobby_start_s = lobby_start_s
+        self.notes = list(notes)
+        self.isa_history = isa_history
+
+    # -- the face of a result -----------------------------------------------------------------
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-interval plan (a copy)."""
+        return self.frame.copy()
+
+    def margins_frame(self) -> pd.DataFrame:
+        """The margins, one per row (a copy)."""
+        return self.margins_table.copy()
+
+    def summary(self) -> pd.DataFrame:
+        """Key numbers: ``value`` and ``unit`` by ``quantity``."""
+        f = self.frame
+        iw, js = int(f["workers"].argmax()), int(f["stream_servers"].argmax())
+        rows = [
+            ("method", self.method, ""),
+            ("model", self.model, ""),
+            ("slo", self.slo.describe(), ""),
+            ("peak_join_rate_per_s", f["join_rate_per_s"].max(), "1/s"),
+            ("peak_join_rate_upper_per_s", f["join_rate_upper_per_s"].max(), "1/s"),
+            ("peak_design_rate_per_s", f["design_rate_per_s"].max(), "1/s"),
+            ("peak_workers", int(f["workers"].max()), "workers"),
+            ("peak_workers_start_s", float(f.index[iw]), "s"),
+            ("queue_limit_at_peak", int(f["queue_limit"].iloc[iw]), "requests"),
+            ("peak_concurrent", f["concurrent"].max(), "streams"),
+            ("peak_concurrent_upper", f["concurrent_upper"].max(), "streams"),
+            ("peak_stream_servers", int(f["stream_servers"].max()), "servers"),
+            ("peak_stream_servers_start_s", float(f.index[js]), "s"),
+            ("worker_seconds", float((f["workers"] * self.interval_s).sum()), "worker-s"),
+        ]
+        return pd.DataFrame(
+            {"value": [r[1] for r in rows], "unit": [r[2] for r in rows]},
+            index=pd.Index([r[0] for r in rows], name="quantity"),
+        )
+
+    def __str__(self) -> str:
+        head = (
+            f"Event plan ({self.method}), {self.window[0]:g}..{self.window[1]:g} s in "
+            f"{len(self.frame)} intervals of {self.interval_s} s\n"
+            f"forecast: {self.forecast.description}\n"
+        )
+        with pd.option_context(
+            "display.width",
+            240,
+            "display.max_columns",
+            None,
+            "display.max_colwidth",
+            70,
+            "display.float_format",
+            "{:.6g}".format,
+        ):
+            body = str(self.summary()) + "\n\nMargins\n" + str(self.margins_table)
+        tail = "".join(f"\nnote: {n}" for n in self.notes)
+        return head + body + tail
+
+    def __repr__(self) -> str:
+        f = self.frame
+        return (
+            f"<EventPlan {self.method}: peak {int(f['workers'].max())} workers, "
+            f"{int(f['stream_servers'].max())} stream servers>"
+        )
+
+    def chart(self, validation=None):
+        """Workers, stream servers, the margins and (given a validation) the simulated service
+        level against the target (an altair Chart)."""
+        from capplan import charts
+
+        return charts.plan_chart(self, validation)
+
+    # -- use ---------------------------------------------------------------------------------
+
+    def validate(self, scenarios=None, *, seed=None, replications: int = 1, noise: bool = True):
+        """Simulate the plan's join path over forecast scenarios; see
+        :class:`~capplan.planning.validate.PlanValidation`.
+
+        Parameters
+        ----------
+        scenarios : list of str, optional
+            Names among ``forecast.scenarios`` (default all: ``point``, ``upper``, and
+            a scenario forecast's curves).
+        seed : int, Generator or None
+        replications : int, default 1
+            Runs per scenario, pooled per interval.
+        noise : bool, default True
+            Over-dispersed per-second first tries (the forecast's alpha); False: Poisson.
+        """
+        from capplan.planning.validate import validate_plan
+
+        return validate_plan(
+            self, scenarios=scenarios, seed=seed, replications=replications, noise=noise
+        )
+
+    def replan(self, **changes) -> EventPlan:
+        """A new plan from this one's inputs with ``changes`` (plan_event's arguments)."""
+        args = dict(
+            forecast=self.forecast,
+            sessions=self.sessions,
+            service=self.service,
+            streams_per_server=self.streams_per_server,
+            slo=self.slo,
+            client=self.client,
+            queue=self.queue,
+            margins=self.margins,
+            window=self.window,
+            interval_s=self.interval_s,
+            method=self.method,
+            lobby_start_s=self.lobby_start_s,
+        )
+        args.update(changes)
+        return plan_event(args.pop("forecast"), args.pop("sessions"), **args)
+
+    def save(self, path, format: str | None = None):
+        """Write the plan as JSON (one file) or CSV (a directory of tables); see :mod:`.io`."""
+        from capplan.planning.io import save_plan
+
+        return save_plan(self, path, format=format)

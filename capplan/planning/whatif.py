@@ -1,0 +1,112 @@
+"""What-ifs: change one assumption, get a new plan (``replan=True``) or the unchanged
+plan simulated under it (``replan=False``); :func:`compare` puts them side by side."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from capplan.planning.validate import PlanValidation, validate_plan
+
+__all__ = ["attack", "compare", "delayed_start", "lost_zone", "retry_policy"]
+
+
+def _delay_curve(t, rates, delay_s, sharpness):
+    """Lobby rate held from the start until ``delay_s``; then the flood, ``sharpness``
+    times faster and higher (same joins), from ``delay_s``."""
+    out = rates.copy()
+    before = rates[t < 0]
+    lobby = before[-1] if before.size else rates[0]
+    base = float(np.min(rates[t >= 0])) if np.any(t >= 0) else 0.0
+    hold = (t >= 0) & (t < delay_s)
+    out[hold] = lobby
+    after = t >= delay_s
+    src = (t[after] - delay_s) * sharpness
+    excess = np.interp(src, t, rates - base, right=0.0)
+    out[after] = base + sharpness * np.maximum(excess, 0.0)
+    return out
+
+
+def delayed_start(plan, minutes: float, *, sharpness: float = 1.5, replan: bool = True, seed=None):
+    """The start slips ``minutes``: the lobby keeps building at its last rate, then the flood
+    comes ``sharpness`` times sharper (same joins in ``1/sharpness`` of the time)."""
+    if not minutes >= 0 or not sharpness >= 1:
+        raise ValueError(f"minutes must be >= 0 and sharpness >= 1; got {minutes!r}, {sharpness!r}")
+    fc = plan.forecast
+    curves = {k: _delay_curve(fc.t, v, 60.0 * minutes, sharpness) for k, v in fc.scenarios.items()}
+    new = fc.replace(
+        point=curves["point"],
+        upper=curves["upper"],
+        scenarios=curves,
+        description=f"{fc.description}; start delayed {minutes:g} min",
+    )
+    lobby = None if plan.lobby_start_s is None else plan.lobby_start_s + 60.0 * minutes
+    if replan:
+        return plan.replan(forecast=new, lobby_start_s=lobby)
+    return validate_plan(
+        plan, forecast=new, seed=seed, label=f"plan as is, start delayed {minutes:g} min"
+    )
+
+
+def attack(plan, rps: float, *, replan: bool = True, seed=None):
+    """``rps`` attack requests per second added to the join path."""
+    if replan:
+        return plan.replan(margins=replace(plan.margins, attack_rps=plan.margins.attack_rps + rps))
+    return validate_plan(
+        plan,
+        attack_rps=plan.margins.attack_rps + rps,
+        seed=seed,
+        label=f"plan as is, attack +{rps:g}/s",
+    )
+
+
+def retry_policy(plan, retry, *, replan: bool = True, seed=None):
+    """Clients retry with ``retry`` (a RetryPolicy) instead."""
+    client = replace(plan.client, retry=retry)
+    if replan:
+        return plan.replan(client=client)
+    return validate_plan(
+        plan, client=client, seed=seed, label=f"plan as is, retry {type(retry).__name__}"
+    )
+
+
+def lost_zone(plan, fraction: float, *, replan: bool = False, seed=None):
+    """A share ``fraction`` of workers and stream servers lost for the whole event."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction must be in [0, 1); got {fraction!r}")
+    if replan:
+        return plan.replan(margins=replace(plan.margins, zone_loss=fraction))
+    f = plan.frame
+    return validate_plan(
+        plan,
+        workers=np.floor(f["workers"].to_numpy() * (1 - fraction)).astype(np.int64),
+        stream_servers=np.floor(f["stream_servers"].to_numpy() * (1 - fraction)).astype(np.int64),
+        seed=seed,
+        label=f"plan as is, {fraction:.0%} of capacity lost",
+    )
+
+
+def compare(items: dict) -> pd.DataFrame:
+    """One row per named plan or validation: peak workers and stream servers, or the share
+    of intervals meeting the SLO and the refused share."""
+    rows = {}
+    for name, item in items.items():
+        if isinstance(item, PlanValidation):
+            s = item.summary()
+            rows[name] = {
+                "share_meeting_slo": item.share_meeting_slo,
+                "worst_miss_share": s["worst_miss_share"].max(),
+                "refused_share": s["refused_share"].max(),
+                "retries_per_first_try": s["retries_per_first_try"].max(),
+            }
+        else:
+            f = item.frame
+            rows[name] = {
+                "method": item.method,
+                "peak_workers": int(f["workers"].max()),
+                "peak_stream_servers": int(f["stream_servers"].max()),
+                "worker_seconds": float((f["workers"] * item.interval_s).sum()),
+            }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("what_if")
