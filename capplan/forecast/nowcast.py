@@ -75,6 +75,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from capplan._text import table_text
 from capplan.data.history import History
 from capplan.forecast import _validate
 from capplan.forecast._backtest import backtest_rows, summarise
@@ -427,15 +428,7 @@ class Nowcaster:
             f"{len(self._series)} past events at {self.interval_s:g} s, "
             f"{self.level:.0%} {interval} intervals, none below the peak so far\n"
         )
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_columns",
-            None,
-            "display.float_format",
-            "{:.4g}".format,
-        ):
-            return head + str(self.summary())
+        return head + table_text(self.summary(), 4)
 
     def __repr__(self) -> str:
         return (
@@ -502,15 +495,7 @@ class NowcastBacktest:
             *("n_events", "coverage", "coverage_low", "coverage_high"),
             *("median_abs_log_error", "mean_log_ratio", "median_width_ratio"),
         ]
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_columns",
-            None,
-            "display.float_format",
-            "{:.4g}".format,
-        ):
-            return head + str(self.summary()[columns])
+        return head + table_text(self.summary()[columns], 4)
 
     def __repr__(self) -> str:
         return f"<NowcastBacktest {self.peak_column}: {len(self.table)} nowcasts>"

@@ -70,6 +70,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from capplan._text import table_text
 from capplan.data.history import History
 from capplan.forecast import _validate
 from capplan.forecast._backtest import backtest_rows, summarise
@@ -350,15 +351,9 @@ class PeakForecast:
                 "features are collinear (variance inflation above 10): single elasticities are "
                 "uncertain; forecasts inside the past events' range are not affected"
             )
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_columns",
-            None,
-            "display.float_format",
-            "{:.4g}".format,
-        ):
-            return "\n".join(lines) + f"\n{diagnostics}\n\n{self.summary()}"
+        return (
+            "\n".join(lines) + f"\n{table_text(diagnostics, 4)}\n\n{table_text(self.summary(), 4)}"
+        )
 
     def __repr__(self) -> str:
         return (
@@ -434,15 +429,7 @@ class PeakBacktest:
                 f"{row['coverage_high']:.0%}); median |log error| "
                 f"{row['median_abs_log_error']:.3f}\n"
             )
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_columns",
-            None,
-            "display.float_format",
-            "{:.4g}".format,
-        ):
-            return head + str(summary)
+        return head + table_text(summary, 4)
 
     def __repr__(self) -> str:
         return f"<PeakBacktest {self.scheme}: {len(self.table)} forecasts>"

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from capplan._text import table_text
 from capplan.models import _validate
 from capplan.models.join_curve import JoinCurveFit
 from capplan.warnings import ResolutionWarning
@@ -163,8 +164,7 @@ class BurstFactor:
             f"model: NB seconds, alpha per second = {self.alpha_per_second:.4g}, "
             f"reference rate {self.rate_per_s:.4g}/s; empirical: {len(self.windows)} windows\n"
         )
-        with pd.option_context("display.float_format", "{:.4g}".format):
-            return head + str(self.summary())
+        return head + table_text(self.summary(), 4)
 
     def __repr__(self) -> str:
         return f"<BurstFactor window {self.window_s} s, {len(self.windows)} windows>"

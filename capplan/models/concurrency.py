@@ -56,6 +56,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.tools.numdiff import approx_fprime
 
+from capplan._text import table_text
 from capplan.models import _validate
 from capplan.models.distributions import DISTRIBUTIONS, SessionDistribution
 from capplan.models.join_curve import JoinCurveFit
@@ -205,15 +206,7 @@ class ConcurrencyResult:
             f"bands: {self.level:.0%} parameter (delta method) and Poisson (Poisson arrivals; "
             "over-dispersed arrivals spread wider)\n"
         )
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_columns",
-            None,
-            "display.float_format",
-            "{:.6g}".format,
-        ):
-            return head + str(self.summary())
+        return head + table_text(self.summary())
 
     def __repr__(self) -> str:
         peak = self.peak()

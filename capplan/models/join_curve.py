@@ -81,6 +81,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, signal, special, stats
 
+from capplan._text import table_text
 from capplan.models import _validate
 from capplan.models._fitting import Estimate, Param, maximize, nb_deviance, nb_loglike
 
@@ -573,15 +574,7 @@ class JoinCurveFit:
             f"intervals: {self.level:.0%} Wald on the fitting scale (log, logit); "
             f"peak: parametric bootstrap\n"
         )
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_columns",
-            None,
-            "display.float_format",
-            "{:.6g}".format,
-        ):
-            return head + str(self.summary())
+        return head + table_text(self.summary())
 
     def __repr__(self) -> str:
         return (

@@ -76,6 +76,7 @@ from scipy import signal, stats
 from statsmodels.stats.sandwich_covariance import S_hac_simple
 from statsmodels.tools.numdiff import approx_fprime
 
+from capplan._text import table_text
 from capplan.models import _validate
 from capplan.models._fitting import Estimate, Param, maximize
 from capplan.models.distributions import DISTRIBUTIONS, SessionDistribution
@@ -279,15 +280,7 @@ class SessionsFit:
             )
             + f"initial listeners: {self.initial}\n"
         )
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_columns",
-            None,
-            "display.float_format",
-            "{:.6g}".format,
-        ):
-            return head + str(self.summary()) + "\n\n" + str(self.candidates)
+        return head + table_text(self.summary()) + "\n\n" + table_text(self.candidates)
 
     def __repr__(self) -> str:
         return (

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from capplan._text import table_text
 from capplan.planning import methods as _methods
 from capplan.planning.forecast import JoinForecast
 from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, QueuePolicy
@@ -550,17 +551,7 @@ class EventPlan:
             f"{len(self.frame)} intervals of {self.interval_s} s\n"
             f"forecast: {self.forecast.description}\n"
         )
-        with pd.option_context(
-            "display.width",
-            240,
-            "display.max_columns",
-            None,
-            "display.max_colwidth",
-            70,
-            "display.float_format",
-            "{:.6g}".format,
-        ):
-            body = str(self.summary()) + "\n\nMargins\n" + str(self.margins_table)
+        body = table_text(self.summary()) + "\n\nMargins\n" + table_text(self.margins_table)
         tail = "".join(f"\nnote: {n}" for n in self.notes)
         return head + body + tail
 

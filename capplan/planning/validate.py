@@ -21,6 +21,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from capplan._text import table_text
 from capplan.simulation import Deterministic, simulate
 
 __all__ = ["PlanValidation", "simulate_join_path"]
@@ -205,8 +206,7 @@ class PlanValidation:
             f"Plan validation by simulation: {self.label}\nSLO: {self.slo.describe()}; "
             f"share of intervals meeting it: {self.share_meeting_slo:.1%}\n"
         )
-        with pd.option_context("display.width", 140, "display.float_format", "{:.4g}".format):
-            return head + str(self.summary().T)
+        return head + table_text(self.summary().T, 4)
 
     def __repr__(self) -> str:
         return f"<PlanValidation {self.label}: {self.share_meeting_slo:.1%} of intervals meet SLO>"

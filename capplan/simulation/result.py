@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from capplan._text import table_text
 from capplan.simulation import engine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -237,15 +238,7 @@ class SimulationResult:
             f"{'unlimited' if spec.buffer is None else spec.buffer}, timeout {timeout}, "
             f"retry {type(spec.retry).__name__}\n"
         )
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_columns",
-            None,
-            "display.float_format",
-            "{:.6g}".format,
-        ):
-            return head + str(self.summary())
+        return head + table_text(self.summary())
 
     def __repr__(self) -> str:
         return (
