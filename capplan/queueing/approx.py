@@ -39,6 +39,11 @@ def ggc_mean_wait(servers, arrival_rate, mean_service_time, *, arrival_scv=1.0, 
     bound has the same factor). It says nothing about the waiting-time distribution,
     and it is poor for very bursty arrivals (``ca**2 >> 1``) at light load.
 
+    Against capplan's simulator (Poisson arrivals, c = 10 to 100, utilisation 0.8
+    to 0.95; ``tests/test_queueing_approx_vs_simulation.py``): 1-9 % too low for
+    deterministic service, within 3 % for exponential, 5-19 % too high for
+    log-normal service with SCV 2.
+
     Examples
     --------
     >>> from capplan.queueing import ggc_mean_wait
