@@ -221,6 +221,22 @@ def _ev_pop(et, ep, n):
 
 
 @njit
+def _advance_budget(t, slice_w, cur_slice, dep, wdr, dep_sum, wdr_sum):
+    """Move the retry budget's sliding window to time ``t``: the slices that fell out of
+    the window give back their deposits and withdrawals. Returns the new slice and sums."""
+    s_new = int(t / slice_w)
+    if s_new > cur_slice:
+        for j in range(cur_slice + 1, min(s_new, cur_slice + _BUDGET_SLICES) + 1):
+            k = j % _BUDGET_SLICES
+            dep_sum -= dep[k]
+            wdr_sum -= wdr[k]
+            dep[k] = 0.0
+            wdr[k] = 0.0
+        cur_slice = s_new
+    return cur_slice, dep_sum, wdr_sum
+
+
+@njit
 def _next_first_try(rng, mode, rates, counts, interval, n_int, duration, st):
     """Next first-try time after the state ``st`` = [interval, time, left, fraction]."""
     i = int(st[0])
@@ -528,15 +544,9 @@ def run(
             if attempt == 0:
                 out_i[bi, I_FIRST] += 1
                 if budget_on:
-                    s_new = int(t / slice_w)
-                    if s_new > cur_slice:
-                        for j in range(cur_slice + 1, min(s_new, cur_slice + _BUDGET_SLICES) + 1):
-                            k = j % _BUDGET_SLICES
-                            dep_sum -= dep[k]
-                            wdr_sum -= wdr[k]
-                            dep[k] = 0.0
-                            wdr[k] = 0.0
-                        cur_slice = s_new
+                    cur_slice, dep_sum, wdr_sum = _advance_budget(
+                        t, slice_w, cur_slice, dep, wdr, dep_sum, wdr_sum
+                    )
                     dep[cur_slice % _BUDGET_SLICES] += 1.0
                     dep_sum += 1.0
             else:
@@ -620,15 +630,9 @@ def run(
             out_i[bi, I_FAILED] += 1
             continue
         if budget_on:
-            s_new = int(t / slice_w)
-            if s_new > cur_slice:
-                for j in range(cur_slice + 1, min(s_new, cur_slice + _BUDGET_SLICES) + 1):
-                    k = j % _BUDGET_SLICES
-                    dep_sum -= dep[k]
-                    wdr_sum -= wdr[k]
-                    dep[k] = 0.0
-                    wdr[k] = 0.0
-                cur_slice = s_new
+            cur_slice, dep_sum, wdr_sum = _advance_budget(
+                t, slice_w, cur_slice, dep, wdr, dep_sum, wdr_sum
+            )
             if budget_ratio * dep_sum + budget_min_rate * budget_window - wdr_sum < 1.0:
                 out_i[bi, I_FAILED] += 1
                 continue
