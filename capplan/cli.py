@@ -67,6 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     describe.set_defaults(run=_describe)
 
+    report = commands.add_parser(
+        "report",
+        help="run a notebook and export one self-contained HTML report",
+        description="Run a notebook with its parameters (papermill) and write one HTML file "
+        "whose charts draw with no network. Default: the headline-event plan into reports/.",
+    )
+    report.add_argument("notebook", nargs="?", help="notebook path or name in notebooks/")
+    report.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a notebook parameter (a Python literal, or text)",
+    )
+    report.add_argument("-o", "--output", help="the HTML file to write")
+    report.add_argument("--no-input", action="store_true", help="leave the code cells out")
+    report.set_defaults(run=_report)
+
     commands.add_parser(
         "aggregate",
         help="count raw request or join logs per interval (DuckDB)",
@@ -113,6 +133,15 @@ def _describe(args) -> int:
     if len(history.repairs):
         print("\nRepairs:")
         print(history.repairs.drop(columns="rows").to_string(index=False))
+    return 0
+
+
+def _report(args) -> int:
+    from capplan.report import build_report, parse_value
+
+    parameters = {name: parse_value(value) for name, value in args.parameter}
+    path = build_report(args.notebook, args.output, parameters, include_input=not args.no_input)
+    print(f"wrote {path}")
     return 0
 
 
