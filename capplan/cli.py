@@ -43,29 +43,55 @@ def _parser() -> argparse.ArgumentParser:
         help="summarise an event history (default: the shipped sample)",
         description="Print one row per event: peaks, their times and totals.",
     )
-    source = describe.add_mutually_exclusive_group()
-    source.add_argument(
-        "--history",
-        choices=sorted(SHIPPED),
-        default="sample",
-        help="a shipped history (default: sample)",
-    )
-    source.add_argument("--events", help="events table, .csv or .parquet (with --series)")
-    describe.add_argument("--series", help="series table, .csv or .parquet (with --events)")
-    describe.add_argument(
-        "--repair",
-        action="store_true",
-        help="repair what can be repaired (duplicates, gaps) and list it",
-    )
-    describe.add_argument(
-        "--naive-timezone",
-        metavar="ZONE",
-        help="zone of timestamps written without an offset, e.g. UTC",
-    )
+    _add_history_arguments(describe)
     describe.add_argument(
         "--interval", type=float, metavar="SECONDS", help="resample to this interval first, e.g. 60"
     )
     describe.set_defaults(run=_describe)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit the join curve of one past event",
+        description="Fit the join curve (negative-binomial MLE) of one event's counts and "
+        "print its parameters, standard errors and peak.",
+    )
+    _add_history_arguments(fit)
+    fit.add_argument("--event", required=True, metavar="EVENT_ID", help="the event to fit")
+    fit.add_argument(
+        "--column",
+        default="joins",
+        help="measured count column (default joins; requests for a web trace)",
+    )
+    fit.add_argument(
+        "--form",
+        choices=["lobby", "plateau"],
+        default="lobby",
+        help="lobby ramp + flood (default), or plateau + late surge (match traffic)",
+    )
+    fit.add_argument("-o", "--output", help="write data, fit and bands per interval (.csv)")
+    fit.set_defaults(run=_fit)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="simulate the join path at a constant load",
+        description="Simulate an FCFS multi-server queue with timeouts and retries and print "
+        "its service level; -o writes the per-interval table.",
+    )
+    simulate.add_argument("--arrival-rate", type=float, required=True, metavar="PER_S")
+    simulate.add_argument("--service-time", type=float, required=True, metavar="SECONDS")
+    simulate.add_argument("--servers", type=int, required=True)
+    simulate.add_argument("--duration", type=float, default=600.0, metavar="SECONDS")
+    simulate.add_argument("--buffer", type=int, help="waiting room (default: unlimited)")
+    simulate.add_argument("--timeout", type=float, metavar="SECONDS", help="client timeout")
+    simulate.add_argument(
+        "--retry",
+        choices=["none", "immediate", "backoff"],
+        default="none",
+        help="what clients do after a refusal or a timeout",
+    )
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("-o", "--output", help="write the per-interval table (.csv)")
+    simulate.set_defaults(run=_simulate)
 
     report = commands.add_parser(
         "report",
@@ -106,15 +132,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _describe(args) -> int:
+def _add_history_arguments(parser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--history",
+        choices=sorted(SHIPPED),
+        default="sample",
+        help="a shipped history (default: sample)",
+    )
+    source.add_argument("--events", help="events table, .csv or .parquet (with --series)")
+    parser.add_argument("--series", help="series table, .csv or .parquet (with --events)")
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair what can be repaired (duplicates, gaps) and list it",
+    )
+    parser.add_argument(
+        "--naive-timezone",
+        metavar="ZONE",
+        help="zone of timestamps written without an offset, e.g. UTC",
+    )
+
+
+def _history(args) -> capplan.History:
     if args.events or args.series:
         if not (args.events and args.series):
             raise ValueError("--events and --series go together")
-        history = capplan.load_history(
+        return capplan.load_history(
             args.events, args.series, repair=args.repair, naive_timezone=args.naive_timezone
         )
-    else:
-        history = SHIPPED[args.history]()
+    return SHIPPED[args.history]()
+
+
+def _describe(args) -> int:
+    history = _history(args)
     if args.interval:
         history = history.resample(args.interval)
     print(history)
@@ -133,6 +184,46 @@ def _describe(args) -> int:
     if len(history.repairs):
         print("\nRepairs:")
         print(history.repairs.drop(columns="rows").to_string(index=False))
+    return 0
+
+
+def _fit(args) -> int:
+    from capplan.models import LobbyFlood, PlateauSurge
+
+    history = _history(args)
+    frame = history.event(args.event)
+    if args.column not in frame:
+        raise ValueError(f"--column {args.column!r} was not measured; measured: {history.measured}")
+    form = PlateauSurge() if args.form == "plateau" else LobbyFlood()
+    curve = capplan.fit_join_curve(frame[args.column], form=form)
+    print(curve)
+    print(curve.peak())
+    if args.output:
+        curve.to_frame().to_csv(args.output)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _simulate(args) -> int:
+    retry = {
+        "none": capplan.NoRetry(),
+        "immediate": capplan.ImmediateRetry(),
+        "backoff": capplan.ExponentialBackoff(),
+    }[args.retry]
+    run = capplan.simulate(
+        arrival_rate=args.arrival_rate,
+        service_time=args.service_time,
+        servers=args.servers,
+        duration=args.duration,
+        buffer=args.buffer,
+        timeout=args.timeout,
+        retry=retry,
+        seed=args.seed,
+    )
+    print(run)
+    if args.output:
+        run.to_frame().to_csv(args.output)
+        print(f"wrote {args.output}")
     return 0
 
 

@@ -5,6 +5,8 @@ import sys
 
 import pandas as pd
 
+import capplan
+
 
 def run(*args):
     return subprocess.run(
@@ -44,3 +46,31 @@ def test_repair_lists_what_was_repaired(toy, write_csv):
     result = run("describe", "--events", str(events_path), "--series", str(series_path), "--repair")
     assert result.returncode == 0, result.stderr
     assert "Repairs:" in result.stdout and "exact duplicate rows removed" in result.stdout
+
+
+def test_simulate_writes_its_table_and_agrees_with_erlang_c(tmp_path):
+    out = tmp_path / "run.csv"
+    result = run(
+        "simulate", "--arrival-rate", "40", "--service-time", "0.1", "--servers", "5",
+        "--duration", "3000", "--seed", "3", "-o", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    assert abs(table["first_tries"].sum() - 40 * 3000) < 5 * (40 * 3000) ** 0.5
+    waited = 1 - table["immediate"].sum() / table["started"].sum()
+    assert abs(waited - float(capplan.erlang_c(5, 4.0))) < 0.05  # M/M/5 at 4 Erlangs: 0.554
+
+
+def test_fit_prints_the_peak_of_a_real_event():
+    result = run(
+        "fit", "--history", "worldcup98", "--event", "wc98-19980625-1400",
+        "--column", "requests", "--form", "plateau",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "peak_rate_per_s" in result.stdout and "Peak(" in result.stdout
+
+
+def test_bad_simulation_input_is_one_line_and_exit_code_2():
+    result = run("simulate", "--arrival-rate", "40", "--service-time", "0.1", "--servers", "0")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "servers" in result.stderr
