@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from capplan.data.history import History
+from capplan.models._validate import seconds_grid
 
 
 def history(value, name: str = "history") -> History:
@@ -93,35 +94,7 @@ def live_series(value, name: str, column: str) -> tuple[np.ndarray, np.ndarray, 
             f"the actual start (as history.event(event_id)[{column!r}] gives), "
             f"not {type(value).__name__}"
         )
-    index = value.index
-    if not pd.api.types.is_numeric_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
-        raise ValueError(
-            f"{name} must be indexed by seconds since the actual start (numbers), but its index "
-            f"has dtype {index.dtype}"
-        )
-    if not pd.api.types.is_numeric_dtype(value.dtype) or pd.api.types.is_bool_dtype(value.dtype):
-        raise ValueError(f"{name} must hold numbers, but has dtype {value.dtype}")
-    t = index.to_numpy(dtype=float)
-    y = value.to_numpy(dtype=float, na_value=np.nan)
-    if len(t) < 1 or not np.all(np.isfinite(t)):
-        raise ValueError(f"{name} must have at least one interval and finite seconds in its index")
+    t, y, interval = seconds_grid(value, name)
     if np.any(np.isinf(y)) or np.any(y[np.isfinite(y)] < 0):
         raise ValueError(f"{name} must hold finite values >= 0 (NaN for a missing interval)")
-    if len(t) == 1:
-        return t, y, float("nan")
-    steps = np.diff(t)
-    if np.any(steps <= 0):
-        i = int(np.flatnonzero(steps <= 0)[0])
-        raise ValueError(
-            f"{name}'s index must increase strictly; it goes from {t[i]:g} s to {t[i + 1]:g} s"
-        )
-    interval = float(np.min(steps))
-    irregular = np.abs(steps - interval) > 1e-6 * interval
-    if np.any(irregular):
-        i = int(np.flatnonzero(irregular)[0])
-        raise ValueError(
-            f"{name}'s index has a gap: {t[i]:g} s is followed by {t[i + 1]:g} s, but the "
-            f"interval is {interval:g} s; reindex it on the regular grid with NaN for the "
-            "missing intervals"
-        )
     return t, y, interval

@@ -38,6 +38,48 @@ class Series:
         return np.append(self.t, self.t[-1] + self.interval_s)
 
 
+def seconds_grid(series: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """The arrays of a Series indexed by seconds on a regular grid: interval starts (s),
+    values (NaN where missing) and the interval (s; NaN for a single interval).
+
+    Checks what every series indexed by seconds needs: numbers in the index and the
+    values, finite seconds, strictly increasing, no gap in the grid.
+    """
+    index = series.index
+    if not pd.api.types.is_numeric_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
+        raise ValueError(
+            f"{name} must be indexed by seconds since the start (numbers), but its index has "
+            f"dtype {index.dtype}; use history.event(event_id)[column]"
+        )
+    if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        raise ValueError(f"{name} must hold numbers, but has dtype {series.dtype}")
+    t = index.to_numpy(dtype=float)
+    y = series.to_numpy(dtype=float, na_value=np.nan)
+    if len(t) < 1:
+        raise ValueError(f"{name} has no interval")
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"{name}'s index (seconds) holds missing or infinite values")
+    if len(t) == 1:
+        return t, y, float("nan")
+    steps = np.diff(t)
+    if np.any(steps <= 0):
+        i = int(np.flatnonzero(steps <= 0)[0])
+        raise ValueError(
+            f"{name}'s index must increase strictly; it goes from {t[i]:g} s to {t[i + 1]:g} s "
+            "(sort it, or drop the duplicates)"
+        )
+    interval = float(np.min(steps))
+    irregular = np.abs(steps - interval) > 1e-6 * interval
+    if np.any(irregular):
+        i = int(np.flatnonzero(irregular)[0])
+        raise ValueError(
+            f"{name}'s index has a gap: {t[i]:g} s is followed by {t[i + 1]:g} s, but the "
+            f"interval is {interval:g} s; reindex it on the regular grid with NaN for the "
+            "missing intervals (load_history(..., repair=True) does this)"
+        )
+    return t, y, interval
+
+
 def regular_series(
     series,
     name: str,
@@ -69,36 +111,10 @@ def regular_series(
             f"{name} must be a pandas Series indexed by seconds since the start "
             f"(e.g. history.event(event_id)['joins']), not {type(series).__name__}"
         )
-    index = series.index
-    if not pd.api.types.is_numeric_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
-        raise ValueError(
-            f"{name} must be indexed by seconds since the start (numbers), but its index has "
-            f"dtype {index.dtype}; use history.event(event_id)[column]"
-        )
-    if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
-        raise ValueError(f"{name} must hold numbers, but has dtype {series.dtype}")
-    t = index.to_numpy(dtype=float)
-    y = series.to_numpy(dtype=float, na_value=np.nan)
-    if len(t) < 2:
-        raise ValueError(f"{name} has {len(t)} interval(s); at least {max(min_points, 2)} needed")
-    if not np.all(np.isfinite(t)):
-        raise ValueError(f"{name}'s index (seconds) holds missing or infinite values")
-    steps = np.diff(t)
-    if np.any(steps <= 0):
-        i = int(np.flatnonzero(steps <= 0)[0])
-        raise ValueError(
-            f"{name}'s index must increase strictly; it goes from {t[i]:g} s to {t[i + 1]:g} s "
-            "(sort it, or drop the duplicates)"
-        )
-    interval = float(np.min(steps))
-    irregular = np.abs(steps - interval) > 1e-6 * interval
-    if np.any(irregular):
-        i = int(np.flatnonzero(irregular)[0])
-        raise ValueError(
-            f"{name}'s index has a gap: {t[i]:g} s is followed by {t[i + 1]:g} s, but the "
-            f"interval is {interval:g} s; reindex it on the regular grid with NaN for the "
-            "missing intervals (load_history(..., repair=True) does this)"
-        )
+    if len(series) < 2:
+        n = len(series)
+        raise ValueError(f"{name} has {n} interval(s); at least {max(min_points, 2)} needed")
+    t, y, interval = seconds_grid(series, name)
     if np.any(np.isinf(y)):
         raise ValueError(f"{name} holds infinite values at {t[np.isinf(y)][:5].tolist()} s")
     observed = np.isfinite(y)
