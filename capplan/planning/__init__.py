@@ -4,6 +4,8 @@ margins, validated by simulation.
 - :func:`plan_event` → :class:`EventPlan`: workers, queue limit and stream servers per
   interval, each margin on its own line (forecast quantile, burst, retry amplification,
   attack headroom, zone loss, N+k).
+- :func:`forecast_event` → :class:`EventForecast`: an upcoming event's join forecast
+  from its audience signals, shaped like the most similar past event.
 - Inputs: :class:`JoinForecast` (rates with their uncertainty), :class:`SLO`,
   :class:`JoinService`, :class:`ClientPolicy`, :class:`QueuePolicy`, :class:`Margins`.
 - Methods (:mod:`capplan.planning.methods`): PSA, lagged PSA, modified offered load,
@@ -14,6 +16,7 @@ margins, validated by simulation.
 - :func:`save_plan` / :func:`load_plan`: JSON or CSV.
 """
 
+from capplan.planning.analogue import EventForecast, forecast_event
 from capplan.planning.forecast import JoinForecast
 from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, QueuePolicy
 from capplan.planning.io import load_plan, save_plan
@@ -25,12 +28,14 @@ __all__ = [
     "METHODS",
     "SLO",
     "ClientPolicy",
+    "EventForecast",
     "EventPlan",
     "JoinForecast",
     "JoinService",
     "Margins",
     "PlanValidation",
     "QueuePolicy",
+    "forecast_event",
     "load_plan",
     "offered_load",
     "plan_event",

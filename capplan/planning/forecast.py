@@ -4,6 +4,8 @@ One way per kind of uncertainty:
 
 - :meth:`JoinForecast.from_fit`: a fitted join curve; the upper curve is its
   parameter band (narrow: the uncertainty of a *fit*, not of a future event).
+- :meth:`JoinForecast.from_peak`: a past event's fitted join curve scaled to a
+  forecast peak, its upper quantile the curve times the forecast's upper / point.
 - :meth:`JoinForecast.from_rates`: rates per second (any regular grid) and one
   multiplicative ``factor`` for the upper quantile, e.g. a peak forecast's
   ``upper / point``.
@@ -58,7 +60,7 @@ class JoinForecast:
     alpha_per_second : float
         Over-dispersion of per-second counts (variance ``m + alpha m**2``).
     kind : str
-        ``"fit"``, ``"rates"`` or ``"scenarios"``.
+        ``"fit"``, ``"peak"``, ``"rates"`` or ``"scenarios"``: the constructor used.
     scenarios : dict of str to numpy.ndarray
         Curves to validate on (per second): at least ``point`` and ``upper``.
     description : str
@@ -112,6 +114,54 @@ class JoinForecast:
             {"point": point, "upper": upper},
             f"fitted {fit.form.name} curve, peak {peak.rate:.4g}/s at {peak.time:.0f} s; "
             f"upper: {level:.0%} parameter band",
+        )
+
+    @classmethod
+    def from_peak(
+        cls,
+        fit,
+        peak_per_s: float,
+        upper_per_s: float,
+        *,
+        level: float = 0.95,
+        start_s: float = -3600.0,
+        end_s: float = 10800.0,
+    ) -> JoinForecast:
+        """A past event's fitted join curve, scaled so that its peak is ``peak_per_s``.
+
+        The shape of a flood comes from a past event, its size from a peak forecast
+        (:meth:`PeakForecast.predict`): the point is the curve's exact mean count in each
+        second times ``peak_per_s / fit.peak().rate``; the upper curve is the point times
+        ``upper_per_s / peak_per_s``, the forecast's ``level`` quantile over its point.
+        The curve's over-dispersion is kept.
+        """
+        from capplan.models import JoinCurveFit
+
+        if not isinstance(fit, JoinCurveFit):
+            raise TypeError(f"fit must be a JoinCurveFit; got {type(fit).__name__}")
+        for name, value in (("peak_per_s", peak_per_s), ("upper_per_s", upper_per_s)):
+            if isinstance(value, bool) or not np.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a rate > 0 (joins per second); got {value!r}")
+        if upper_per_s < peak_per_s:
+            raise ValueError(
+                f"upper_per_s ({upper_per_s:g}) is below peak_per_s ({peak_per_s:g}): the upper "
+                "quantile of the peak cannot be below its point"
+            )
+        scale = peak_per_s / fit.peak().rate
+        t = np.arange(np.floor(start_s), np.ceil(end_s), 1.0)
+        point = np.asarray(fit.mean_counts(t, 1.0), dtype=float) * scale
+        factor = upper_per_s / peak_per_s
+        upper = point * factor
+        return cls(
+            t,
+            point,
+            upper,
+            float(level),
+            float(fit.alpha_per_second),
+            "peak",
+            {"point": point, "upper": upper},
+            f"fitted {fit.form.name} curve scaled by {scale:.4g} to a peak of "
+            f"{peak_per_s:.4g}/s; upper = point x {factor:.4g} ({level:.0%} quantile)",
         )
 
     @classmethod
