@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
 import capplan
+from capplan._progress import progress_bar
 from capplan.converters import CONVERTERS
+from capplan.planning import METHODS
 
 SHIPPED = {"sample": capplan.sample_history, "worldcup98": capplan.worldcup98_history}
+
+# The headline event of notebook 03 (a test keeps them equal to its parameters).
+HEADLINE_SIGNALS = {
+    "followers": 300_000_000,
+    "registrations": 2_000_000,
+    "notifications_sent": 135_000_000,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +103,59 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("-o", "--output", help="write the per-interval table (.csv)")
     simulate.set_defaults(run=_simulate)
 
+    plan = commands.add_parser(
+        "plan",
+        help="plan an upcoming event: workers and stream servers per minute",
+        description="Forecast an upcoming event from its audience signals and the history "
+        "(its shape from the most similar past event), size the join path and the stream "
+        "servers per minute with every margin on its own line, and write the plan as JSON "
+        "(OUT.json) and CSV tables (OUT/). Defaults: the headline event of notebook 03.",
+    )
+    _add_history_arguments(plan)
+    signals = plan.add_mutually_exclusive_group()
+    signals.add_argument(
+        "--signals",
+        metavar="FILE",
+        help="the event's audience signals: a one-row table (.csv or .parquet)",
+    )
+    signals.add_argument(
+        "--signal",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="one audience signal, e.g. --signal followers 3e8 (repeat for each)",
+    )
+    plan.add_argument("--level", type=float, default=0.9, help="forecast level (default 0.9)")
+    slo = plan.add_argument_group("service level")
+    slo.add_argument("--wait-s", type=float, default=2.0, help="joins wait under this (s)")
+    slo.add_argument("--wait-fraction", type=float, default=0.99, help="...this share of them")
+    slo.add_argument("--max-refused", type=float, default=0.001, help="share refused at most")
+    service = plan.add_argument_group("the service")
+    service.add_argument("--join-work-s", type=float, default=0.05, help="work per join (s)")
+    service.add_argument("--join-work-scv", type=float, default=2.0, help="its SCV")
+    service.add_argument("--streams-per-server", type=float, default=20_000)
+    service.add_argument("--timeout-s", type=float, default=10.0, help="client timeout (s)")
+    margins = plan.add_argument_group("margins")
+    margins.add_argument("--attack-rps", type=float, default=5_000.0, help="attack (1/s)")
+    margins.add_argument(
+        "--zone-loss", type=float, default=1 / 3, help="capacity share lost at once"
+    )
+    margins.add_argument("--spare", type=int, default=2, help="N+k spare workers and servers")
+    plan.add_argument("--method", choices=METHODS, default="mol")
+    plan.add_argument(
+        "--validate", action="store_true", help="check the plan by simulating it (slower)"
+    )
+    plan.add_argument("--seed", type=int, default=1, help="randomness of the validation")
+    plan.add_argument(
+        "-o",
+        "--output",
+        default="reports/plan",
+        metavar="OUT",
+        help="write OUT.json and the CSV tables in OUT/ (default reports/plan)",
+    )
+    _add_quiet_argument(plan)
+    plan.set_defaults(run=_plan)
+
     report = commands.add_parser(
         "report",
         help="run a notebook and export one self-contained HTML report",
@@ -111,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("-o", "--output", help="the HTML file to write")
     report.add_argument("--no-input", action="store_true", help="leave the code cells out")
+    _add_quiet_argument(report)
     report.set_defaults(run=_report)
 
     commands.add_parser(
@@ -152,6 +216,10 @@ def _add_history_arguments(parser) -> None:
         metavar="ZONE",
         help="zone of timestamps written without an offset, e.g. UTC",
     )
+
+
+def _add_quiet_argument(parser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _history(args) -> capplan.History:
@@ -227,11 +295,84 @@ def _simulate(args) -> int:
     return 0
 
 
+def _plan(args) -> int:
+    from capplan.report import parse_value
+
+    history = _history(args)
+    if args.signals:
+        signals = _read_table(args.signals)
+        if len(signals) != 1:
+            raise ValueError(f"{args.signals}: give one event (one row); it has {len(signals)}")
+        signals = signals.set_index(signals["name"]) if "name" in signals else signals
+    elif args.signal:
+        signals = {name: parse_value(value) for name, value in args.signal}
+    else:
+        signals = pd.DataFrame(HEADLINE_SIGNALS, index=["headline event"])
+    steps = progress_bar(3 + args.validate, "planning", "step", not args.quiet)
+    steps.set_postfix_str("forecast")
+    event = capplan.forecast_event(history, signals, level=args.level)
+    steps.update()
+    steps.set_postfix_str("plan")
+    plan = capplan.plan_event(
+        event.joins,
+        event.sessions,
+        service=capplan.JoinService(args.join_work_s, scv=args.join_work_scv),
+        streams_per_server=args.streams_per_server,
+        slo=capplan.SLO(
+            wait_s=args.wait_s, fraction=args.wait_fraction, max_refused=args.max_refused
+        ),
+        client=capplan.ClientPolicy(timeout_s=args.timeout_s),
+        margins=capplan.Margins(
+            attack_rps=args.attack_rps,
+            zone_loss=args.zone_loss,
+            spare_workers=args.spare,
+            spare_stream_servers=args.spare,
+        ),
+        method=args.method,
+    )
+    steps.update()
+    validation = None
+    if args.validate:
+        steps.set_postfix_str("simulate")
+        validation = plan.validate(seed=args.seed)
+        steps.update()
+    steps.set_postfix_str("write")
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [plan.save(out.with_name(out.name + ".json")), plan.save(out, format="csv")]
+    steps.update()
+    steps.close()
+    print(event)
+    print()
+    print(plan)
+    if validation is not None:
+        print()
+        print(validation)
+    print("\nwrote " + ", ".join(map(str, written)))
+    return 0
+
+
+def _read_table(path: str) -> pd.DataFrame:
+    """A CSV or Parquet table, by its suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise ValueError(f"{path}: give a .csv or .parquet table")
+
+
 def _report(args) -> int:
     from capplan.report import build_report, parse_value
 
     parameters = {name: parse_value(value) for name, value in args.parameter}
-    path = build_report(args.notebook, args.output, parameters, include_input=not args.no_input)
+    path = build_report(
+        args.notebook,
+        args.output,
+        parameters,
+        include_input=not args.no_input,
+        progress=not args.quiet,
+    )
     print(f"wrote {path}")
     return 0
 

@@ -182,6 +182,7 @@ def build_report(
     *,
     include_input: bool = True,
     kernel_name: str = "python3",
+    progress: bool = False,
 ) -> Path:
     """Run a notebook with ``parameters`` and write one self-contained HTML report.
 
@@ -199,6 +200,8 @@ def build_report(
     include_input : bool, default True
         Show the code cells; False keeps the prose and the outputs only.
     kernel_name : str, default "python3"
+    progress : bool, default False
+        A progress bar over the notebook's cells (papermill's, on stderr).
 
     Returns
     -------
@@ -252,7 +255,7 @@ def build_report(
                 parameters=parameters,
                 cwd=str(path.parent),
                 kernel_name=kernel_name,
-                progress_bar=False,
+                progress_bar=progress,
                 log_output=False,
             )
         except papermill.PapermillExecutionError as error:
@@ -281,6 +284,7 @@ def build_report(
     config = Config()
     config.HTMLExporter.exclude_input = not include_input
     config.HTMLExporter.exclude_input_prompt = not include_input
+    config.HTMLExporter.exclude_output_prompt = not include_input
     config.NbConvertBase.display_data_priority = [
         *VEGA_MIMETYPES,
         "text/html",

@@ -1,11 +1,14 @@
 """The command line as a user runs it."""
 
+import math
 import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 import capplan
+from capplan import report
 
 
 def run(*args):
@@ -74,3 +77,78 @@ def test_bad_simulation_input_is_one_line_and_exit_code_2():
     result = run("simulate", "--arrival-rate", "40", "--service-time", "0.1", "--servers", "0")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "servers" in result.stderr
+
+
+def test_plan_writes_json_and_csv_that_read_back(tmp_path):
+    out = tmp_path / "plans" / "headline"
+    result = run("plan", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "planning" in result.stderr and "Traceback" not in result.stderr  # progress bar
+    plan = capplan.load_plan(out.with_suffix(".json"))
+    tables = capplan.load_plan(out)
+    pd.testing.assert_frame_equal(plan.to_frame(), tables.to_frame(), check_exact=False)
+    # Stream servers at the peak: whole servers for the upper concurrency at 20,000 streams
+    # each, enough that two thirds of them still hold it (a zone lost), 2 spares (the
+    # headline's defaults).
+    frame = plan.to_frame()
+    peak = frame["stream_servers"].idxmax()
+    needed = math.ceil(frame.at[peak, "concurrent_upper"] / 20_000)
+    expected = math.ceil(needed / (2 / 3)) + 2
+    assert frame.at[peak, "stream_servers"] == expected
+    assert f"wrote {out}.json, {out}" in result.stdout
+
+
+def test_plan_signals_from_a_file_or_arguments_give_the_same_plan(tmp_path):
+    small = {"followers": 3e6, "registrations": 2e4, "notifications_sent": 1e6}
+    table = tmp_path / "next.parquet"
+    pd.DataFrame([{"name": "next", **small}]).to_parquet(table)
+    from_file = run("plan", "--signals", str(table), "-o", str(tmp_path / "a"), "-q")
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stderr == ""  # -q: no progress bar
+    given = [a for name, value in small.items() for a in ("--signal", name, repr(value))]
+    validated = run("plan", *given, "--validate", "-o", str(tmp_path / "b"), "-q")
+    assert validated.returncode == 0, validated.stderr
+    assert "Plan validation by simulation" in validated.stdout
+    a = capplan.load_plan(tmp_path / "a.json").to_frame()
+    b = capplan.load_plan(tmp_path / "b.json").to_frame()
+    assert a["workers"].tolist() == b["workers"].tolist()
+
+
+@pytest.mark.parametrize(
+    "rows, name, message",
+    [
+        (2, "two.csv", "one event (one row); it has 2"),
+        (1, "one.xlsx", "give a .csv or .parquet table"),
+        (1, "lacking.csv", "lack the column(s) ['notifications_sent']"),
+    ],
+)
+def test_plan_bad_signals_are_one_line_and_exit_code_2(tmp_path, rows, name, message):
+    signals = {"followers": [3e6] * rows, "registrations": [2e4] * rows}
+    if name != "lacking.csv":
+        signals["notifications_sent"] = [1e6] * rows
+    path = tmp_path / name
+    pd.DataFrame(signals).to_csv(path, index=False)
+    result = run("plan", "--signals", str(path), "-q")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_plan_defaults_are_the_headline_notebooks():
+    from papermill import inspect_notebook
+
+    from capplan.cli import HEADLINE_SIGNALS, _parser
+
+    declared = inspect_notebook(str(report.notebooks_dir() / "03_plan_headline_event.ipynb"))
+    default = {name: eval(p["default"]) for name, p in declared.items()}  # literals
+    args = _parser().parse_args(["plan"])
+    for name, value in HEADLINE_SIGNALS.items():
+        assert default[name] == value
+    pairs = {
+        "level": "level", "wait_s": "wait_s", "wait_fraction": "wait_fraction",
+        "max_refused": "max_refused", "join_work_s": "join_work_s",
+        "join_work_scv": "join_work_scv", "streams_per_server": "streams_per_server",
+        "client_timeout_s": "timeout_s", "attack_rps": "attack_rps", "zone_loss": "zone_loss",
+        "spare": "spare", "method": "method", "seed": "seed",
+    }  # fmt: skip
+    for notebook_name, option in pairs.items():
+        assert getattr(args, option) == default[notebook_name], notebook_name

@@ -571,7 +571,15 @@ class EventPlan:
 
     # -- use ---------------------------------------------------------------------------------
 
-    def validate(self, scenarios=None, *, seed=None, replications: int = 1, noise: bool = True):
+    def validate(
+        self,
+        scenarios=None,
+        *,
+        seed=None,
+        replications: int = 1,
+        noise: bool = True,
+        progress: bool = False,
+    ):
         """Simulate the plan's join path over forecast scenarios; see
         :class:`~capplan.planning.validate.PlanValidation`.
 
@@ -585,11 +593,19 @@ class EventPlan:
             Runs per scenario, pooled per interval.
         noise : bool, default True
             Over-dispersed per-second first tries (the forecast's alpha); False: Poisson.
+        progress : bool, default False
+            A progress bar, one step per simulated run (a headline event's run takes
+            about ten seconds).
         """
         from capplan.planning.validate import validate_plan
 
         return validate_plan(
-            self, scenarios=scenarios, seed=seed, replications=replications, noise=noise
+            self,
+            scenarios=scenarios,
+            seed=seed,
+            replications=replications,
+            noise=noise,
+            progress=progress,
         )
 
     def replan(self, **changes) -> EventPlan:

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from capplan._progress import progress_bar
 from capplan._text import table_text
 from capplan.simulation import Deterministic, simulate
 
@@ -231,6 +232,7 @@ def validate_plan(
     forecast=None,
     label: str | None = None,
     noise: bool = True,
+    progress: bool = False,
 ) -> PlanValidation:
     """See :meth:`EventPlan.validate`."""
     from capplan.models import concurrency
@@ -256,6 +258,7 @@ def validate_plan(
     warm = int(max(1, math.ceil(10 * plan.service.mean_s / iv))) * iv
     ss = np.random.SeedSequence(seed)
     out = []
+    bar = progress_bar(len(names) * replications, "simulating the plan", "run", progress)
     for name in names:
         rates = fc.scenarios[name]
         frames = []
@@ -274,6 +277,7 @@ def validate_plan(
                 noise_seed=np.random.default_rng(b),
             )
             frames.append(f)
+            bar.update()
         g = judge_intervals(frames, iv, plan.slo, plan.window[0], client.on_timeout == "drop")
         g.insert(0, "scenario", name)
         g.insert(1, "workers", w)
@@ -290,6 +294,7 @@ def validate_plan(
         g["stream_capacity"] = s_srv * plan.streams_per_server
         g["meets_streams"] = g["concurrent"] <= g["stream_capacity"]
         out.append(g.reset_index())
+    bar.close()
     settings = dict(
         seed=seed,
         replications=replications,

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from capplan._progress import progress_bar
+
 __all__ = ["scenario_rngs", "simulate_row", "sweep"]
 
 INLINE = "inline"
@@ -196,7 +198,7 @@ def _run_one(function: Callable, kwargs: dict, rng) -> dict:
 
 
 def _run_inline(function, calls, scenarios, progress) -> list[dict]:
-    bar = _bar(len(calls), progress)
+    bar = progress_bar(len(calls), "scenarios", "run", progress)
     rows = []
     for i, (kwargs, rng) in enumerate(calls):
         try:
@@ -253,7 +255,7 @@ def _run_dask(function, calls, scenarios, scheduler, n_workers, processes, progr
         ]
         index = {f.key: i for i, f in enumerate(futures)}
         rows: list[dict | None] = [None] * len(futures)
-        bar = _bar(len(futures), progress)
+        bar = progress_bar(len(futures), "scenarios", "run", progress)
         for future in as_completed(futures):
             i = index[future.key]
             try:
@@ -269,12 +271,6 @@ def _run_dask(function, calls, scenarios, scheduler, n_workers, processes, progr
         if cluster is not None:
             cluster.close()
     return rows, where
-
-
-def _bar(total: int, progress: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="scenarios", unit="run", disable=not progress)
 
 
 def _failed(i: int, scenario: dict, error: Exception) -> RuntimeError:
