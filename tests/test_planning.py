@@ -247,3 +247,15 @@ def test_retry_policy_and_compare():
     table = whatif.compare({"base": base, "no retry": noretry, "storm": storm})
     assert list(table.index) == ["base", "no retry", "storm"]
     assert table.loc["storm", "peak_workers"] >= table.loc["no retry", "peak_workers"]
+
+
+def test_a_what_if_as_is_can_simulate_one_scenario():
+    from capplan.planning import whatif
+
+    base = small_plan()
+    lost = whatif.lost_zone(base, 0.5, seed=3, scenarios=["upper"])
+    assert set(lost.to_frame()["scenario"]) == {"upper"}
+    both = whatif.lost_zone(base, 0.5, seed=3)
+    assert set(both.to_frame()["scenario"]) == {"point", "upper"}
+    with pytest.raises(ValueError, match="unknown scenario"):
+        whatif.delayed_start(base, 1.0, replan=False, scenarios=["worst"])

@@ -1,5 +1,10 @@
 """What-ifs: change one assumption, get a new plan (``replan=True``) or the unchanged
-plan simulated under it (``replan=False``); :func:`compare` puts them side by side."""
+plan simulated under it (``replan=False``); :func:`compare` puts them side by side.
+
+A simulation costs time in proportion to the joins (about ten seconds per scenario at
+headline scale): ``scenarios=["upper"]`` simulates one forecast curve instead of all, and
+``progress=True`` shows a bar.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +34,16 @@ def _delay_curve(t, rates, delay_s, sharpness):
     return out
 
 
-def delayed_start(plan, minutes: float, *, sharpness: float = 1.5, replan: bool = True, seed=None):
+def delayed_start(
+    plan,
+    minutes: float,
+    *,
+    sharpness: float = 1.5,
+    replan: bool = True,
+    seed=None,
+    scenarios=None,
+    progress=False,
+):
     """The start slips ``minutes``: the lobby keeps building at its last rate, then the flood
     comes ``sharpness`` times sharper (same joins in ``1/sharpness`` of the time)."""
     if not minutes >= 0 or not sharpness >= 1:
@@ -46,11 +60,16 @@ def delayed_start(plan, minutes: float, *, sharpness: float = 1.5, replan: bool 
     if replan:
         return plan.replan(forecast=new, lobby_start_s=lobby)
     return validate_plan(
-        plan, forecast=new, seed=seed, label=f"plan as is, start delayed {minutes:g} min"
+        plan,
+        forecast=new,
+        seed=seed,
+        scenarios=scenarios,
+        progress=progress,
+        label=f"plan as is, start delayed {minutes:g} min",
     )
 
 
-def attack(plan, rps: float, *, replan: bool = True, seed=None):
+def attack(plan, rps: float, *, replan: bool = True, seed=None, scenarios=None, progress=False):
     """``rps`` attack requests per second added to the join path."""
     if replan:
         return plan.replan(margins=replace(plan.margins, attack_rps=plan.margins.attack_rps + rps))
@@ -58,21 +77,30 @@ def attack(plan, rps: float, *, replan: bool = True, seed=None):
         plan,
         attack_rps=plan.margins.attack_rps + rps,
         seed=seed,
+        scenarios=scenarios,
+        progress=progress,
         label=f"plan as is, attack +{rps:g}/s",
     )
 
 
-def retry_policy(plan, retry, *, replan: bool = True, seed=None):
+def retry_policy(plan, retry, *, replan: bool = True, seed=None, scenarios=None, progress=False):
     """Clients retry with ``retry`` (a RetryPolicy) instead."""
     client = replace(plan.client, retry=retry)
     if replan:
         return plan.replan(client=client)
     return validate_plan(
-        plan, client=client, seed=seed, label=f"plan as is, retry {type(retry).__name__}"
+        plan,
+        client=client,
+        seed=seed,
+        scenarios=scenarios,
+        progress=progress,
+        label=f"plan as is, retry {type(retry).__name__}",
     )
 
 
-def lost_zone(plan, fraction: float, *, replan: bool = False, seed=None):
+def lost_zone(
+    plan, fraction: float, *, replan: bool = False, seed=None, scenarios=None, progress=False
+):
     """A share ``fraction`` of workers and stream servers lost for the whole event."""
     if not 0 <= fraction < 1:
         raise ValueError(f"fraction must be in [0, 1); got {fraction!r}")
@@ -84,6 +112,8 @@ def lost_zone(plan, fraction: float, *, replan: bool = False, seed=None):
         workers=np.floor(f["workers"].to_numpy() * (1 - fraction)).astype(np.int64),
         stream_servers=np.floor(f["stream_servers"].to_numpy() * (1 - fraction)).astype(np.int64),
         seed=seed,
+        scenarios=scenarios,
+        progress=progress,
         label=f"plan as is, {fraction:.0%} of capacity lost",
     )
 
