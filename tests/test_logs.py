@@ -72,7 +72,7 @@ def test_csv_with_events_status_offsets_and_bad_rows(tmp_path):
         "2024-06-10T18:00:00.250Z,ev-a,200\n"  # line 2
         "2024-06-10T20:00:00.900+02:00,ev-a,503\n"  # 18:00:00 UTC
         "2024-06-10T18:00:02Z,ev-a,200\n"  # 18:00:01 is a gap
-        "2024-06-10 18:00:05,ev-b,200\n"  # naive: UTC
+        "2024-06-10 18:00:05,ev-b,200\n"  # naive: read in naive_timezone, UTC here
         "yesterday,ev-b,200\n"  # line 6: bad timestamp
         "2024-06-10T18:00:05Z,ev-b\n"  # line 7: missing column
         "2024-06-10T18:00:05Z,ev-b,200,extra\n"  # line 8: too many
@@ -80,7 +80,12 @@ def test_csv_with_events_status_offsets_and_bad_rows(tmp_path):
         "2024-06-10T18:00:06Z,,200\n"  # line 10: no event
     )
     counts = aggregate_logs(
-        path, "1s", event_column="event", count_errors=True, count_column="joins"
+        path,
+        "1s",
+        event_column="event",
+        count_errors=True,
+        count_column="joins",
+        naive_timezone="UTC",
     )
     assert list(counts.columns) == ["event_id", "timestamp", "joins", "join_errors"]
     a = counts[counts["event_id"] == "ev-a"]
@@ -94,6 +99,13 @@ def test_csv_with_events_status_offsets_and_bad_rows(tmp_path):
     examples = counts.attrs["malformed_examples"]
     assert [e["line"] for e in examples[:4]] == [6, 7, 8, 9]
     assert examples[4]["reason"] == "event missing" and "ev-b" not in examples[4]["text"]
+    assert counts.attrs["conversions"] == [
+        {
+            "column": "timestamp",
+            "count": 1,
+            "action": "naive timestamps read as UTC and converted to UTC",
+        }
+    ]
 
 
 def test_naive_timezone_and_epoch_numbers(tmp_path):
@@ -106,6 +118,89 @@ def test_naive_timezone_and_epoch_numbers(tmp_path):
     counts = aggregate_logs(epoch, timestamp_column="t", timestamp_unit="s")
     assert counts["timestamp"].iloc[0] == utc("2024-06-10 18:00:00")
     assert counts["requests"].tolist() == [1, 0, 1]
+
+
+def test_naive_timestamps_are_refused_naming_file_column_and_an_example(tmp_path):
+    path = tmp_path / "naive.csv"
+    path.write_text("when\n2024-06-10 20:00:00\n2024-06-10 20:00:01\n")
+    with pytest.raises(ValueError) as error:
+        aggregate_logs(path, timestamp_column="when")
+    message = str(error.value)
+    assert message.startswith(f"{path}: column 'when': timestamps have no time zone")
+    assert "'2024-06-10 20:00:00'" in message  # an example value
+    assert "naive_timezone='UTC'" in message and "--naive-timezone UTC" in message
+
+
+def test_naive_timestamps_are_found_anywhere_in_the_file(tmp_path):
+    # Offsets for longer than the first rows looked at, then one naive line: the
+    # counting scan finds it. Mixing is allowed once the zone is given.
+    stamps = pd.date_range("2024-06-10 18:00", periods=3000, freq="10ms", tz="UTC")
+    text = [*stamps.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"), "2024-06-10 18:00:31"]
+    path = tmp_path / "mixed.csv"
+    path.write_text("timestamp\n" + "\n".join(text) + "\n")
+    with pytest.raises(ValueError, match=r"mixed\.csv: column 'timestamp'.*'2024-06-10 18:00:31'"):
+        aggregate_logs(path)
+    counts = aggregate_logs(path, naive_timezone="UTC")
+    assert counts["requests"].sum() == 3001 and counts.attrs["conversions"][0]["count"] == 1
+
+
+def test_naive_parquet_timestamps_are_refused_with_their_row(tmp_path):
+    path = tmp_path / "naive.parquet"
+    stamps = pd.to_datetime([None, "2024-06-10 20:00:00", "2024-06-10 20:00:01"])
+    pd.DataFrame({"timestamp": stamps}).to_parquet(path)
+    with pytest.raises(ValueError, match=r"naive\.parquet: column 'timestamp', row 2: .*no time"):
+        aggregate_logs(path)
+    counts = aggregate_logs(path, naive_timezone="Europe/Paris")
+    assert counts["timestamp"].tolist() == [utc("2024-06-10 18:00:00"), utc("2024-06-10 18:00:01")]
+
+
+def test_an_explicit_zone_shifts_counts_by_its_offset_on_the_day(tmp_path):
+    # Paris clocks jumped from 02:00 CET (+01:00) to 03:00 CEST (+02:00) on 2024-03-31:
+    # 01:59:55 and 03:00:05 on the wall are ten seconds apart in UTC.
+    wall = ["2024-03-31 01:59:30", "2024-03-31 01:59:55", "2024-03-31 03:00:05"]
+    wall += ["2024-03-31 03:00:25", "2024-03-31 03:00:29"]
+    path = tmp_path / "paris.csv"
+    path.write_text("timestamp\n" + "\n".join(wall) + "\n")
+    counts = aggregate_logs(path, "10s", naive_timezone="Europe/Paris")
+    # Independent expectation: by hand (CET is UTC+1, CEST UTC+2) ...
+    assert counts["timestamp"].iloc[0] == utc("2024-03-31 00:59:30")
+    assert counts["timestamp"].iloc[-1] == utc("2024-03-31 01:00:20")
+    # ... and with pandas' own time-zone database.
+    local = pd.to_datetime(pd.Series(wall)).dt.tz_localize("Europe/Paris")
+    buckets = local.dt.tz_convert("UTC").dt.floor("10s").value_counts()
+    every = pd.date_range(buckets.index.min(), buckets.index.max(), freq="10s")
+    expected = buckets.reindex(every, fill_value=0)
+    assert counts["timestamp"].tolist() == every.tolist()
+    assert counts["requests"].tolist() == expected.tolist() == [1, 0, 1, 1, 0, 2]
+    assert counts.attrs["conversions"] == [
+        {
+            "column": "timestamp",
+            "count": 5,
+            "action": "naive timestamps read as Europe/Paris and converted to UTC",
+        }
+    ]
+
+
+def test_timestamps_with_an_offset_or_epoch_numbers_need_no_zone(tmp_path, clf_log):
+    path = tmp_path / "offsets.csv"
+    path.write_text(
+        "timestamp\n2024-06-10T20:00:00+02:00\n2024-06-10T18:00:00.5Z\n"
+        "2024-06-10 23:30:01+0530\n2024-06-10 13:00:01-05\n2024-06-10 18:00:01 UTC\n"
+    )
+    counts = aggregate_logs(path)
+    assert counts["timestamp"].tolist() == [utc("2024-06-10 18:00:00"), utc("2024-06-10 18:00:01")]
+    assert counts["requests"].tolist() == [2, 3]
+    aware = tmp_path / "aware.parquet"
+    stamps = pd.to_datetime(["2024-06-10 20:00:00+02:00"], utc=True)
+    pd.DataFrame({"timestamp": stamps}).to_parquet(aware)
+    epoch = tmp_path / "epoch.csv"
+    epoch.write_text("t\n1718042400\n")
+    for counts in (
+        aggregate_logs(clf_log),  # CLF dates always carry an offset
+        aggregate_logs(aware),
+        aggregate_logs(epoch, timestamp_column="t", timestamp_unit="s"),
+    ):
+        assert counts.attrs["conversions"] == []
 
 
 def test_parquet_and_several_files_add_up(tmp_path, clf_log):
@@ -167,3 +262,25 @@ def test_command_line(tmp_path, clf_log):
     result = subprocess.run([*run, str(tmp_path / "missing.log")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "missing.log" in result.stderr
+
+
+def test_command_line_refuses_naive_timestamps_unless_given_their_zone(tmp_path):
+    naive = tmp_path / "naive.csv"
+    naive.write_text("timestamp\n2024-06-10 20:00:00\n2024-06-10 20:00:01\n")
+    code = "import sys; from capplan.scale.logs import main_aggregate as m; sys.exit(m())"
+    run = [sys.executable, "-c", code, str(naive)]
+    result = subprocess.run(run, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert str(naive) in result.stderr and "'timestamp'" in result.stderr
+    assert "--naive-timezone UTC" in result.stderr
+    out = tmp_path / "counts.csv"
+    zone = ["--naive-timezone", "Europe/Paris", "-o", str(out)]
+    result = subprocess.run([*run, *zone], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "2 timestamp(s) in column 'timestamp'" in result.stderr
+    assert "read as Europe/Paris" in result.stderr
+    assert pd.read_csv(out)["timestamp"].tolist() == [
+        "2024-06-10 18:00:00+00:00",
+        "2024-06-10 18:00:01+00:00",
+    ]

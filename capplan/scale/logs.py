@@ -11,7 +11,7 @@ import argparse
 import glob
 import sys
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,15 @@ CLF_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 _DELIM_NEVER = "\x01"  # CLF lines are read whole: a delimiter that text logs do not hold
 _COMPRESSED = (".gz", ".zst")
 
+# Timestamp text that carries its own offset or zone, as DuckDB reads it ("...Z",
+# "...+02:00", "...+0200", "...+02", "... Europe/Paris"): text that does not match is naive.
+_AWARE_TEXT = (
+    r"(?i)\d{2}:\d{2}(:\d{2}(\.\d*)?)?\s*"  # the time, then
+    r"(z|[+-]\d{1,2}(:?\d{2})?|[a-z][a-z0-9_/+-]*)\s*$"  # an offset or a zone name
+)
+_TIME = "capplan_time_"  # the parsed time, a column added to the scan
+_HEAD_ROWS = 1000  # rows looked at first, to refuse a naive log before the full scan
+
 
 @dataclass(frozen=True)
 class _Source:
@@ -40,6 +49,7 @@ class _Source:
 
     format: str
     files: list[str]
+    time_type: str | None = None  # Parquet: the DuckDB type of the timestamp column
 
 
 def aggregate_logs(
@@ -54,7 +64,7 @@ def aggregate_logs(
     count_errors: bool = False,
     status_column: str = "status",
     error_status: int = 500,
-    naive_timezone: str = "UTC",
+    naive_timezone: str | None = None,
     max_examples: int = 5,
     max_intervals: int = 50_000_000,
     threads: int | None = None,
@@ -102,9 +112,13 @@ def aggregate_logs(
     error_status : int, default 500
         Lowest status counted as an error: 500 counts server errors (5xx);
         400 also counts refusals such as 429 Too Many Requests.
-    naive_timezone : str, default "UTC"
-        IANA zone of timestamps written without an offset. Timestamps with an
-        offset (all CLF ones) are converted to UTC from their own offset.
+    naive_timezone : str, optional
+        IANA zone in which timestamps written without an offset ("naive") were
+        recorded, such as ``"UTC"`` or ``"Europe/Paris"``. By default naive
+        timestamps are refused, as by :func:`capplan.load_history`; when a
+        zone is given and used, ``attrs["conversions"]`` says so. Timestamps
+        with an offset or zone (all CLF ones), Parquet timestamps marked UTC
+        and epoch numbers are unambiguous and converted to UTC without it.
     max_examples : int, default 5
         How many malformed lines to keep as examples.
     max_intervals : int, default 50,000,000
@@ -129,15 +143,20 @@ def aggregate_logs(
         ``max_examples`` dicts with ``file``, ``line`` (1-based line number in
         the file, or the row number for Parquet; None where unknown),
         ``reason`` and ``text``), ``"lines"`` (all lines read, counted or not),
-        ``"files"`` and ``"interval_s"``.
+        ``"files"``, ``"interval_s"`` and ``"conversions"``: a list, empty
+        unless naive timestamps were read in ``naive_timezone``, of dicts
+        with ``column``, ``count`` (naive timestamps) and ``action``
+        (``"naive timestamps read as Europe/Paris and converted to UTC"``).
 
     Raises
     ------
     FileNotFoundError
         A path or pattern matches no file.
     ValueError
-        An argument is out of range, a CSV/Parquet column is missing, or the
-        result would exceed ``max_intervals``.
+        An argument is out of range, a CSV/Parquet column is missing, the
+        timestamps have no offset and ``naive_timezone`` is not given (the
+        message names the file, the column and an example), or the result
+        would exceed ``max_intervals``.
 
     Notes
     -----
@@ -147,6 +166,12 @@ def aggregate_logs(
     type (DuckDB's rejects, with their line number); rows with an empty
     timestamp or event. In CSV, empty lines are not records and are skipped
     as any CSV reader does. CSV files need a header line naming the columns.
+
+    Naive timestamps are found in the scan that counts the lines, at no
+    extra pass: a file may mix them with timestamps that have an offset
+    (each is then read by its own rule), so every line is checked. Without
+    ``naive_timezone``, the first rows are also looked at before that scan,
+    so that a naive log is refused at once rather than after a full read.
 
     Examples
     --------
@@ -170,13 +195,14 @@ def aggregate_logs(
         raise ValueError("count_column='join_errors' clashes with count_errors=True; pick one")
     if timestamp_unit is not None:
         _check_choice("timestamp_unit", timestamp_unit, list(TIMESTAMP_UNITS))
-    try:
-        zoneinfo.ZoneInfo(naive_timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as error:
-        raise ValueError(
-            f"naive_timezone must be an IANA zone such as 'UTC' or 'Europe/Paris'; "
-            f"got {naive_timezone!r}"
-        ) from error
+    if naive_timezone is not None:
+        try:
+            zoneinfo.ZoneInfo(naive_timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as error:
+            raise ValueError(
+                f"naive_timezone must be an IANA zone such as 'UTC' or 'Europe/Paris'; "
+                f"got {naive_timezone!r}"
+            ) from error
     for name, value, low in (
         ("max_examples", max_examples, 0),
         ("max_intervals", max_intervals, 1),
@@ -197,7 +223,9 @@ def aggregate_logs(
 
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"SET TimeZone = '{naive_timezone}'")
+        # DuckDB reads a naive timestamp in its session zone; without naive_timezone
+        # any naive timestamp is refused below, so the zone set here is never used.
+        con.execute(f"SET TimeZone = {_sql_str(naive_timezone or 'UTC')}")
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
         if memory_limit is not None:
@@ -211,7 +239,15 @@ def aggregate_logs(
             status_column=status_column if count_errors else None,
             error_status=error_status,
         )
+        sources = [part for source in sources for part in reader.by_time_type(source)]
+        if naive_timezone is None:
+            for source in sources:
+                reader.refuse_naive(source, head=_HEAD_ROWS)
         parts = [reader.aggregate(source) for source in sources]
+        if naive_timezone is None:
+            for source, part in zip(sources, parts, strict=True):
+                if part[0]["naive"].sum():
+                    reader.refuse_naive(source)
         good = pd.concat([p[0] for p in parts], ignore_index=True)
         bad = pd.concat([p[1] for p in parts], ignore_index=True)
         examples = reader.examples(sources, bad, max_examples)
@@ -222,12 +258,23 @@ def aggregate_logs(
         good, interval_us, count_column, event_column is not None, count_errors, max_intervals
     )
     total_bad = int(bad["n"].sum())
+    naive = int(good["naive"].sum())
+    conversions = []
+    if naive:
+        conversions.append(
+            {
+                "column": timestamp_column,
+                "count": naive,
+                "action": f"naive timestamps read as {naive_timezone} and converted to UTC",
+            }
+        )
     frame.attrs.update(
         malformed=total_bad,
         malformed_examples=examples,
         lines=int(good["n"].sum()) + total_bad,
         files=files,
         interval_s=interval_us / 1e6,
+        conversions=conversions,
     )
     return frame
 
@@ -257,8 +304,15 @@ class _Reader:
 
     # --- the readers, one SQL relation per format --------------------------------
 
-    def _scan(self, source: _Source, *, numbered: bool = False) -> tuple[str, str, str, str]:
-        """FROM clause and the expressions of the time (TIMESTAMPTZ), event and status."""
+    def _scan(
+        self, source: _Source, *, numbered: bool = False, typed_time: bool = False
+    ) -> tuple[str, str, str, str]:
+        """FROM clause and the expressions of the time (TIMESTAMPTZ), event and status.
+
+        A CSV time column is read as text, so that naive timestamps can be told
+        apart (see `_naive`); with `typed_time` DuckDB's reader parses it, and a
+        row whose time does not parse becomes a reject with its line number.
+        """
         files = "[" + ", ".join(_sql_str(f) for f in source.files) + "]"
         if source.format == "clf":
             scan = (
@@ -275,7 +329,8 @@ class _Reader:
             return inner, ts, "NULL", "TRY_CAST(nullif(m.status, '') AS INTEGER)"
         if source.format == "csv":
             self._require_columns(source)
-            columns = {self.ts_col: "DOUBLE" if self.unit else "TIMESTAMPTZ"}
+            time_type = "TIMESTAMPTZ" if typed_time else "VARCHAR"
+            columns = {self.ts_col: "DOUBLE" if self.unit else time_type}
             extra = {self.event_col: "VARCHAR", self.status_col: "INTEGER"}
             header = self._header(source.files[0])
             for name in header:
@@ -299,9 +354,68 @@ class _Reader:
             ts = f"TRY_CAST({ts} AS TIMESTAMPTZ)"
         event = f"CAST({_quote(self.event_col)} AS VARCHAR)" if self.event_col else "NULL"
         status = f"TRY_CAST({_quote(self.status_col)} AS INTEGER)" if self.status_col else "NULL"
-        if numbered:
-            scan = f"(SELECT *, file_row_number + 1 AS line_no FROM {scan})"
-        return scan, ts, event, status
+        line_no = ", file_row_number + 1 AS line_no" if numbered else ""
+        # The time is computed once per row: text is parsed once, not in every use.
+        scan = f"(SELECT *, {ts} AS {_TIME}{line_no} FROM {scan})"
+        return scan, _TIME, event, status
+
+    def _naive(self, source: _Source) -> str:
+        """SQL condition, true for a row whose timestamp has no offset (naive)."""
+        if source.format == "clf":
+            # A CLF date without its offset does not match the format: it is malformed.
+            return "false" if "%z" in CLF_TIME_FORMAT else "true"
+        if self.unit or source.time_type == "TIMESTAMP WITH TIME ZONE":
+            return "false"  # epoch numbers, or a Parquet timestamp marked as UTC
+        if source.format == "csv" or source.time_type == "VARCHAR":
+            text = _quote(self.ts_col)
+            # "...Z" and "...+02:00" first, cheaply; the regular expression for the rest.
+            return (
+                f"CASE WHEN suffix({text}, 'Z') OR {text} LIKE '%+__:__' "
+                f"OR {text} LIKE '%-__:__' THEN false "
+                f"ELSE NOT regexp_matches({text}, {_sql_str(_AWARE_TEXT)}) END"
+            )
+        return "true"  # a Parquet TIMESTAMP without time zone, or a DATE
+
+    def by_time_type(self, source: _Source) -> list[_Source]:
+        """Parquet files grouped by the type of their timestamp column.
+
+        Whether a Parquet timestamp is naive is a property of the file, and
+        files read together would be cast to one type: each type is read apart.
+        """
+        if source.format != "parquet":
+            return [source]
+        self._require_columns(source)
+        groups: dict[str, list[str]] = {}
+        for file in source.files:
+            cursor = self.con.execute(
+                f"SELECT {_quote(self.ts_col)} FROM read_parquet({_sql_str(file)}) LIMIT 0"
+            )
+            groups.setdefault(str(cursor.description[0][1]), []).append(file)
+        return [replace(source, files=fs, time_type=t) for t, fs in groups.items()]
+
+    def refuse_naive(self, source: _Source, head: int | None = None) -> None:
+        """Raise ValueError at the first naive timestamp (in the first `head` rows)."""
+        naive = self._naive(source)
+        if naive == "false":
+            return
+        scan, ts, _, _ = self._scan(source, numbered=source.format == "parquet")
+        rows = f"(SELECT * FROM {scan} LIMIT {int(head)})" if head else scan
+        line = "line_no" if source.format == "parquet" else "NULL"
+        found = self.con.execute(
+            f"SELECT filename, CAST({_quote(self.ts_col)} AS VARCHAR), {line} FROM {rows} "
+            f"WHERE {ts} IS NOT NULL AND {naive} LIMIT 1"
+        ).fetchone()
+        self._rejects(keep=False)  # counted by the full scan, not by this look
+        if found is None:
+            return
+        file, value, line_no = found
+        where = f"{file}: column {self.ts_col!r}" + (f", row {line_no}" if line_no else "")
+        raise ValueError(
+            f"{where}: timestamps have no time zone (for example {value!r}); times must be "
+            "UTC. Write them with an offset ('...+00:00') or pass naive_timezone='UTC' "
+            "(or the zone they were recorded in; --naive-timezone UTC on the command line) "
+            "to convert them"
+        )
 
     def _reason(self, source: _Source, ts: str, event: str, status: str) -> str:
         """SQL CASE naming why a row is malformed, NULL for a good row."""
@@ -323,6 +437,7 @@ class _Reader:
         """Counts per (bucket, event) of good rows; per (file, reason) of bad ones."""
         scan, ts, event, status = self._scan(source)
         reason = self._reason(source, ts, event, status)
+        naive = self._naive(source)
         us = f"epoch_us({ts})"
         bucket = f"({us} - ((({us} % {self.iv}) + {self.iv}) % {self.iv}))"
         errors = (
@@ -333,12 +448,13 @@ class _Reader:
                    CASE WHEN reason IS NULL THEN NULL ELSE filename END AS file,
                    CASE WHEN reason IS NULL THEN {bucket} END AS bucket,
                    CASE WHEN reason IS NULL THEN {event} END AS event,
-                   count(*) AS n, {errors} AS errors
+                   count(*) AS n, {errors} AS errors,
+                   count(*) FILTER (WHERE reason IS NULL AND {naive}) AS naive
             FROM (SELECT *, {reason} AS reason FROM {scan})
             GROUP BY ALL
         """
         out = self.con.execute(query).df()
-        good = out[out["reason"].isna()][["bucket", "event", "n", "errors"]]
+        good = out[out["reason"].isna()][["bucket", "event", "n", "errors", "naive"]]
         bad = out[out["reason"].notna()][["file", "reason", "n"]]
         rejects = self._rejects()
         if len(rejects):
@@ -346,8 +462,11 @@ class _Reader:
             bad = pd.concat([bad, counted.rename(columns={"size": "n"})], ignore_index=True)
         return good, bad
 
-    def _rejects(self) -> pd.DataFrame:
-        """DuckDB's rejected rows (one per line) of the last scan, with file and line."""
+    def _rejects(self, keep: bool = True) -> pd.DataFrame:
+        """DuckDB's rejected rows (one per line) of the last scan, with file and line.
+
+        They are cleared from DuckDB's tables and, with `keep`, added to `self.rejects`.
+        """
         if not self.con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'reject_errors'"
         ).fetchone()[0]:
@@ -364,42 +483,53 @@ class _Reader:
         self.con.execute("DELETE FROM reject_errors")
         self.con.execute("DELETE FROM reject_scans")
         rejects["reason"] = "unreadable row: " + rejects["reason"].str.split("\n").str[0]
-        self.rejects = pd.concat(
-            [r for r in (self.rejects, rejects) if r is not None], ignore_index=True
-        )
+        if keep:
+            self.rejects = pd.concat(
+                [r for r in (self.rejects, rejects) if r is not None], ignore_index=True
+            )
         return rejects
 
     def examples(self, sources, bad: pd.DataFrame, limit: int) -> list[dict]:
         """The first few malformed lines: rejects with line numbers, then the others."""
-        found: list[dict] = []
         if limit == 0 or bad.empty:
-            return found
-        if self.rejects is not None:
-            for row in self.rejects.head(limit).itertuples():
-                found.append(
-                    {
-                        "file": row.file,
-                        "line": int(row.line),
-                        "reason": row.reason,
-                        "text": row.text,
-                    }
-                )
+            return []
+        rejects: list[dict] = []
+        others: list[dict] = []
+
+        def add_rejects(frame: pd.DataFrame | None) -> None:
+            seen = {(r["file"], r["line"]) for r in rejects}
+            for row in [] if frame is None else frame.head(limit).itertuples():
+                if (row.file, int(row.line)) not in seen:
+                    rejects.append(
+                        {
+                            "file": row.file,
+                            "line": int(row.line),
+                            "reason": row.reason,
+                            "text": row.text,
+                        }
+                    )
+
+        add_rejects(self.rejects)
         bad_files = set(bad.loc[~bad["reason"].str.startswith("unreadable row"), "file"])
         for source in sources:
             for file in source.files:
-                if len(found) >= limit or file not in bad_files:
+                if len(rejects) + len(others) >= limit or file not in bad_files:
                     continue
-                one = _Source(source.format, [file])
-                scan, ts, event, status = self._scan(one, numbered=source.format != "csv")
+                one = replace(source, files=[file])
+                # The time column typed: a CSV row whose time does not parse is a
+                # reject here, with its line number (it is not one in the counting scan).
+                scan, ts, event, status = self._scan(
+                    one, numbered=source.format != "csv", typed_time=True
+                )
                 reason = self._reason(one, ts, event, status)
                 query = (
                     "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM "
                     f"(SELECT *, {reason} AS reason FROM {scan}) "
-                    f"WHERE reason IS NOT NULL LIMIT {limit - len(found)}"
+                    f"WHERE reason IS NOT NULL LIMIT {limit - len(rejects) - len(others)}"
                 )
                 cursor = self.con.execute(query)
                 names = [d[0] for d in cursor.description]
-                hidden = {"filename", "file_row_number", "line_no", "reason", "m"}
+                hidden = {"filename", "file_row_number", "line_no", "reason", "m", _TIME}
                 for values in cursor.fetchall():
                     row = dict(zip(names, values, strict=True))
                     if source.format == "clf":
@@ -407,7 +537,7 @@ class _Reader:
                     else:
                         shown = ", ".join(f"{k}={v}" for k, v in row.items() if k not in hidden)
                     line_no = row.get("line_no")
-                    found.append(
+                    others.append(
                         {
                             "file": file,
                             "line": None if line_no is None else int(line_no),
@@ -415,8 +545,10 @@ class _Reader:
                             "text": shown,
                         }
                     )
-                self._rejects()  # the example scan repeats the rejects: discard them
-        return found[:limit]
+                # The example scan repeats the counting scan's rejects: keep only new ones.
+                add_rejects(self._rejects(keep=False))
+        rejects.sort(key=lambda r: (r["file"], r["line"]))
+        return (rejects + others)[:limit]
 
     # --- checks ------------------------------------------------------------------
 
@@ -585,8 +717,9 @@ def _quote(identifier: str) -> str:
 def main_aggregate(argv: list[str] | None = None) -> int:
     """``capplan aggregate PATHS... [--interval 1s] [-o OUT.parquet|csv]``.
 
-    Prints the malformed-line report on stderr and the table (or a line
-    saying where it was written) on stdout. Bad input: one line on stderr,
+    Prints the conversions and the malformed-line report on stderr and the
+    table (or a line saying where it was written) on stdout. Bad input (naive
+    timestamps without ``--naive-timezone`` included): one line on stderr,
     exit code 2.
     """
     parser = argparse.ArgumentParser(
@@ -606,7 +739,12 @@ def main_aggregate(argv: list[str] | None = None) -> int:
         "--errors", action="store_true", help="also count join_errors (status >= 500)"
     )
     parser.add_argument("--status-column", default="status")
-    parser.add_argument("--naive-timezone", default="UTC")
+    parser.add_argument(
+        "--naive-timezone",
+        metavar="ZONE",
+        help="zone of timestamps written without an offset, e.g. UTC or Europe/Paris "
+        "(default: such timestamps are refused)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.output and not args.output.lower().endswith((".csv", ".parquet")):
@@ -626,6 +764,12 @@ def main_aggregate(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"capplan aggregate: error: {error}", file=sys.stderr)
         return 2
+    for conversion in frame.attrs["conversions"]:
+        print(
+            f"{conversion['count']:,} timestamp(s) in column {conversion['column']!r}: "
+            f"{conversion['action']}",
+            file=sys.stderr,
+        )
     malformed = frame.attrs["malformed"]
     if malformed:
         print(f"{malformed:,} malformed line(s) not counted, for example:", file=sys.stderr)
