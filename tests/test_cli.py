@@ -51,6 +51,7 @@ def test_repair_lists_what_was_repaired(toy, write_csv):
     assert "Repairs:" in result.stdout and "exact duplicate rows removed" in result.stdout
 
 
+@pytest.mark.slow
 def test_simulate_writes_its_table_and_agrees_with_erlang_c(tmp_path):
     out = tmp_path / "run.csv"
     result = run(
@@ -79,6 +80,7 @@ def test_bad_simulation_input_is_one_line_and_exit_code_2():
     assert result.stderr.count("\n") == 1 and "servers" in result.stderr
 
 
+@pytest.mark.slow
 def test_plan_writes_json_and_csv_that_read_back(tmp_path):
     out = tmp_path / "plans" / "headline"
     result = run("plan", "-o", str(out))
@@ -98,6 +100,7 @@ def test_plan_writes_json_and_csv_that_read_back(tmp_path):
     assert f"wrote {out}.json, {out}" in result.stdout
 
 
+@pytest.mark.slow
 def test_plan_signals_from_a_file_or_arguments_give_the_same_plan(tmp_path):
     small = {"followers": 3e6, "registrations": 2e4, "notifications_sent": 1e6}
     table = tmp_path / "next.parquet"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import capplan
 from capplan.models import SessionsFit, fit_sessions, sessions
 from capplan.models.distributions import DISTRIBUTIONS, LogNormal
+from capplan.synth import EventParams, simulate_event
 from capplan.warnings import LackOfFitWarning
 
 MEDIAN_S, SIGMA = 900.0, 1.0
@@ -258,3 +259,54 @@ def test_bad_input(data):
 def test_docstring_examples():
     failures, _ = doctest.testmod(sessions)
     assert failures == 0
+
+
+# -- the lobby and the background before the start ---------------------------------------------
+
+
+@pytest.mark.parametrize("background", [0.25, 250.0])
+def test_background_before_a_slow_lobby_ramp_is_recovered(background):
+    # Counts b + A exp(t / 700 s) per second for an hour: the ramp's early part makes the
+    # mean of the first tenth too high; the fitted level must not be.
+    rng = np.random.default_rng(5)
+    t = np.arange(-3600.0, 0.0)
+    ramp = 10_000 * background / 700 * np.exp((t + 0.5) / 700)  # 10,000 s of background
+    joins = rng.poisson(background + ramp)
+    assert ramp[:360].mean() > 0.1 * background  # the bias the fit must avoid
+    estimate = sessions.background_count(joins, t, 1.0, 0.0)
+    standard_error = math.sqrt(background / 3600)  # of a mean over the hour, for scale
+    assert abs(estimate - background) < max(0.04 * background, 6 * standard_error)
+
+
+@pytest.mark.slow
+def test_small_event_with_background_at_one_second_is_not_biased():
+    # 16,000 listeners, 0.26 background joins/s: per second the background is mostly 0 or
+    # 1 join, and splitting each second's joins at a background level (clipped at 0) took
+    # noise for lobby, making sessions 13-19% too long.
+    params = EventParams(
+        audience=16_000,
+        duration_s=6_600,
+        background_rate_per_s=0.26,
+        lobby_share=0.19,
+        lobby_scale_s=400,
+        flood_rise_s=50,
+        flood_decay_s=580,
+        late_share=0.15,
+        session_median_s=2_150,
+        session_sigma=1.33,
+        overdispersion_alpha=0.007,
+    )
+    start = pd.Timestamp("2025-01-01T20:00:00Z")
+    errors = []
+    for seed in range(6):
+        series = simulate_event(params, start, seed=seed)
+        t = (series["timestamp"] - start).dt.total_seconds().to_numpy()
+        fit = fit_sessions(
+            pd.Series(series["joins"].to_numpy(), index=t),
+            pd.Series(series["leaves"].to_numpy(), index=t),
+            end_s=params.duration_s,
+            clock_start_s=0,
+            distributions=("lognormal",),
+        )
+        errors.append(fit.params_["median_s"] / params.session_median_s - 1)
+    assert abs(np.mean(errors)) < 0.04, errors

@@ -60,7 +60,7 @@ from capplan._text import table_text
 from capplan.models import _validate
 from capplan.models.distributions import DISTRIBUTIONS, SessionDistribution
 from capplan.models.join_curve import JoinCurveFit
-from capplan.models.sessions import SessionsFit, _expected, split_lobby
+from capplan.models.sessions import SessionsFit, _expected, background_count, split_lobby
 
 __all__ = ["ConcurrencyPeak", "ConcurrencyResult", "concurrency", "expected_concurrency"]
 
@@ -254,7 +254,7 @@ def concurrency(
         or nobody.
     clock_start_s : float, optional
         Joins before this time above the background (a fitted curve's
-        background rate, or the median rate of the Series' first tenth) wait
+        background rate, or for a Series the level its rates before it tend to far from it) wait
         in a lobby and start their session at it, as in :func:`fit_sessions`.
     level : float, default 0.95
 
@@ -319,8 +319,12 @@ def concurrency(
         def first_rate(curve_values):
             return float(per_step[0])
 
+        lobby_background = (
+            None if clock_start_s is None else background_count(fixed, starts, step, clock_start_s)
+        )
+
         def background(curve_values):
-            return float(np.median(fixed[: max(len(fixed) // 10, 1)]))
+            return lobby_background
 
         curve_estimate = None
         source = "rates"
