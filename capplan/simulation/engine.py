@@ -552,7 +552,8 @@ def run(
             else:
                 out_i[bi, I_RETRY] += 1
             if nxt == head and srv_n > 0 and srv[0] <= t:
-                # Starts at once.
+                # Starts at once. The service start repeats the head of the line's lines on
+                # purpose: a shared helper, even inlined by numba, ran 25-30% slower.
                 out_i[bi, I_ADMITTED] += 1
                 out_i[bi, I_IMMEDIATE] += 1
                 out_i[bi, I_STARTED] += 1
