@@ -248,6 +248,11 @@ def build_report(
         prepared = Path(tmp) / f"prepared-{path.name}"
         nbformat.write(source_nb, prepared)
         executed = Path(tmp) / path.name
+        # The kernel talks over local sockets in `tmp` (IPC), not unencrypted TCP, which
+        # the kernel would warn about on stderr.
+        kernel = Config()
+        kernel.KernelManager.transport = "ipc"
+        kernel.KernelManager.ip = str(Path(tmp) / "kernel")
         try:
             papermill.execute_notebook(
                 str(prepared),
@@ -257,6 +262,7 @@ def build_report(
                 kernel_name=kernel_name,
                 progress_bar=progress,
                 log_output=False,
+                config=kernel,
             )
         except papermill.PapermillExecutionError as error:
             raise ValueError(

@@ -221,3 +221,20 @@ def test_unknown_parameter_is_one_line_and_exit_code_2():
     )
     assert result.returncode == 2
     assert "no parameter nope" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_failing_cell_is_one_line_on_stderr_naming_the_cell_and_exit_code_2():
+    # The kernel itself must add nothing (it warns on stderr when it talks over TCP).
+    result = subprocess.run(
+        [sys.executable, "-m", "capplan.cli", "report", "-p", "level", "high", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"capplan report: error: 03_plan_headline_event\.ipynb failed in cell \d+: "
+        r"TypeError: level must be .*, got 'high'",
+        line,
+    ), line

@@ -227,7 +227,7 @@ class PeakForecast:
                 if not rows.any():
                     continue
                 names = model.terms[1:]
-                X = _design(table[rows], names, "events")
+                X = _design(table[rows], names, "the events to forecast")
                 point[rows], lower[rows], upper[rows] = model.predict(X, level)
                 for j, name in enumerate(names, start=1):
                     low, high = model.X[:, j].min(), model.X[:, j].max()
@@ -641,9 +641,14 @@ def _design(table: pd.DataFrame, names: Sequence[str], where: str) -> np.ndarray
     """The log-scale design matrix (constant first) of `names` in `table`."""
     missing = [n for n in names if n not in table.columns]
     if missing:
+        hint = (
+            "; pre-start traffic comes from capplan.forecast.pre_start_traffic"
+            if any(n.startswith("pre_start_") for n in missing)
+            else ""
+        )
         raise ValueError(
             f"{where} lack the column(s) {missing} that the forecast uses (its features: "
-            f"{list(names)}); pre-start traffic comes from capplan.forecast.pre_start_traffic"
+            f"{list(names)}){hint}"
         )
     columns = []
     for name in names:

@@ -65,14 +65,14 @@ def check_series(name: str, value, *, integer: bool = False) -> np.ndarray:
     if bad.any():
         idx = np.flatnonzero(bad)
         raise ValueError(
-            f"{name} must be finite and >= 0; got {arr[idx[0]]!r} at index {idx[0]}"
+            f"{name} must be finite and >= 0; got {arr[idx[0]].item()!r} at index {idx[0]}"
             + (f" ({idx.size} bad values in all)" if idx.size > 1 else "")
         )
     if integer:
         frac = arr != np.floor(arr)
         if frac.any():
             i = int(np.flatnonzero(frac)[0])
-            raise ValueError(f"{name} must be whole numbers; got {arr[i]!r} at index {i}")
+            raise ValueError(f"{name} must be whole numbers; got {arr[i].item()!r} at index {i}")
         return arr.astype(np.int64)
     return arr
 
