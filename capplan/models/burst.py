@@ -15,12 +15,12 @@ Two estimates, side by side:
   ``B_q = F^{-1}(q**(1/n)) / m``. It falls with the rate toward the
   pure over-dispersion limit, the ``q**(1/n)``-quantile of a
   ``Gamma(1/alpha, alpha)`` factor, as Poisson noise fades. ``alpha`` per
-  second comes from a fit at any interval as ``alpha_interval x interval_s``
-  (seconds independent within an interval; see ``JoinCurveFit.alpha_per_second``).
-  A fitted ``alpha`` also carries the curve's misfit, so the model is
-  conservative: from a per-minute fit, much so (it warns,
-  :class:`~capplan.warnings.ResolutionWarning`); compare it with the
-  empirical column wherever per-second data exist.
+  second is the fit's ``JoinCurveFit.alpha_per_second``: from per-second
+  data, the noise around the local level (within 5% of the empirical column
+  on the sample's events); from coarser data, ``alpha_interval x interval_s``
+  (seconds independent within an interval), which also carries the curve's
+  misfit, so the model is then conservative, much so from a per-minute fit
+  (it warns, :class:`~capplan.warnings.ResolutionWarning`).
   When a fit and per-second data are both given, the model also uses the
   fit's own per-second means inside each window (so a rising flood within
   a minute counts), and is then pooled over the same windows as the data.
