@@ -17,6 +17,8 @@ attack traffic. Each planning interval is then judged on its pooled seconds:
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -257,28 +259,37 @@ def validate_plan(
     buffer = None if limits[0] < 0 else int(limits.max())
     warm = int(max(1, math.ceil(10 * plan.service.mean_s / iv))) * iv
     ss = np.random.SeedSequence(seed)
+    runs = [(name, child) for name in names for child in ss.spawn(replications)]
+
+    def one_run(job):
+        name, child = job
+        a, b = child.spawn(2)
+        frame, _ = simulate_join_path(
+            fc.scenarios[name],
+            per_s,
+            service=plan.service,
+            client=client,
+            buffer=buffer,
+            alpha_per_second=fc.alpha_per_second if noise else 0.0,
+            attack_rps=attack,
+            warmup_s=warm,
+            seed=np.random.default_rng(a),
+            noise_seed=np.random.default_rng(b),
+        )
+        return name, frame
+
+    # The simulator's loop releases the GIL: threads run the runs on every core.
+    frames = {name: [] for name in names}
+    bar = progress_bar(len(runs), "simulating the plan", "run", progress)
+    with ThreadPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1)) as pool:
+        for name, frame in pool.map(one_run, runs):
+            frames[name].append(frame)
+            bar.update()
+    bar.close()
     out = []
-    bar = progress_bar(len(names) * replications, "simulating the plan", "run", progress)
     for name in names:
         rates = fc.scenarios[name]
-        frames = []
-        for child in ss.spawn(replications):
-            a, b = child.spawn(2)
-            f, _ = simulate_join_path(
-                rates,
-                per_s,
-                service=plan.service,
-                client=client,
-                buffer=buffer,
-                alpha_per_second=fc.alpha_per_second if noise else 0.0,
-                attack_rps=attack,
-                warmup_s=warm,
-                seed=np.random.default_rng(a),
-                noise_seed=np.random.default_rng(b),
-            )
-            frames.append(f)
-            bar.update()
-        g = judge_intervals(frames, iv, plan.slo, plan.window[0], client.on_timeout == "drop")
+        g = judge_intervals(frames[name], iv, plan.slo, plan.window[0], client.on_timeout == "drop")
         g.insert(0, "scenario", name)
         g.insert(1, "workers", w)
         g.insert(2, "queue_limit", limits)
@@ -294,7 +305,6 @@ def validate_plan(
         g["stream_capacity"] = s_srv * plan.streams_per_server
         g["meets_streams"] = g["concurrent"] <= g["stream_capacity"]
         out.append(g.reset_index())
-    bar.close()
     settings = dict(
         seed=seed,
         replications=replications,

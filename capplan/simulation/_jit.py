@@ -14,7 +14,10 @@ except ImportError:  # pragma: no cover - exercised only without numba
 
 
 def njit(function):
-    """Compile ``function`` with ``numba.njit(cache=True)`` if numba is there."""
+    """Compile ``function`` with ``numba.njit(cache=True, nogil=True)`` if numba is there.
+
+    Without the GIL, simulations in threads run on all cores (plan validation does so).
+    """
     if _numba_njit is None:  # pragma: no cover
         return function
-    return _numba_njit(cache=True)(function)
+    return _numba_njit(cache=True, nogil=True)(function)
