@@ -110,3 +110,30 @@ def test_a_history_without_joins_is_refused():
     signals = real.signals.iloc[[0]]
     with pytest.raises(ValueError, match="joins measured"):
         capplan.forecast_event(real, signals)
+
+
+def test_an_event_whose_join_path_refused_many_is_no_analogue(history):
+    # ev-027's join path refused 18% of its joins: its curve is the path's throughput. A
+    # forecast of exactly its peak concurrency must borrow the shape of the nearest event
+    # that refused at most 1% instead.
+    past = history.summary()
+    refused = history.series.groupby("event_id")["join_errors"].sum() / past["total_joins"]
+    assert refused["ev-027"] > 0.1
+
+    class ForecastOfEv027:
+        def predict(self, row, level):
+            peaks = past.loc[["ev-027"], ["peak_joins_per_s", "peak_concurrent"]]
+            peaks["peak_joins_per_s_upper"] = 2 * peaks["peak_joins_per_s"]
+            return peaks.set_axis(row.index)
+
+    event = capplan.forecast_event(history, HEADLINE, forecaster=ForecastOfEv027())
+    distance = np.abs(np.log(past["peak_concurrent"] / past.at["ev-027", "peak_concurrent"]))
+    assert event.analogue == distance[refused <= 0.01].idxmin() == "ev-001"
+
+
+def test_if_every_join_path_refused_many_all_events_stay_candidates_with_a_warning(history):
+    series = history.series.assign(join_errors=history.series["joins"])
+    limited = capplan.History(history.events, series, history.repairs)
+    with pytest.warns(capplan.warnings.CapplanWarning, match="throughput, not the demand"):
+        event = capplan.forecast_event(limited, HEADLINE, level=0.9)
+    assert event.analogue == "ev-014"  # the nearest of all, as without the rule

@@ -3,7 +3,8 @@
 The peak forecast (:func:`~capplan.fit_peak_forecast`) says how many will come and how
 fast, not the shape of the flood. The shape is borrowed from the *analogue*: the past
 event whose peak concurrency is nearest the forecast one on a log scale (its peak joins
-per second when the history measured no concurrency). Its fitted join curve, scaled to
+per second when the history measured no concurrency), among those whose join path kept
+up (refused at most 1% of its joins). Its fitted join curve, scaled to
 the forecast peak joins per second, is the point forecast; the forecast's upper over
 point peak scales the whole curve for the upper quantile. The analogue's sessions give
 the concurrency, hence the stream servers.
@@ -11,6 +12,7 @@ the concurrency, hence the stream servers.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,8 +21,11 @@ import pandas as pd
 
 from capplan._text import table_text
 from capplan.planning.forecast import JoinForecast
+from capplan.warnings import CapplanWarning
 
 __all__ = ["EventForecast", "forecast_event"]
+
+_MAX_REFUSED_SHARE = 0.01  # a past event whose join path refused more is no analogue
 
 
 @dataclass(frozen=True, repr=False)
@@ -134,6 +139,8 @@ def forecast_event(
     Returns
     -------
     EventForecast
+        Its ``analogue`` is the past event of nearest peak concurrency among those whose
+        join path refused at most 1% of their joins (where ``join_errors`` was measured).
 
     Raises
     ------
@@ -155,6 +162,7 @@ def forecast_event(
             "forecast_event needs past events with their joins measured; this history "
             f"measured {history.measured}"
         )
+    candidates = _kept_up(history, past, candidates)
     by = next(
         (
             c
@@ -205,6 +213,30 @@ def forecast_event(
         scale=float(peaks["peak_joins_per_s"] / curve.peak().rate),
         implied_peak_concurrent=float(listeners.frame["mean"].max()),
     )
+
+
+def _kept_up(history, past: pd.DataFrame, candidates: pd.Index) -> pd.Index:
+    """The candidates whose join path refused at most 1% of their joins (all if unmeasured).
+
+    Where the join path refused many, the joins are its throughput, not the audience's
+    demand: a flattened flood with its noise clipped, a shape to avoid copying. If every
+    event was so limited, all are kept, with a warning.
+    """
+    if "join_errors" not in history.series:
+        return candidates
+    errors = history.series.groupby("event_id")["join_errors"].sum(min_count=1)
+    refused = errors.reindex(candidates) / past.loc[candidates, "total_joins"]
+    kept = candidates[~(refused > _MAX_REFUSED_SHARE)]
+    if len(kept):
+        return kept
+    warnings.warn(
+        CapplanWarning(
+            f"every past event's join path refused over {_MAX_REFUSED_SHARE:.0%} of its joins: "
+            "the analogue's join curve is a limited path's throughput, not the demand"
+        ),
+        stacklevel=3,
+    )
+    return candidates
 
 
 def _signals_row(signals) -> pd.DataFrame:
