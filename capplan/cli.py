@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -34,8 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+
+    def show_warning(message, category, *_args, **_kwargs):
+        # A doubt about a fit is worth a line, not a source listing.
+        print(f"capplan {args.command}: warning: {category.__name__}: {message}", file=sys.stderr)
+
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return args.run(args)
     except (ValueError, KeyError, FileNotFoundError) as error:
         # Bad input is the user's to fix: one clear line, no traceback.
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
