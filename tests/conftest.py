@@ -1,5 +1,14 @@
+import os
+
 import pytest
 from helpers import one_event_tables, toy_tables
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so that a red run points at a change,
+# not at luck; HYPOTHESIS_PROFILE=explore draws new ones (run it now and then).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture
