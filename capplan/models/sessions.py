@@ -335,6 +335,11 @@ class Joins:
         return self.others + self.lobby
 
 
+def _before_clock(t, step: float, clock_start_s: float) -> np.ndarray:
+    """True for the intervals that end by `clock_start_s` (their joins wait for it)."""
+    return t + step <= clock_start_s + 1e-9
+
+
 def background_count(joins, t, step: float, clock_start_s: float) -> float:
     """Background joins per interval before `clock_start_s`: the level ``b`` of
     ``b + A exp((t - clock_start_s) / L)`` fitted by least squares to the joins before it.
@@ -347,7 +352,7 @@ def background_count(joins, t, step: float, clock_start_s: float) -> float:
     the clock (under ten): their mean.
     """
     joins = np.asarray(joins, dtype=float)
-    before = t + step <= clock_start_s + 1e-9
+    before = _before_clock(t, step, clock_start_s)
     y = joins[before]
     if len(y) < 10:
         return float(y.mean()) if len(y) else 0.0
@@ -379,7 +384,7 @@ def split_lobby(joins, t, step, clock_start_s, background) -> Joins:
     joins = np.asarray(joins, dtype=float)
     if clock_start_s is None:
         return Joins(joins, np.zeros_like(joins), t, step, None)
-    before = t + step <= clock_start_s + 1e-9
+    before = _before_clock(t, step, clock_start_s)
     lobby = np.where(before, joins - background, 0.0)
     return Joins(joins - lobby, lobby, t, step, float(clock_start_s))
 

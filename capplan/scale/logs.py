@@ -362,8 +362,8 @@ class _Reader:
     def _naive(self, source: _Source) -> str:
         """SQL condition, true for a row whose timestamp has no offset (naive)."""
         if source.format == "clf":
-            # A CLF date without its offset does not match the format: it is malformed.
-            return "false" if "%z" in CLF_TIME_FORMAT else "true"
+            # CLF_TIME_FORMAT requires the offset (%z): a date without one is malformed.
+            return "false"
         if self.unit or source.time_type == "TIMESTAMP WITH TIME ZONE":
             return "false"  # epoch numbers, or a Parquet timestamp marked as UTC
         if source.format == "csv" or source.time_type == "VARCHAR":
