@@ -7,7 +7,15 @@ per second, timestamps are UTC.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from capplan.data import History, load_history, sample_history, worldcup98_history
+from capplan.data import (
+    History,
+    azure_llm2023_history,
+    azure_llm2023_requests,
+    higgs2012_history,
+    load_history,
+    sample_history,
+    worldcup98_history,
+)
 from capplan.forecast import (
     Nowcaster,
     PeakForecast,
@@ -96,6 +104,8 @@ __all__ = [
     "Staffing",
     "__version__",
     "aggregate_logs",
+    "azure_llm2023_history",
+    "azure_llm2023_requests",
     "burst_factor",
     "concurrency",
     "erlang_a",
@@ -107,6 +117,7 @@ __all__ = [
     "fit_sessions",
     "forecast_event",
     "ggc_mean_wait",
+    "higgs2012_history",
     "load_history",
     "load_plan",
     "mmc",

@@ -14,7 +14,12 @@ from capplan._progress import progress_bar
 from capplan.converters import CONVERTERS
 from capplan.planning import METHODS
 
-SHIPPED = {"sample": capplan.sample_history, "worldcup98": capplan.worldcup98_history}
+SHIPPED = {
+    "sample": capplan.sample_history,
+    "worldcup98": capplan.worldcup98_history,
+    "higgs2012": capplan.higgs2012_history,
+    "azure_llm2023": capplan.azure_llm2023_history,
+}
 
 # The headline event of notebook 03 (a test keeps them equal to its parameters).
 HEADLINE_SIGNALS = {

@@ -2,6 +2,20 @@
 
 from capplan.data.history import History
 from capplan.data.load import load_history
-from capplan.data.shipped import sample_history, worldcup98_history
+from capplan.data.shipped import (
+    azure_llm2023_history,
+    azure_llm2023_requests,
+    higgs2012_history,
+    sample_history,
+    worldcup98_history,
+)
 
-__all__ = ["History", "load_history", "sample_history", "worldcup98_history"]
+__all__ = [
+    "History",
+    "azure_llm2023_history",
+    "azure_llm2023_requests",
+    "higgs2012_history",
+    "load_history",
+    "sample_history",
+    "worldcup98_history",
+]

@@ -1,8 +1,11 @@
-"""The histories shipped with capplan: the generated sample and the real World Cup 1998 trace."""
+"""The histories shipped with capplan: the generated sample and the real traces
+(World Cup 1998, the Higgs announcement 2012, Azure LLM inference 2023)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pandas as pd
 
 from capplan.data.history import History
 from capplan.data.load import load_history
@@ -12,16 +15,21 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 _CANDIDATES = (_PACKAGE / "_shipped_data", _PACKAGE.parent / "data")
 
 
-def _load(name: str) -> History:
+def _folder(name: str) -> Path:
     for candidate in _CANDIDATES:
         folder = candidate / name
         if (folder / "events.parquet").exists():
-            return load_history(folder / "events.parquet", folder / "series.parquet")
+            return folder
     raise FileNotFoundError(
         f"capplan's shipped history {name!r} was not found in "
         + " or ".join(str(c / name) for c in _CANDIDATES)
         + "; see data/README.md to regenerate it"
     )
+
+
+def _load(name: str) -> History:
+    folder = _folder(name)
+    return load_history(folder / "events.parquet", folder / "series.parquet")
 
 
 def sample_history() -> History:
@@ -42,3 +50,104 @@ def worldcup98_history() -> History:
     in ``data/worldcup98/WorldCup.html``.
     """
     return _load("worldcup98")
+
+
+def higgs2012_history() -> History:
+    """The real Higgs boson announcement on Twitter (2012), two events per second.
+
+    ``higgs-20120704-0700``, CERN's seminar of 4 July 2012 (07:00 UTC), and
+    ``higgs-20120702-1400``, the Tevatron's of 2 July (14:00 UTC): per-second
+    ``requests`` (retweets, mentions and replies about the discovery) from
+    3 hours before to 7 hours after each start, zeros included. The clock
+    is the published one shifted by +2 hours to true UTC, an inference the
+    dataset does not document. Converted by
+    :mod:`capplan.converters.higgs2012`; citation and terms in
+    ``data/higgs2012/NOTICE.md``.
+
+    Examples
+    --------
+    >>> import capplan
+    >>> announcement = capplan.higgs2012_history().event("higgs-20120704-0700")
+    >>> int(announcement["requests"].sum())  # activities in the 10-hour window
+    206963
+    """
+    return _load("higgs2012")
+
+
+def azure_llm2023_history() -> History:
+    """The real Azure LLM inference arrivals (2023), one event per trace, per second.
+
+    ``azure-llm2023-code`` (code completion, 8,819 requests over 57 minutes,
+    on/off) and ``azure-llm2023-conv`` (conversation, 19,366 requests over
+    58 minutes, near Poisson): per-second ``requests``, zeros included,
+    timestamps taken as UTC (the trace does not say). Not scheduled events:
+    each starts at its first request. Their sizes are in
+    :func:`azure_llm2023_requests`. Converted by
+    :mod:`capplan.converters.azure_llm2023`; CC-BY 4.0, attribution in
+    ``data/azure_llm2023/NOTICE.md``.
+    """
+    return _load("azure_llm2023")
+
+
+AZURE_TRACES = ("code", "conv")
+
+
+def azure_llm2023_requests(trace: str | None = None) -> pd.DataFrame:
+    r"""The Azure LLM inference requests (2023), one row per request, with their sizes.
+
+    Parameters
+    ----------
+    trace : {"code", "conv"}, optional
+        One trace only; both (``code`` first) by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        In arrival order: ``trace``; ``event_id`` (its event in
+        :func:`azure_llm2023_history`); ``timestamp`` (arrival, UTC, to the
+        microsecond); ``arrival_s`` (seconds since the event's
+        ``actual_start``, so ``floor(arrival_s)`` is the request's second in
+        ``History.event(event_id)``); ``context_tokens`` (prompt) and
+        ``generated_tokens`` (output).
+
+    Notes
+    -----
+    The trace holds no service times: tokens are a proxy for a request's
+    work. An LLM server works a request in two phases, the prompt
+    (prefill: all context tokens at once, compute-bound) and the output
+    (decode: one token after the other, memory-bound, much slower per
+    token), so a request's work is about
+
+    .. math:: B = c_0 + \frac{\text{context\_tokens}}{r_p}
+              + \frac{\text{generated\_tokens}}{r_d}
+
+    with the serving hardware's prefill and decode rates :math:`r_p`,
+    :math:`r_d` (tokens per second; not in the trace, measure or assume
+    them) and a fixed overhead :math:`c_0` (s). A queueing formula needs
+    the mean work and its squared coefficient of variation
+    :math:`c_s^2 = \mathrm{Var}(B) / \mathrm{E}(B)^2` (``service_scv`` of
+    :func:`capplan.ggc_mean_wait` and :func:`capplan.servers_for`); with
+    :math:`c_0 = 0`, :math:`c_s^2` depends only on the ratio
+    :math:`r_p / r_d`, not on the scale. Where decode dominates, the work is
+    about proportional to ``generated_tokens``. Batching servers work many
+    requests at once, so a "server" of the formulas is a batch slot, not a
+    machine.
+
+    Examples
+    --------
+    >>> import capplan
+    >>> jobs = capplan.azure_llm2023_requests("conv")
+    >>> len(jobs)
+    19366
+    >>> work_s = 0.01 + jobs["context_tokens"] / 5000 + jobs["generated_tokens"] / 50
+    >>> cs2 = work_s.var() / work_s.mean() ** 2  # squared coefficient of variation
+    """
+    if trace is not None and trace not in AZURE_TRACES:
+        raise ValueError(
+            f"trace must be one of {', '.join(map(repr, AZURE_TRACES))} or None (both), "
+            f"not {trace!r}"
+        )
+    requests = pd.read_parquet(_folder("azure_llm2023") / "requests.parquet")
+    if trace is not None:
+        requests = requests[requests["trace"] == trace].reset_index(drop=True)
+    return requests
