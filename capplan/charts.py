@@ -661,8 +661,10 @@ SLO_COLOR = START_COLOR
 
 def plan_validation_chart(validation) -> alt.LayerChart:
     """Simulated share of joins missing the waiting target, per interval and scenario,
-    against the SLO's limit (a :class:`~capplan.planning.PlanValidation`)."""
-    f = validation.frame[["scenario", "start_s", "miss_share", "refused_share"]].copy()
+    against the SLO's limit (a :class:`~capplan.planning.PlanValidation`); replays of
+    observed seconds dashed beside the model's scenarios."""
+    columns = ["scenario", "source", "start_s", "miss_share", "refused_share"]
+    f = validation.frame[columns].copy()
     line = (
         alt.Chart(f)
         .mark_line(point=True)
@@ -670,7 +672,8 @@ def plan_validation_chart(validation) -> alt.LayerChart:
             x=alt.X("start_s:Q", title="seconds from the scheduled start (s)"),
             y=alt.Y("miss_share:Q", title="share of joins missing the wait target"),
             color="scenario:N",
-            tooltip=["scenario", "start_s", "miss_share", "refused_share"],
+            strokeDash=alt.StrokeDash("source:N", sort=["model", "replay"], title="source"),
+            tooltip=columns,
         )
     )
     target = (

@@ -7,7 +7,9 @@ per second when the history measured no concurrency), among those whose join pat
 up (refused at most 1% of its joins). Its fitted join curve, scaled to
 the forecast peak joins per second, is the point forecast; the forecast's upper over
 point peak scales the whole curve for the upper quantile. The analogue's sessions give
-the concurrency, hence the stream servers.
+the concurrency, hence the stream servers. The analogue's real seconds travel with the
+forecast, so that a plan made from it is checked against them as well as against the
+model's own curves.
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ class EventForecast:
         The analogue's fitted session lengths.
     joins : JoinForecast
         First tries per second over the planning window: the curve scaled to the
-        forecast peak, its upper quantile the curve times upper / point.
+        forecast peak, its upper quantile the curve times upper / point. Its
+        ``observed`` is the analogue's measured joins per second (named after it): a
+        plan sized on ``joins`` is validated by default against them, scaled to the
+        forecast's point and upper peaks, beside the model's scenarios
+        (:meth:`EventPlan.validate`).
     scale : float
         Forecast peak joins per second over the analogue's fitted peak.
     """
@@ -199,6 +205,7 @@ def forecast_event(
         level=level,
         start_s=window[0],
         end_s=window[1],
+        observed_name=analogue,
     )
     listeners = concurrency(
         pd.Series(joins.point, index=joins.t), sessions, clock_start_s=lobby_start_s

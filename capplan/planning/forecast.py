@@ -6,6 +6,8 @@ One way per kind of uncertainty:
   parameter band (narrow: the uncertainty of a *fit*, not of a future event).
 - :meth:`JoinForecast.from_peak`: a past event's fitted join curve scaled to a
   forecast peak, its upper quantile the curve times the forecast's upper / point.
+  It keeps the past event's observed seconds (``observed``), so that a plan made
+  from it is also replayed on them (:meth:`EventPlan.validate`).
 - :meth:`JoinForecast.from_rates`: rates per second (any regular grid) and one
   multiplicative ``factor`` for the upper quantile, e.g. a peak forecast's
   ``upper / point``.
@@ -43,6 +45,14 @@ def _per_second(values: np.ndarray, idx: np.ndarray, step: float) -> tuple[np.nd
     return t, np.repeat(values, reps, axis=0)
 
 
+def _observed_of(fit, name) -> pd.Series | None:
+    """The counts per second a curve was fitted on, named ``name``; None if not per second."""
+    if abs(float(fit.interval_s) - 1.0) > 1e-9:
+        return None
+    data = fit.data.copy()
+    return data.rename(data.name if name is None else name)
+
+
 @dataclass(frozen=True)
 class JoinForecast:
     """Per-second join rates (first tries per second) on a 1-s grid, with their upper quantile.
@@ -64,6 +74,11 @@ class JoinForecast:
     scenarios : dict of str to numpy.ndarray
         Curves to validate on (per second): at least ``point`` and ``upper``.
     description : str
+    observed : pandas.Series or None
+        Observed first tries per second of the past event the curve was fitted on,
+        indexed by seconds since its start (NaN: a missing second), named after the
+        event; :meth:`EventPlan.validate` replays them, scaled to this forecast, by
+        default. None (the default, and after :meth:`replace`): nothing to replay.
     """
 
     t: np.ndarray
@@ -74,6 +89,7 @@ class JoinForecast:
     kind: str
     scenarios: dict = field(repr=False)
     description: str = ""
+    observed: pd.Series | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         for arr in (self.t, self.point, self.upper, *self.scenarios.values()):
@@ -81,6 +97,11 @@ class JoinForecast:
                 raise ValueError("JoinForecast: every curve needs one rate per second of t")
             if np.any(~np.isfinite(arr)) or (np.any(arr < 0) and arr is not self.t):
                 raise ValueError("JoinForecast: rates must be finite and >= 0 (per second)")
+        if self.observed is not None and not isinstance(self.observed, pd.Series):
+            raise TypeError(
+                "JoinForecast: observed must be a pandas Series of counts per second or None; "
+                f"got {type(self.observed).__name__}"
+            )
 
     # -- constructors ---------------------------------------------------------------------------
 
@@ -126,6 +147,7 @@ class JoinForecast:
         level: float = 0.95,
         start_s: float = -3600.0,
         end_s: float = 10800.0,
+        observed_name: str | None = None,
     ) -> JoinForecast:
         """A past event's fitted join curve, scaled so that its peak is ``peak_per_s``.
 
@@ -134,6 +156,13 @@ class JoinForecast:
         second times ``peak_per_s / fit.peak().rate``; the upper curve is the point times
         ``upper_per_s / peak_per_s``, the forecast's ``level`` quantile over its point.
         The curve's over-dispersion is kept.
+
+        The counts the curve was fitted on (``fit.data``, unscaled, on the past event's
+        clock) are kept as ``observed``, named ``observed_name`` (default: the data's
+        name): a plan made from this forecast replays them through its workers, scaled
+        to the forecast's peak, when it is validated (:meth:`EventPlan.validate`).
+        Counts per interval longer than one second are not kept (nothing to replay
+        second by second).
         """
         from capplan.models import JoinCurveFit
 
@@ -162,6 +191,7 @@ class JoinForecast:
             {"point": point, "upper": upper},
             f"fitted {fit.form.name} curve scaled by {scale:.4g} to a peak of "
             f"{peak_per_s:.4g}/s; upper = point x {factor:.4g} ({level:.0%} quantile)",
+            _observed_of(fit, observed_name),
         )
 
     @classmethod
@@ -255,10 +285,15 @@ class JoinForecast:
             self.kind,
             {k: v[keep] for k, v in self.scenarios.items()},
             self.description,
+            self.observed,
         )
 
     def replace(self, **curves) -> JoinForecast:
-        """A copy with new ``point``/``upper`` (and scenarios scaled alike)."""
+        """A copy with new ``point``/``upper`` (and scenarios scaled alike).
+
+        The observed seconds are dropped (they belong to the old curves: a delayed start
+        moves the flood, not the past event's seconds) unless given as ``observed=``.
+        """
         point = curves.get("point", self.point)
         upper = curves.get("upper", self.upper)
         scen = curves.get("scenarios", {"point": point, "upper": upper})
@@ -271,6 +306,7 @@ class JoinForecast:
             self.kind,
             scen,
             curves.get("description", self.description),
+            curves.get("observed"),
         )
 
     def to_frame(self) -> pd.DataFrame:

@@ -5,6 +5,12 @@ JSON: ``{"format": "capplan.EventPlan", "version": 1, "inputs": {...}, "frame":
 CSV: a directory with ``plan.csv`` (per interval), ``margins.csv``,
 ``forecast.csv`` (per second: the scenarios) and ``inputs.json`` (the inputs,
 which are not a table).
+
+The forecast's observed seconds (``JoinForecast.observed``, which a plan replays when
+validated) are kept too: ``"observed": {"name": ..., "t": [...], "counts": [...]}`` in
+JSON (null counts: missing seconds), ``observed.csv`` in a directory. A plan saved
+without them (or by an earlier capplan) loads with ``observed`` None: it validates on
+the model's scenarios only, unless given ``validate(replay=series)``.
 """
 
 from __future__ import annotations
@@ -91,18 +97,42 @@ def save_plan(plan, path, format: str | None = None) -> Path:
             "t": plan.forecast.t.tolist(),
             **{k: v.tolist() for k, v in plan.forecast.scenarios.items()},
         }
+        obs = plan.forecast.observed
+        if obs is not None:
+            doc["observed"] = {
+                "name": None if obs.name is None else str(obs.name),
+                "t": np.asarray(obs.index, dtype=float).tolist(),
+                "counts": _clean(obs.to_numpy(dtype=float).tolist()),
+            }
         path.write_text(json.dumps(doc))
         return path
     path.mkdir(parents=True, exist_ok=True)
     plan.frame.to_csv(path / "plan.csv")
     plan.margins_table.to_csv(path / "margins.csv", index=False)
     plan.forecast.to_frame().to_csv(path / "forecast.csv")
+    obs = plan.forecast.observed
+    if obs is not None:
+        inputs["observed_name"] = None if obs.name is None else str(obs.name)
+        obs.rename("counts").rename_axis("seconds").to_csv(path / "observed.csv")
+    elif (path / "observed.csv").exists():
+        (path / "observed.csv").unlink()  # an earlier plan's, not this one's
     (path / "inputs.json").write_text(json.dumps(inputs, indent=1))
     return path
 
 
+def _observed(name, t, counts) -> pd.Series:
+    """Observed counts per second as saved, on their integer seconds."""
+    index = pd.Index(np.asarray(t, dtype=float).astype(np.int64), name="seconds")
+    return pd.Series(counts, index=index, name=name)
+
+
 def load_plan(path):
-    """Read a plan written by :func:`save_plan` (a ``.json`` file or a CSV directory)."""
+    """Read a plan written by :func:`save_plan` (a ``.json`` file or a CSV directory).
+
+    The forecast's observed seconds come back if the plan was saved with them; a plan
+    saved without them loads with ``forecast.observed`` None, and its
+    :meth:`~EventPlan.validate` then replays nothing by default.
+    """
     from capplan.planning.plan import EventPlan
 
     path = Path(path)
@@ -116,6 +146,10 @@ def load_plan(path):
         fcf = pd.read_csv(path / "forecast.csv", index_col="seconds")
         t = fcf.index.to_numpy(dtype=float)
         curves = {str(c): fcf[c].to_numpy(dtype=float) for c in fcf.columns}
+        observed = None
+        if (path / "observed.csv").exists():
+            o = pd.read_csv(path / "observed.csv", index_col="seconds")["counts"]
+            observed = _observed(inputs.get("observed_name"), o.index, o.to_numpy(dtype=float))
     elif path.is_file():
         inputs = json.loads(path.read_text())
         frame = pd.DataFrame(inputs["frame"]).set_index("start_s")
@@ -123,6 +157,11 @@ def load_plan(path):
         fd = dict(inputs["forecast"])
         t = np.asarray(fd.pop("t"), dtype=float)
         curves = {k: np.asarray(v, dtype=float) for k, v in fd.items()}
+        o = inputs.get("observed")
+        observed = None
+        if o is not None:
+            counts = np.array([np.nan if v is None else v for v in o["counts"]], dtype=float)
+            observed = _observed(o["name"], o["t"], counts)
     else:
         raise FileNotFoundError(f"no saved plan at {path}")
     if inputs.get("format") != FORMAT:
@@ -158,6 +197,7 @@ def load_plan(path):
         meta["kind"],
         curves,
         meta["description"],
+        observed,
     )
     c = inputs["client"]
     client = ClientPolicy(

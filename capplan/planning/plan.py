@@ -575,33 +575,105 @@ class EventPlan:
         self,
         scenarios=None,
         *,
+        replay=None,
+        scale_to=None,
         seed=None,
         replications: int = 1,
         noise: bool = True,
         progress: bool = False,
     ):
-        """Simulate the plan's join path over forecast scenarios; see
-        :class:`~capplan.planning.validate.PlanValidation`.
+        """Simulate the plan's join path over the forecast's scenarios and over observed
+        seconds replayed through it; see :class:`~capplan.planning.validate.PlanValidation`.
+
+        Each scenario runs second by second through the plan's workers per interval, its
+        queue limit, the clients' timeout and retries, and the attack traffic of the
+        margins (Poisson, ``margins.attack_rps`` per second); each interval is judged
+        against the SLO. A *replay* puts observed first tries, second by second, through
+        the same path: it can disagree with the model, where the model's scenarios
+        cannot.
 
         Parameters
         ----------
         scenarios : list of str, optional
             Names among ``forecast.scenarios`` (default all: ``point``, ``upper``, and
-            a scenario forecast's curves).
+            a scenario forecast's curves); ``[]``: none (replays only).
+        replay : pandas.Series, dict of str to Series, bool or None, default None
+            Observed first tries per second to replay, indexed by seconds since the
+            event's start on a 1-s grid (as ``History.event(id)["joins"]`` or
+            ``["requests"]`` gives), NaN for a missing second; a dict replays several,
+            each named by its key. The series is laid on the plan's window by its index
+            (second ``s`` of the series is second ``s`` of the plan). None (default):
+            the forecast's ``observed`` seconds if it has them (a plan from
+            :func:`~capplan.forecast_event` or :meth:`JoinForecast.from_peak`: the
+            analogue's joins), scaled to the forecast's ``point`` and to its ``upper``
+            peak (two replays); nothing otherwise (a loaded plan whose file did not
+            keep them, a forecast from rates). True: the same, an error if there are
+            none. False: no replay.
+        scale_to : {None, "point", "upper"} or a list of them, default None
+            Scale a replay's counts so that their peak of the 1-minute mean (the highest
+            mean over 60 consecutive observed seconds of the window) equals the
+            forecast's point or upper curve's (the same measure): every second's count
+            times ``forecast peak / observed peak``, rounded to a whole count at random
+            (``floor(x) + 1`` with probability ``x - floor(x)``: unbiased), drawn from
+            ``seed``. A list gives one replay per entry; None keeps the counts as observed
+            (for the default replay: both ``"point"`` and ``"upper"``).
         seed : int, Generator or None
+            Randomness of every run (service times, arrival times within a second, the
+            forecast's noise, attack counts, rounding); the same seed gives the same
+            validation, and adding replays leaves the model's scenarios unchanged.
         replications : int, default 1
-            Runs per scenario, pooled per interval.
+            Runs per scenario and per replay, pooled per interval.
         noise : bool, default True
-            Over-dispersed per-second first tries (the forecast's alpha); False: Poisson.
+            Over-dispersed per-second first tries in the model's scenarios (the
+            forecast's alpha); False: Poisson. A replay gets no noise: observed counts
+            carry their own.
         progress : bool, default False
             A progress bar, one step per simulated run (a headline event's run takes
             about ten seconds).
+
+        Returns
+        -------
+        PlanValidation
+            Rows of ``source == "model"`` and ``"replay"`` side by side; its ``replays``
+            table says how each replay was scaled and what it covered.
+
+        Raises
+        ------
+        ValueError
+            An unknown scenario or ``scale_to``; a replay not on a 1-s grid of whole
+            seconds, with negative or fractional counts, not overlapping the plan's
+            window or covering no whole interval of it (the message names the argument).
+
+        Notes
+        -----
+        Only the intervals whose every second the replay observed are judged: seconds of
+        the window outside the series, and missing seconds (NaN, or absent from the
+        index), are never filled; an interval with any is left out, counted in
+        ``intervals_left_out`` (and printed). Each run of whole intervals is simulated
+        on its own, starting from a warm-up at its first second's count. A replay's
+        ``concurrent`` (the replayed joins through the plan's sessions) stops at its
+        first missing second. Intervals are judged as for the scenarios (see
+        :mod:`capplan.planning.validate`).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from capplan.planning import JoinForecast, JoinService, plan_event
+        >>> fc = JoinForecast.from_rates(pd.Series(50.0, index=pd.RangeIndex(0, 600)), factor=1.2)
+        >>> plan = plan_event(fc, ("exponential", {"mean_s": 300.0}), window=(0, 600),
+        ...                   service=JoinService(0.05), streams_per_server=1000)
+        >>> seen = pd.Series(np.random.default_rng(0).poisson(50, 600), index=range(0, 600))
+        >>> v = plan.validate(replay=seen, seed=1)
+        >>> list(v.summary()["source"])
+        ['model', 'model', 'replay']
         """
         from capplan.planning.validate import validate_plan
 
         return validate_plan(
             self,
             scenarios=scenarios,
+            replay=replay,
+            scale_to=scale_to,
             seed=seed,
             replications=replications,
             noise=noise,

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,26 +44,65 @@ def simulate_join_path(
     warmup_s=0,
     seed=None,
     noise_seed=None,
+    arrival_counts=None,
 ):
-    """One run of the join path: per-second first-try rates and workers; returns
+    """One run of the join path: per-second first-try rates (or counts) and workers; returns
     ``(per-second frame without the warm-up, SimulationResult)``.
 
-    ``warmup_s`` seconds of the first second's conditions are simulated before
-    and left out, so the run starts near steady state.
+    Parameters
+    ----------
+    rates : array-like or None
+        First tries per second (1/s), one per second; None with ``arrival_counts``.
+    workers_per_s : array-like of int
+        Workers in each second.
+    service : JoinService
+    client : ClientPolicy
+        Timeout (s), retry policy and what a timed-out request becomes.
+    buffer : int or None
+        Most requests waiting (None or < 0: unlimited).
+    alpha_per_second : float, default 0.0
+        Over-dispersion of the rates: each second's rate times a Gamma(1/alpha, alpha)
+        draw. Not with ``arrival_counts`` (observed counts carry their own noise).
+    attack_rps : float, default 0.0
+        Attack requests per second, Poisson, added to the first tries (as counts when
+        ``arrival_counts`` is given).
+    warmup_s : int, default 0
+        Seconds of the first second's conditions (its rate, or its count) simulated
+        before and left out, so that the run starts near steady state.
+    seed, noise_seed : int, Generator or None
+        The simulation's randomness; the rate noise's (and the attack counts').
+    arrival_counts : array-like of int, optional
+        Observed first tries in each second, replayed as they came (each placed
+        uniformly at random within its second, see :func:`capplan.simulate`).
     """
     rng = np.random.default_rng(noise_seed)
-    rates = np.asarray(rates, dtype=float)
     workers = np.asarray(workers_per_s, dtype=np.int64)
-    if warmup_s:
-        rates = np.concatenate([np.full(warmup_s, rates[0]), rates])
-        workers = np.concatenate([np.full(warmup_s, workers[0]), workers])
-    if alpha_per_second > 0:
-        k = 1.0 / alpha_per_second
-        rates = rates * rng.gamma(k, 1.0 / k, rates.size)
-    rates = rates + attack_rps
+    if arrival_counts is not None:
+        if rates is not None:
+            raise ValueError("give rates or arrival_counts, not both")
+        if alpha_per_second > 0:
+            raise ValueError(
+                "alpha_per_second applies to rates: observed counts are replayed as they came"
+            )
+        counts = np.asarray(arrival_counts, dtype=np.int64)
+        if warmup_s:
+            counts = np.concatenate([np.full(warmup_s, counts[0]), counts])
+            workers = np.concatenate([np.full(warmup_s, workers[0]), workers])
+        if attack_rps > 0:
+            counts = counts + rng.poisson(attack_rps, counts.size)
+        arrivals = dict(arrival_counts=counts)
+    else:
+        rates = np.asarray(rates, dtype=float)
+        if warmup_s:
+            rates = np.concatenate([np.full(warmup_s, rates[0]), rates])
+            workers = np.concatenate([np.full(warmup_s, workers[0]), workers])
+        if alpha_per_second > 0:
+            k = 1.0 / alpha_per_second
+            rates = rates * rng.gamma(k, 1.0 / k, rates.size)
+        arrivals = dict(arrival_rate=rates + attack_rps)
     timeout = None if client.timeout_s is None else Deterministic(client.timeout_s)
     result = simulate(
-        arrival_rate=rates,
+        **arrivals,
         service_time=service.distribution(),
         servers=np.maximum(workers, 0),
         interval=1.0,
@@ -154,48 +195,83 @@ def judge_intervals(
 class PlanValidation:
     """The simulated service level of a plan, per interval and scenario, beside the target.
 
+    The scenarios are the model's (the forecast's curves, ``source == "model"``) and the
+    replays of observed seconds (``source == "replay"``), judged alike.
+
     Attributes
     ----------
     frame : pandas.DataFrame
-        One row per scenario and interval (columns ``scenario``, ``start_s``,
+        One row per scenario and interval (columns ``scenario``, ``source``, ``start_s``,
         ``workers``, attempts, ``refused_share``, ``wait_prob``, ``miss_share``
         (share of joins missing the waiting target; an upper bound for a
         waiting-time target), ``target_miss``, ``meets_wait``, ``meets_refused``,
         ``meets_slo``, and for the streams ``concurrent``, ``stream_capacity``,
-        ``meets_streams``).
+        ``meets_streams``). A replay has rows only for the intervals it covers fully
+        (see ``replays``); its ``concurrent`` is NaN (and ``meets_streams`` missing)
+        from its first missing second on.
+    replays : pandas.DataFrame
+        One row per replay (index ``scenario``): ``series``, ``scale_to``,
+        ``scale_factor``, the 1-minute peaks (1/s) of the observed seconds and of the
+        forecast curve scaled to, ``intervals_judged``, ``intervals_left_out``,
+        ``missing_seconds`` (NaN or absent inside the series' span) and
+        ``uncovered_seconds`` (of the window, outside the series' span). Empty if none.
     slo : SLO
     label : str
+    settings : dict
+        Seed, replications, attack rate (1/s), noise, buffer, warm-up (s).
     """
 
-    def __init__(self, frame: pd.DataFrame, slo, label: str, settings: dict):
+    def __init__(self, frame: pd.DataFrame, slo, label: str, settings: dict, replays=None):
         self.frame = frame
         self.slo = slo
         self.label = label
         self.settings = dict(settings)
+        self.replays = _REPLAY_TABLE.copy() if replays is None else replays
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame.copy()
 
     @property
     def share_meeting_slo(self) -> float:
-        """Share of (scenario, interval) rows with arrivals that meet the SLO."""
+        """Share of (scenario, interval) rows with arrivals that meet the SLO, over every
+        scenario, the model's and the replays' (see :attr:`share_meeting_slo_by_source`)."""
         judged = self.frame[self.frame["arrivals"] > 0]
         return float(judged["meets_slo"].mean())
 
+    @property
+    def share_meeting_slo_by_source(self) -> pd.Series:
+        """Share of intervals meeting the SLO in the model's scenarios (``model``) and in
+        the replays of observed seconds (``replay``), those present."""
+        judged = self.frame[self.frame["arrivals"] > 0]
+        return judged.groupby("source", sort=False)["meets_slo"].mean().astype(float)
+
     def summary(self) -> pd.DataFrame:
-        """Per scenario: share of intervals meeting the SLO and the run's totals."""
+        """Per scenario: share of intervals meeting the SLO and the run's totals.
+
+        ``source`` is ``model`` or ``replay``; ``intervals`` counts the judged intervals
+        with arrivals, ``intervals_left_out`` those of the window a replay does not cover
+        fully (0 for the model); ``scaled_by`` the factor a replay's counts were scaled
+        by (NaN for the model).
+        """
         rows = {}
         for name, g in self.frame.groupby("scenario", sort=False):
             j = g[g["arrivals"] > 0]
+            replay = name in self.replays.index
             rows[name] = {
+                "source": g["source"].iloc[0],
                 "intervals": len(j),
+                "intervals_left_out": (
+                    int(self.replays.at[name, "intervals_left_out"]) if replay else 0
+                ),
+                "scaled_by": float(self.replays.at[name, "scale_factor"]) if replay else np.nan,
                 "share_meeting_slo": j["meets_slo"].mean(),
                 "share_meeting_wait": j["meets_wait"].mean(),
                 "share_meeting_refused": j["meets_refused"].mean(),
-                "share_meeting_streams": g["meets_streams"].mean(),
+                "share_meeting_streams": g["meets_streams"].astype("boolean").mean(),
                 "worst_miss_share": j["miss_share"].max(),
                 "target_miss": self.slo.miss_limit,
                 "refused_share": j["refused_share"].mul(j["arrivals"]).sum() / j["arrivals"].sum(),
+                "worst_refused_share": j["refused_share"].max(),
                 "target_refused": self.slo.max_refused,
                 "retries_per_first_try": j["retries"].sum() / max(j["first_tries"].sum(), 1),
                 "worst_wait_p99_s": j["wait_p99_max_s"].max(),
@@ -205,10 +281,28 @@ class PlanValidation:
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("scenario")
 
     def __str__(self) -> str:
+        by = self.share_meeting_slo_by_source
+        words = {"model": "in the model's scenarios", "replay": "replaying observed seconds"}
+        shares = ", ".join(f"{v:.1%} {words.get(k, k)}" for k, v in by.items())
         head = (
             f"Plan validation by simulation: {self.label}\nSLO: {self.slo.describe()}; "
-            f"share of intervals meeting it: {self.share_meeting_slo:.1%}\n"
+            f"share of intervals meeting it: {shares}\n"
         )
+        for name, r in self.replays.iterrows():
+            peak = f"1-minute peak {r['observed_peak_1min_per_s']:,.0f}/s"
+            scaled = (
+                f"x {r['scale_factor']:.4g} ({peak} -> the forecast {r['scale_to']}'s "
+                f"{r['target_peak_1min_per_s']:,.0f}/s)"
+                if isinstance(r["scale_to"], str)
+                else f"as observed ({peak})"
+            )
+            judged, left = int(r["intervals_judged"]), int(r["intervals_left_out"])
+            head += (
+                f"{name}: the observed seconds of {r['series']} {scaled}; {judged} of "
+                f"{judged + left} intervals judged, {left} left out "
+                f"({_count(r['uncovered_seconds'], 'second')} of the window outside the "
+                f"series, {_count(r['missing_seconds'], 'missing second')})\n"
+            )
         return head + table_text(self.summary().T, 4)
 
     def __repr__(self) -> str:
@@ -221,10 +315,232 @@ class PlanValidation:
         return charts.plan_validation_chart(self)
 
 
+def _count(n, what: str) -> str:
+    return f"{int(n):,} {what}" + ("" if int(n) == 1 else "s")
+
+
+_REPLAY_TABLE = pd.DataFrame(
+    {
+        c: pd.Series(dtype=d)
+        for c, d in (
+            ("series", object),
+            ("scale_to", object),
+            ("scale_factor", float),
+            ("observed_peak_1min_per_s", float),
+            ("target_peak_1min_per_s", float),
+            ("intervals_judged", np.int64),
+            ("intervals_left_out", np.int64),
+            ("missing_seconds", np.int64),
+            ("uncovered_seconds", np.int64),
+        )
+    },
+    index=pd.Index([], name="scenario", dtype=object),
+)
+
+SCALE_TO = ("point", "upper")
+_MINUTE_S = 60
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """Observed seconds on the plan's window, ready to simulate."""
+
+    name: str
+    series: str
+    scale_to: str | None
+    counts: np.ndarray  # per second of the window; NaN where missing or not covered
+    factor: float
+    observed_peak: float
+    target_peak: float
+    judged: np.ndarray  # per interval: every second observed
+    missing_s: int
+    uncovered_s: int
+
+    def segments(self):
+        """(first, end) interval indices of each run of judged intervals."""
+        edges = np.diff(np.concatenate([[0], self.judged.astype(np.int8), [0]]))
+        return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def _peak_1min(per_second: np.ndarray) -> float:
+    """Highest mean over 60 consecutive seconds, all observed (NaN if none)."""
+    return float(pd.Series(per_second).rolling(_MINUTE_S, min_periods=_MINUTE_S).mean().max())
+
+
+def _window_counts(name: str, series, t: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The series' counts on the window's seconds ``t`` (NaN where none), and its span."""
+    if isinstance(series, pd.DataFrame):
+        raise TypeError(
+            f"{name} must be one series of first tries per second, e.g. "
+            f"History.event(id)['joins']; got a DataFrame with columns {list(series.columns)}"
+        )
+    if not isinstance(series, pd.Series):
+        raise TypeError(
+            f"{name} must be a pandas Series of first tries per second indexed by seconds "
+            f"since the event's start; got {type(series).__name__}"
+        )
+    if series.empty:
+        raise ValueError(f"{name} is empty: give first tries per second")
+    index = series.index
+    if not pd.api.types.is_numeric_dtype(index) or pd.api.types.is_bool_dtype(index):
+        raise ValueError(
+            f"{name} must be indexed by seconds since the event's start (numbers, as "
+            f"History.event(id) gives); got an index of {index.dtype}"
+        )
+    idx = np.asarray(index, dtype=float)
+    if not np.all(np.isfinite(idx)) or np.any(idx != np.round(idx)):
+        raise ValueError(f"{name} must be on a 1-s grid of whole seconds; its index is not")
+    steps = np.diff(idx)
+    if np.any(steps <= 0):
+        raise ValueError(f"{name}: its index (seconds) must be increasing with no repeat")
+    if steps.size and steps.min() != 1:
+        raise ValueError(
+            f"{name} must be on a 1-s grid (counts per second); its smallest step is "
+            f"{steps.min():g} s: replay needs per-second counts, not per-interval totals"
+        )
+    try:
+        values = series.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold counts (numbers); got {series.dtype}") from None
+    bad = np.isinf(values) | (values < 0) | (np.isfinite(values) & (values != np.round(values)))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} must be whole counts >= 0 per second (NaN: a missing second); got "
+            f"{values[k]:g} at {idx[k]:g} s"
+            + (f" ({bad.sum()} such values)" if bad.sum() > 1 else "")
+        )
+    t0 = int(t[0])
+    pos = idx.astype(np.int64) - t0
+    inside = (pos >= 0) & (pos < t.size)
+    out = np.full(t.size, np.nan)
+    out[pos[inside]] = values[inside]
+    if not np.isfinite(out).any():
+        observed = idx[np.isfinite(values)]
+        has = f"{observed.min():g}..{observed.max():g} s" if observed.size else "no value"
+        raise ValueError(
+            f"{name} does not overlap the plan's window: it has counts at {has}, the window "
+            f"is {t[0]:g}..{t[-1] + 1:g} s from the start; index the series by seconds since "
+            "the event's start"
+        )
+    return out, float(idx[0]), float(idx[-1])
+
+
+def _check_scale_to(scale_to) -> tuple:
+    values = scale_to if isinstance(scale_to, (list, tuple)) else (scale_to,)
+    bad = [v for v in values if v is not None and v not in SCALE_TO]
+    if bad or not values:
+        raise ValueError(
+            f"scale_to must be None, 'point', 'upper' or a list of them; got {scale_to!r}"
+        )
+    return tuple(dict.fromkeys(values))
+
+
+def _replays(replay, scale_to, fc, interval_s: int) -> list[_Replay]:
+    """The replays asked for: ``replay`` and ``scale_to`` as :meth:`EventPlan.validate`."""
+    if replay is False:
+        return []
+    if replay is None or replay is True:
+        observed = fc.observed
+        if observed is None:
+            if replay is True:
+                raise ValueError(
+                    "replay=True: the plan's forecast carries no observed seconds (a plan "
+                    "from JoinForecast.from_peak or forecast_event does; a loaded plan may "
+                    "not); pass the series itself, replay=series"
+                )
+            return []
+        label = "replay" if observed.name is None else f"replay of {observed.name}"
+        given = {label: observed}
+        scales = SCALE_TO if scale_to is None else _check_scale_to(scale_to)
+    elif isinstance(replay, (pd.Series, pd.DataFrame)):  # a DataFrame: refused, named
+        given = {"replay": replay}
+        scales = _check_scale_to(scale_to)
+    elif isinstance(replay, Mapping):
+        if not replay:
+            raise ValueError("replay is an empty mapping: give name -> series")
+        given = {str(k): v for k, v in replay.items()}
+        scales = _check_scale_to(scale_to)
+    else:
+        raise TypeError(
+            "replay must be a pandas Series of first tries per second, a dict of name -> "
+            f"Series, True/None (the forecast's observed seconds) or False; got "
+            f"{type(replay).__name__}"
+        )
+    out = []
+    n_int = fc.t.size // interval_s
+    for key, series in given.items():
+        arg = "replay" if not isinstance(replay, Mapping) else f"replay[{key!r}]"
+        counts, first_s, last_s = _window_counts(arg, series, fc.t)
+        judged = np.isfinite(counts).reshape(n_int, interval_s).all(axis=1)
+        if not judged.any():
+            raise ValueError(
+                f"{arg} covers no whole interval of {interval_s} s of the plan's window "
+                f"({fc.t[0]:g}..{fc.t[-1] + 1:g} s) with a count in every second"
+            )
+        span = (fc.t >= first_s) & (fc.t <= last_s)
+        missing = int(np.sum(span & ~np.isfinite(counts)))
+        observed_peak = _peak_1min(counts)
+        name_of = getattr(series, "name", None)
+        for scale in scales:
+            if scale is None:
+                factor, target = 1.0, np.nan
+            else:
+                target = _peak_1min(fc.upper if scale == "upper" else fc.point)
+                if not observed_peak > 0:
+                    raise ValueError(
+                        f"{arg} cannot be scaled to the forecast's {scale} peak: it has no "
+                        "full minute of observed seconds with a first try in the window"
+                    )
+                factor = target / observed_peak
+            out.append(
+                _Replay(
+                    name=key if scale is None else f"{key} (scaled to {scale})",
+                    series=str(key if name_of is None else name_of),
+                    scale_to=scale,
+                    counts=counts,
+                    factor=float(factor),
+                    observed_peak=observed_peak,
+                    target_peak=float(target),
+                    judged=judged,
+                    missing_s=missing,
+                    uncovered_s=int(np.sum(~span)),
+                )
+            )
+    return out
+
+
+def _stochastic_round(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Whole numbers with the same expectation: ``floor(x) + 1`` with probability
+    ``x - floor(x)``, else ``floor(x)``."""
+    low = np.floor(x)
+    return (low + (rng.random(x.size) < x - low)).astype(np.int64)
+
+
+def _judge(g, name, source, w, limits, slo, concurrent, capacity):
+    """The SLO columns of one scenario's per-interval frame ``g`` (index ``start_s``)."""
+    g.insert(0, "scenario", name)
+    g.insert(1, "source", source)
+    g.insert(2, "workers", w)
+    g.insert(3, "queue_limit", limits)
+    g["target_miss"] = slo.miss_limit
+    g["meets_wait"] = ~(g["miss_share"] > slo.miss_limit)
+    g["meets_refused"] = ~(g["refused_share"] > slo.max_refused)
+    g["meets_slo"] = g["meets_wait"] & g["meets_refused"]
+    g["concurrent"] = concurrent
+    g["stream_capacity"] = capacity
+    meets = pd.array(concurrent <= capacity, dtype="boolean")
+    meets[~np.isfinite(concurrent)] = pd.NA
+    g["meets_streams"] = meets
+    return g.reset_index()
+
+
 def validate_plan(
     plan,
     *,
     scenarios=None,
+    replay=None,
+    scale_to=None,
     seed=None,
     replications: int = 1,
     workers=None,
@@ -236,7 +552,8 @@ def validate_plan(
     noise: bool = True,
     progress: bool = False,
 ) -> PlanValidation:
-    """See :meth:`EventPlan.validate`."""
+    """See :meth:`EventPlan.validate`. ``forecast`` replaces the plan's (a what-if's
+    curves); the default replay is then that forecast's observed seconds, if any."""
     from capplan.models import concurrency
 
     fc = plan.forecast if forecast is None else forecast
@@ -246,65 +563,115 @@ def validate_plan(
         raise ValueError(f"unknown scenario(s) {missing}; the forecast has {list(fc.scenarios)}")
     if isinstance(replications, bool) or int(replications) != replications or replications < 1:
         raise ValueError(f"replications must be a whole number >= 1; got {replications!r}")
+    iv = plan.interval_s
+    replays = _replays(replay, scale_to, fc, iv)
+    clash = [r.name for r in replays if r.name in names]
+    if clash or len({r.name for r in replays}) < len(replays):
+        raise ValueError(f"replay names must differ from each other and the scenarios; {clash}")
+    if not names and not replays:
+        raise ValueError("nothing to simulate: give scenarios or a replay")
     client = plan.client if client is None else client
     attack = plan.margins.attack_rps if attack_rps is None else float(attack_rps)
-    iv = plan.interval_s
     frame = plan.frame
     w = frame["workers"].to_numpy() if workers is None else np.asarray(workers)
     s_srv = (
         frame["stream_servers"].to_numpy() if stream_servers is None else np.asarray(stream_servers)
     )
+    capacity = s_srv * plan.streams_per_server
     per_s = np.repeat(w, iv)
     limits = plan.queue.limits(w, plan.service.mean_s, client.timeout_s)
     buffer = None if limits[0] < 0 else int(limits.max())
     warm = int(max(1, math.ceil(10 * plan.service.mean_s / iv))) * iv
+    drop = client.on_timeout == "drop"
     ss = np.random.SeedSequence(seed)
     runs = [(name, child) for name in names for child in ss.spawn(replications)]
+    runs += [(r, child) for r in replays for child in ss.spawn(replications)]
+    common = dict(service=plan.service, client=client, buffer=buffer, attack_rps=attack)
 
     def one_run(job):
-        name, child = job
+        what, child = job
+        if isinstance(what, _Replay):  # observed seconds, one run per stretch judged
+            a, b, c = (np.random.default_rng(x) for x in child.spawn(3))
+            out = []
+            for i0, i1 in what.segments():
+                cut = slice(i0 * iv, i1 * iv)
+                counts = _stochastic_round(what.counts[cut] * what.factor, c)
+                f, _ = simulate_join_path(
+                    None,
+                    per_s[cut],
+                    arrival_counts=counts,
+                    warmup_s=warm,
+                    seed=a,
+                    noise_seed=b,
+                    **common,
+                )
+                out.append(f)
+            return what.name, out
         a, b = child.spawn(2)
-        frame, _ = simulate_join_path(
-            fc.scenarios[name],
+        f, _ = simulate_join_path(
+            fc.scenarios[what],
             per_s,
-            service=plan.service,
-            client=client,
-            buffer=buffer,
             alpha_per_second=fc.alpha_per_second if noise else 0.0,
-            attack_rps=attack,
             warmup_s=warm,
             seed=np.random.default_rng(a),
             noise_seed=np.random.default_rng(b),
+            **common,
         )
-        return name, frame
+        return what, f
 
     # The simulator's loop releases the GIL: threads run the runs on every core.
-    frames = {name: [] for name in names}
+    frames = {name: [] for name in [*names, *(r.name for r in replays)]}
     bar = progress_bar(len(runs), "simulating the plan", "run", progress)
     with ThreadPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1)) as pool:
-        for name, frame in pool.map(one_run, runs):
-            frames[name].append(frame)
+        for name, f in pool.map(one_run, runs):
+            frames[name].append(f)
             bar.update()
     bar.close()
+
+    def concurrent_of(rates):
+        conc = concurrency(
+            pd.Series(rates, index=pd.Index(fc.t[: rates.size])),
+            plan.sessions,
+            clock_start_s=plan.lobby_start_s,
+        )
+        return conc.frame["mean"].to_numpy().reshape(-1, iv).max(axis=1)
+
     out = []
     for name in names:
-        rates = fc.scenarios[name]
-        g = judge_intervals(frames[name], iv, plan.slo, plan.window[0], client.on_timeout == "drop")
-        g.insert(0, "scenario", name)
-        g.insert(1, "workers", w)
-        g.insert(2, "queue_limit", limits)
-        g["target_miss"] = plan.slo.miss_limit
-        g["meets_wait"] = ~(g["miss_share"] > plan.slo.miss_limit)
-        g["meets_refused"] = ~(g["refused_share"] > plan.slo.max_refused)
-        g["meets_slo"] = g["meets_wait"] & g["meets_refused"]
-        conc = concurrency(
-            pd.Series(rates, index=pd.Index(fc.t)), plan.sessions, clock_start_s=plan.lobby_start_s
-        )
-        n_max = conc.frame["mean"].to_numpy().reshape(-1, iv).max(axis=1)
-        g["concurrent"] = n_max
-        g["stream_capacity"] = s_srv * plan.streams_per_server
-        g["meets_streams"] = g["concurrent"] <= g["stream_capacity"]
-        out.append(g.reset_index())
+        g = judge_intervals(frames[name], iv, plan.slo, plan.window[0], drop)
+        conc = concurrent_of(fc.scenarios[name])
+        out.append(_judge(g, name, "model", w, limits, plan.slo, conc, capacity))
+    rows = {}
+    for r in replays:
+        parts = []
+        for k, (i0, _) in enumerate(r.segments()):
+            start = plan.window[0] + i0 * iv
+            parts.append(judge_intervals([f[k] for f in frames[r.name]], iv, plan.slo, start, drop))
+        g = pd.concat(parts)
+        # Expected concurrency of the replayed first tries, up to the first missing second.
+        expected = r.counts * r.factor
+        gap = np.flatnonzero(~np.isfinite(expected))
+        whole = (expected.size if gap.size == 0 else int(gap[0])) // iv
+        conc = np.full(w.size, np.nan)
+        if whole:
+            conc[:whole] = concurrent_of(expected[: whole * iv])
+        j = r.judged
+        out.append(_judge(g, r.name, "replay", w[j], limits[j], plan.slo, conc[j], capacity[j]))
+        rows[r.name] = {
+            "series": r.series,
+            "scale_to": r.scale_to,
+            "scale_factor": r.factor,
+            "observed_peak_1min_per_s": r.observed_peak,
+            "target_peak_1min_per_s": r.target_peak,
+            "intervals_judged": int(j.sum()),
+            "intervals_left_out": int((~j).sum()),
+            "missing_seconds": r.missing_s,
+            "uncovered_seconds": r.uncovered_s,
+        }
+    table = _REPLAY_TABLE.copy()
+    if rows:
+        table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scenario")
+        table = table.astype(_REPLAY_TABLE.dtypes.to_dict())
     settings = dict(
         seed=seed,
         replications=replications,
@@ -314,5 +681,9 @@ def validate_plan(
         warmup_s=warm,
     )
     return PlanValidation(
-        pd.concat(out, ignore_index=True), plan.slo, label or f"{plan.method} plan", settings
+        pd.concat(out, ignore_index=True),
+        plan.slo,
+        label or f"{plan.method} plan",
+        settings,
+        table,
     )

@@ -3,7 +3,9 @@ plan simulated under it (``replan=False``); :func:`compare` puts them side by si
 
 A simulation costs time in proportion to the joins (about ten seconds per scenario at
 headline scale): ``scenarios=["upper"]`` simulates one forecast curve instead of all, and
-``progress=True`` shows a bar.
+``progress=True`` shows a bar. A plan as is also replays its forecast's observed seconds
+(see :meth:`EventPlan.validate`), except after a delayed start, whose curves are no longer
+the observed event's.
 """
 
 from __future__ import annotations
@@ -120,13 +122,17 @@ def lost_zone(
 
 def compare(items: dict) -> pd.DataFrame:
     """One row per named plan or validation: peak workers and stream servers, or the share
-    of intervals meeting the SLO and the refused share."""
+    of intervals meeting the SLO (over every scenario, and apart for the model's scenarios
+    and the replays of observed seconds where a validation has them) and the refused
+    share."""
     rows = {}
     for name, item in items.items():
         if isinstance(item, PlanValidation):
             s = item.summary()
+            by = item.share_meeting_slo_by_source
             rows[name] = {
                 "share_meeting_slo": item.share_meeting_slo,
+                **{f"{k}_share_meeting_slo": v for k, v in by.items() if len(by) > 1},
                 "worst_miss_share": s["worst_miss_share"].max(),
                 "refused_share": s["refused_share"].max(),
                 "retries_per_first_try": s["retries_per_first_try"].max(),
