@@ -16,7 +16,15 @@ import pytest
 from scipy import integrate
 
 import capplan
-from capplan.models import JoinCurveFit, Peak, PlateauSurge, fit_join_curve, join_curve
+from capplan.models import (
+    Floods,
+    JoinCurveFit,
+    LobbyFlood,
+    Peak,
+    PlateauSurge,
+    fit_join_curve,
+    join_curve,
+)
 from capplan.warnings import CapplanWarning
 
 TRUE = {
@@ -65,7 +73,7 @@ def simulate(seed, mu=MU, alpha=TRUE["alpha"]):
 
 @pytest.fixture(scope="module")
 def fit():
-    return fit_join_curve(simulate(0))
+    return fit_join_curve(simulate(0), form=LobbyFlood())
 
 
 def test_recovers_parameters_of_one_generated_event(fit):
@@ -79,9 +87,9 @@ def test_recovers_parameters_of_one_generated_event(fit):
 
 def test_fit_is_deterministic_and_keeps_its_data(fit):
     data = simulate(0)
-    again = fit_join_curve(data)
+    again = fit_join_curve(data, form=LobbyFlood())
     np.testing.assert_array_equal(again.params_.to_numpy(), fit.params_.to_numpy())
-    other = fit_join_curve(simulate(1))  # a new fit never overwrites an earlier one
+    other = fit_join_curve(simulate(1), form=LobbyFlood())  # a new fit never overwrites an earlier one
     assert not np.array_equal(other.params_.to_numpy(), fit.params_.to_numpy())
     pd.testing.assert_series_equal(fit.data, data.astype(float), check_names=False)
 
@@ -130,7 +138,7 @@ def test_peak_is_the_maximum_of_the_curve(fit):
 def test_coverage_of_the_intervals_over_50_replications():
     inside = {name: [] for name in TRUE}
     for seed in range(50):
-        table = fit_join_curve(simulate(seed)).summary()
+        table = fit_join_curve(simulate(seed), form=LobbyFlood()).summary()
         for name, value in TRUE.items():
             inside[name].append(table.loc[name, "lower"] <= value <= table.loc[name, "upper"])
     coverage = {name: float(np.mean(hits)) for name, hits in inside.items()}
@@ -142,7 +150,7 @@ def test_interval_of_the_data_sets_the_rates_per_second():
     # The same event counted per minute: rates stay per second, the audience the same.
     counts = simulate(3)
     minutes = counts.groupby(counts.index // 60 * 60).sum()
-    per_minute = fit_join_curve(minutes)
+    per_minute = fit_join_curve(minutes, form=LobbyFlood())
     assert per_minute.interval_s == 60
     assert per_minute.params_["background_per_s"] == pytest.approx(20, rel=0.1)
     assert per_minute.params_["audience"] == pytest.approx(2e5, rel=0.1)
@@ -247,7 +255,7 @@ def test_bad_arguments():
 def test_missing_intervals_are_left_out():
     data = simulate(0).astype(float)
     data.iloc[100:110] = np.nan
-    fit = fit_join_curve(data)
+    fit = fit_join_curve(data, form=LobbyFlood())
     assert fit.diagnostics["n_obs"] == len(data) - 10
     assert np.isnan(fit.to_frame()["count"].iloc[105])
 

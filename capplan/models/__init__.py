@@ -22,6 +22,7 @@ from capplan.models.distributions import (
     Weibull,
 )
 from capplan.models.join_curve import (
+    Floods,
     JoinCurveFit,
     JoinCurveForm,
     LobbyFlood,
@@ -37,6 +38,7 @@ __all__ = [
     "ConcurrencyPeak",
     "ConcurrencyResult",
     "Exponential",
+    "Floods",
     "Gamma",
     "JoinCurveFit",
     "JoinCurveForm",

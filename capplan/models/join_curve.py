@@ -76,17 +76,28 @@ everything free) and keeps the best likelihood; it is deterministic.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, signal, special, stats
+from scipy import signal, special, stats
 
 from capplan._text import table_text
 from capplan.models import _validate
-from capplan.models._fitting import Estimate, Param, maximize, nb_deviance, nb_loglike
+from capplan.models._fitting import (
+    Estimate,
+    Param,
+    fit_mean_counts,
+    maximize,
+    nb_deviance,
+)
+from capplan.models.floods import Floods
+from capplan.models.join_forms import JoinCurveForm, LobbyFlood, PlateauSurge
+from capplan.warnings import LackOfFitWarning
 
 __all__ = [
+    "Floods",
     "JoinCurveFit",
     "JoinCurveForm",
     "LobbyFlood",
@@ -105,269 +116,6 @@ _ALPHA = Param(
 _BOOTSTRAP_DRAWS = 2000
 _BOOTSTRAP_SEED = 20_250_611
 _N_STARTS = 3  # candidate peaks tried as starting points
-
-
-class JoinCurveForm:
-    """Declaration of a join curve's shape: the density ``g`` of the event's arrivals.
-
-    A new shape is a subclass that declares ``name``, ``params`` (a tuple of
-    :class:`~capplan.models._fitting.Param`: name, unit, range), ``bounds``
-    (ranges that depend on the data's window), and the core functions
-    ``cdf``, ``density`` and ``start``. Background, audience, likelihood,
-    optimisation, covariance and intervals come from the base. Override
-    ``peak`` with a faster search where the shape allows one (the default
-    scans a fine grid), and ``canonical`` for a shape with twin parameter
-    sets.
-    """
-
-    name: str = "shape"
-    params: tuple[Param, ...] = ()
-
-    def cdf(self, t: np.ndarray, p: dict) -> np.ndarray:
-        """Share of the audience arrived by time `t` (s)."""
-        raise NotImplementedError
-
-    def density(self, t: np.ndarray, p: dict) -> np.ndarray:
-        """Arrival density at time `t` (per second); integrates to 1."""
-        raise NotImplementedError
-
-    def start(self, t: np.ndarray, excess: np.ndarray, interval_s: float, peak_s: float) -> dict:
-        """Starting values of the shape for a surge peaking near `peak_s`.
-
-        `excess` is a smoothed rate above the background (per s) at the
-        interval midpoints `t` (s). The fit tries each candidate peak of the
-        data (the largest local maxima) and keeps the best likelihood.
-        """
-        raise NotImplementedError
-
-    def bounds(self, t0: float, t1: float, interval_s: float) -> dict:
-        """Ranges ``name -> (lower, upper)`` for a window of data from `t0` to `t1` (s)."""
-        return {}
-
-    def canonical(self, p: dict) -> dict:
-        """The canonical one of parameter sets with the same curve."""
-        return p
-
-    def peak(self, p: dict, t0: float, t1: float, precise: bool = True) -> tuple[float, float]:
-        """Time (s) and value (per s) of the density's maximum between `t0` and `t1`."""
-        grid = np.linspace(t0, t1, 20_001 if precise else 2_001)
-        values = self.density(grid, p)
-        i = int(np.argmax(values))
-        return float(grid[i]), float(values[i])
-
-
-class _LeadFlood(JoinCurveForm):
-    """A lead-in (lobby, plateau) up to the surge time, then a flood; the common part.
-
-    A subclass declares the lead-in by its unnormalised density ``lead``
-    (increasing up to the surge) and its integral ``lead_mass``, both used
-    at ``t <= tau`` only. After ``tau`` the lead-in hands over to the flood:
-    its rate decays from where it was with the flood's rise time ``r``, so
-    the rate is continuous (a lobby that stops dead would put a kink in
-    the likelihood wherever ``tau`` crosses an interval edge).
-    """
-
-    def lead(self, t, p):
-        raise NotImplementedError
-
-    def lead_mass(self, t, p):
-        raise NotImplementedError
-
-    def _lead_parts(self, p):
-        tau, rise = p["surge_time_s"], min(p["rise_s"], p["decay_s"])
-        height = float(self.lead(np.array([tau]), p)[0])
-        norm = float(self.lead_mass(np.array([tau]), p)[0]) + height * rise
-        return tau, rise, height, norm
-
-    def cdf(self, t, p):
-        t = np.asarray(t, dtype=float)
-        with np.errstate(all="ignore"):  # extreme parameters (bootstrap draws) give inf/NaN
-            tau, rise, height, norm = self._lead_parts(p)
-            u = np.maximum(t - tau, 0.0)
-            mass = self.lead_mass(np.minimum(t, tau), p) + height * rise * -np.expm1(-u / rise)
-            flood = 1 - _flood_survival(t - tau, p["rise_s"], p["decay_s"])
-            return p["lead_share"] * mass / norm + (1 - p["lead_share"]) * flood
-
-    def density(self, t, p):
-        t = np.asarray(t, dtype=float)
-        with np.errstate(all="ignore"):
-            tau, rise, height, norm = self._lead_parts(p)
-            u = t - tau
-            lead = np.where(
-                u < 0, self.lead(np.minimum(t, tau), p), height * np.exp(-np.abs(u) / rise)
-            )
-            flood = _flood_density(u, p["rise_s"], p["decay_s"])
-            return p["lead_share"] * lead / norm + (1 - p["lead_share"]) * flood
-
-    def canonical(self, p):
-        if p["rise_s"] > p["decay_s"]:
-            p = {**p, "rise_s": p["decay_s"], "decay_s": p["rise_s"]}
-        return p
-
-    def peak(self, p, t0=None, t1=None, precise=True):
-        # The lead-in rises up to tau; after the flood's mode everything decays: the maximum
-        # lies in [tau, tau + mode].
-        tau = p["surge_time_s"]
-        mode = _flood_mode(p["rise_s"], p["decay_s"])
-        if precise:
-            found = optimize.minimize_scalar(
-                lambda u: -float(self.density(np.array([tau + u]), p)[0]),
-                bounds=(0.0, mode),
-                method="bounded",
-                options={"xatol": 1e-9 * max(mode, 1.0)},
-            )
-            candidates = np.array([0.0, found.x, mode])
-        else:
-            candidates = np.linspace(0.0, mode, 257)
-        values = self.density(tau + candidates, p)
-        i = int(np.argmax(values))
-        return float(tau + candidates[i]), float(values[i])
-
-
-class LobbyFlood(_LeadFlood):
-    """Lobby ramp up to a surge time, then a flood that rises and decays.
-
-    See the module's docstring. The default form: notification-driven joins
-    to a live stream (a lobby before the start, a flood at it).
-    """
-
-    name = "lobby + flood"
-    params = (
-        Param("lead_share", "share", 0.0, 1.0, "share of the audience in the lobby"),
-        Param("ramp_s", "s", description="time scale of the lobby's exponential ramp"),
-        Param("surge_time_s", "s", -math.inf, math.inf, "surge onset, s since the actual start"),
-        Param("rise_s", "s", description="rise time scale of the flood"),
-        Param("decay_s", "s", description="decay time scale of the flood"),
-    )
-
-    def bounds(self, t0, t1, interval_s):
-        # Time scales longer than the window, or a surge outside it, are not identified.
-        span = t1 - t0
-        return {
-            "ramp_s": (0.0, span),
-            "surge_time_s": (t0, t1),
-            "rise_s": (0.0, span),
-            "decay_s": (0.0, span),
-        }
-
-    def lead(self, t, p):
-        return np.exp((t - p["surge_time_s"]) / p["ramp_s"])
-
-    def lead_mass(self, t, p):
-        return p["ramp_s"] * np.exp((t - p["surge_time_s"]) / p["ramp_s"])
-
-    def start(self, t, excess, interval_s, peak_s):
-        span = float(t[-1] - t[0] + interval_s)
-        i_peak = int(np.argmin(np.abs(t - peak_s)))
-        t_peak, top = float(t[i_peak]), float(excess[i_peak])
-        after = np.flatnonzero((t > t_peak) & (excess < top / 2))
-        decay = (t[after[0]] - t_peak) / math.log(2) if len(after) else span / 4
-        decay = max(decay, interval_s)
-        before = np.flatnonzero((t < t_peak) & (excess < top / 2))
-        rise_span = t_peak - t[before[-1]] if len(before) else interval_s
-        rise = float(np.clip(rise_span / 3, interval_s / 4, decay / 3))
-        tau = t_peak - _flood_mode(rise, decay)
-        weight = np.where(t < tau, excess, 0.0) * interval_s
-        total = max(float(np.sum(excess) * interval_s), 1e-12)
-        share = float(np.clip(np.sum(weight) / total, 0.05, 0.8))
-        ramp = float(np.sum(weight * (tau - t)) / np.sum(weight)) if np.sum(weight) > 0 else span
-        ramp = float(np.clip(ramp, interval_s, span / 2))
-        return {
-            "lead_share": share,
-            "ramp_s": ramp,
-            "surge_time_s": tau,
-            "rise_s": rise,
-            "decay_s": decay,
-        }
-
-
-class PlateauSurge(_LeadFlood):
-    """A plateau from an onset up to a surge time, then a flood that rises and decays.
-
-    For traffic watched over a long period that ends in a surge, such as a
-    match site's requests: the audience builds up around kick-off and holds
-    a plateau through the match; at the final whistle comes a flood.
-
-    Before ``tau`` the lead-in's rate is proportional to
-    ``expit((t - t_on) / w)``: ``t_on`` (``onset_s``) is when the plateau
-    reaches half its height, ``w`` (``onset_width_s``) how sharply it sets
-    in. Where the lead-in is a pure exponential ramp that never levels off
-    (the sample's notification-driven lobby) the onset is not identified:
-    use :class:`LobbyFlood` there.
-    """
-
-    name = "plateau + surge"
-    params = (
-        Param("lead_share", "share", 0.0, 1.0, "share of the audience in the plateau"),
-        Param("onset_s", "s", -math.inf, math.inf, "when the plateau reaches half its height"),
-        Param("onset_width_s", "s", description="logistic time scale of the plateau's onset"),
-        Param("surge_time_s", "s", -math.inf, math.inf, "surge onset, s since the actual start"),
-        Param("rise_s", "s", description="rise time scale of the flood"),
-        Param("decay_s", "s", description="decay time scale of the flood"),
-    )
-
-    def bounds(self, t0, t1, interval_s):
-        # The background is measured before the onset: leave it a tenth of the window.
-        span = t1 - t0
-        return {
-            "onset_s": (t0 + span / 10, t1),
-            "onset_width_s": (0.0, span),
-            "surge_time_s": (t0, t1),
-            "rise_s": (0.0, span),
-            "decay_s": (0.0, span),
-        }
-
-    def lead(self, t, p):
-        return special.expit((t - p["onset_s"]) / p["onset_width_s"])
-
-    def lead_mass(self, t, p):
-        w = p["onset_width_s"]
-        return w * np.logaddexp(0.0, (t - p["onset_s"]) / w)
-
-    def start(self, t, excess, interval_s, peak_s):
-        shape = LobbyFlood().start(t, excess, interval_s, peak_s)
-        tau = shape["surge_time_s"]
-        before = excess[t < tau]
-        half = (np.median(before) if len(before) else np.max(excess)) / 2
-        onset = float(t[np.flatnonzero(excess >= half)[0]])
-        onset = max(onset, t[0] + (t[-1] - t[0]) / 5)
-        return {
-            "lead_share": max(shape["lead_share"], 0.3),
-            "onset_s": min(onset, tau - interval_s),
-            "onset_width_s": 4 * interval_s,
-            "surge_time_s": tau,
-            "rise_s": shape["rise_s"],
-            "decay_s": shape["decay_s"],
-        }
-
-
-def _flood_survival(u, rise, decay):
-    """Share of the flood still to come ``u`` seconds after its onset (1 before it)."""
-    u = np.maximum(np.asarray(u, dtype=float), 0.0)
-    r, d = min(rise, decay), max(rise, decay)
-    if d - r < 1e-7 * d:
-        return (1 + u / d) * np.exp(-u / d)
-    return (d * np.exp(-u / d) - r * np.exp(-u / r)) / (d - r)
-
-
-def _flood_density(u, rise, decay):
-    """Flood density ``u`` seconds after its onset (0 before it)."""
-    u = np.asarray(u, dtype=float)
-    v = np.maximum(u, 0.0)
-    r, d = min(rise, decay), max(rise, decay)
-    if d - r < 1e-7 * d:
-        out = v / d**2 * np.exp(-v / d)
-    else:
-        out = (np.exp(-v / d) - np.exp(-v / r)) / (d - r)
-    return np.where(u > 0, out, 0.0)
-
-
-def _flood_mode(rise, decay):
-    """Time of the flood's maximum after its onset (s)."""
-    r, d = min(rise, decay), max(rise, decay)
-    if d - r < 1e-7 * d:
-        return d
-    return r * d * math.log(d / r) / (d - r)
 
 
 @dataclass(frozen=True)
@@ -421,8 +169,18 @@ class JoinCurveFit:
         Default confidence level of intervals.
     """
 
-    def __init__(self, data: pd.Series, interval_s: float, form: JoinCurveForm, estimate, level):
+    def __init__(
+        self,
+        data: pd.Series,
+        interval_s: float,
+        form: JoinCurveForm,
+        estimate,
+        level,
+        selection: pd.DataFrame | None = None,
+        selection_interval_s: float | None = None,
+    ):
         self.data = data.copy()
+        self.selection = pd.DataFrame() if selection is None else selection.copy()
         self.interval_s = float(interval_s)
         self.form = form
         self.estimate: Estimate = estimate
@@ -446,7 +204,31 @@ class JoinCurveFit:
             "deviance_per_point": deviance / n,
             "pearson_dispersion": float(np.sum(resid2) / max(n - estimate.n_params, 1)),
             "converged": estimate.converged,
+            "selection_interval_s": float(selection_interval_s or interval_s),
+            **self._peak_1min(mu),
             **{k: v for k, v in estimate.diagnostics.items() if k != "dispersion"},
+        }
+
+    def _peak_1min(self, mu) -> dict:
+        """Fitted against observed peak of the mean rate over whole minutes (aligned on the
+        start; the data's intervals where they are longer), where sizing needs the fit right."""
+        t = self.data.index.to_numpy(dtype=float)
+        width = max(60.0, self.interval_s)
+        block = np.floor(t / width)
+        frame = pd.DataFrame({"block": block, "y": self.data.to_numpy(dtype=float), "mu": mu})
+        groups = frame.groupby("block")
+        whole = groups["y"].count() == round(width / self.interval_s)  # no missing interval
+        if not whole.any():
+            whole[:] = True  # too short or too gappy for whole minutes: use what there is
+        observed = groups["y"].mean()[whole] / self.interval_s
+        fitted = groups["mu"].mean()[whole] / self.interval_s
+        i_obs, i_fit = observed.idxmax(), fitted.idxmax()
+        return {
+            "peak_1min_observed_per_s": float(observed[i_obs]),
+            "peak_1min_observed_time_s": float(i_obs * width),
+            "peak_1min_fitted_per_s": float(fitted[i_fit]),
+            "peak_1min_fitted_time_s": float(i_fit * width),
+            "peak_1min_ratio": float(fitted[i_fit] / observed[i_obs]),
         }
 
     # -- the curve ---------------------------------------------------------------------------
@@ -459,14 +241,14 @@ class JoinCurveFit:
 
     def _rate(self, values, t):
         b, a, shape, _ = self._split(values)
-        return b + a * self.form.density(t, shape)
+        return self.form.background_rate(t, b, shape) + a * self.form.density(t, shape)
 
     def _mean_counts(self, values, t, interval_s=None):
         step = self.interval_s if interval_s is None else interval_s
         b, a, shape, _ = self._split(values)
         edges = np.append(t, t[-1] + step)
         cdf = self.form.cdf(edges, shape)
-        return b * step + a * np.maximum(np.diff(cdf), 0.0)
+        return self.form.background_counts(edges, b, shape) + a * np.maximum(np.diff(cdf), 0.0)
 
     @property
     def alpha_per_second(self) -> float:
@@ -662,16 +444,22 @@ def fit_join_curve(
         grid must cover the start (0 s). Slice it to fit a window only
         (e.g. ``joins.loc[:end_s]``).
     form : JoinCurveForm, optional
-        The curve's shape; :class:`LobbyFlood` by default.
+        The curve's shape. By default :class:`~capplan.models.floods.Floods`: a
+        lobby and as many floods (up to four), on a constant or drifting
+        background, as lower the quasi-AIC. :class:`LobbyFlood` (one flood) and
+        :class:`PlateauSurge` fit one surge.
     start : dict, optional
-        Starting values by parameter name (natural units) replacing those
-        found from the data.
+        Starting values by parameter name (natural units) of the first form
+        fitted (for ``Floods``: the one-flood form), replacing those found
+        from the data.
     level : float, default 0.95
         Confidence level of the result's intervals.
 
     Returns
     -------
     JoinCurveFit
+        Its ``diagnostics`` compare the fitted and the observed peak of the
+        1-minute mean (``peak_1min_*``); ``selection`` lists the forms tried.
 
     Raises
     ------
@@ -683,17 +471,28 @@ def fit_join_curve(
     -----
     ConvergenceWarning, CovarianceWarning, BoundaryWarning
         A doubtful fit, with its diagnostics.
+    LackOfFitWarning
+        The fitted peak of the 1-minute mean differs from the observed one by
+        more than 15%: the form misses the crest that sizing depends on.
 
     Notes
     -----
-    Starting values come from the data: the background from the earliest
-    tenth of the window (capped by its 20th percentile, should the window
-    open inside an earlier surge), the audience from the total count above
-    it, candidate peaks from the three most prominent maxima of a running
-    mean, the decay from the half-life after a peak, the rise from the
-    half-rise before it, and the lead-in from the excess before the surge.
-    Each candidate is fitted with ``alpha`` held at the moment estimate of
-    its residuals; the best is then fitted with everything free.
+    The fit runs in two passes. **Structure**, on the counts summed into at
+    most 300 bins (``diagnostics["selection_interval_s"]``; the data's own
+    intervals when there are fewer): starting values come from the data (the
+    background from the earliest tenth of the window, capped by its 20th
+    percentile should the window open inside an earlier surge; the audience
+    from the total count above it; candidate peaks from the three most
+    prominent maxima of a running mean; the decay from the half-life after a
+    peak, the rise from the half-rise before it, the lead-in from the excess
+    before the surge); each candidate is fitted with ``alpha`` held at the
+    moment estimate of its residuals, the best then with everything free. A
+    form that grows (``Floods``) then tries a flood at the largest crest the
+    fit misses and a drifting background, keeping each that lowers the quasi-AIC of
+    the binned counts (binned, the seconds' correlated noise does not pass for
+    structure). **Estimate**, on the data's own intervals: the chosen form,
+    from the first pass's values, to the maximum likelihood with its
+    covariance.
 
     Examples
     --------
@@ -704,16 +503,15 @@ def fit_join_curve(
     >>> 6_000 < peak.time < 7_500  # the final whistle, about 115 min after kick-off
     True
     """
-    form = LobbyFlood() if form is None else form
+    form = Floods() if form is None else form
     if not isinstance(form, JoinCurveForm):
         raise TypeError(f"form must be a JoinCurveForm (e.g. LobbyFlood()), not {form!r}")
     level = _validate.level(level, "level")
-    params = (*_COMMON, *form.params, _ALPHA)
+    current = form.first()
+    params = (*_COMMON, *current.params, _ALPHA)
     series = _validate.regular_series(
         joins, "joins", counts=True, min_points=3 * len(params), cover_start=True
     )
-    t, y, step = series.t, series.y, series.interval_s
-    observed = series.observed
     if start is not None:
         unknown = set(start) - {p.name for p in params}
         if unknown:
@@ -721,76 +519,215 @@ def fit_join_curve(
                 f"start has unknown parameter(s) {sorted(unknown)}; "
                 f"known: {[p.name for p in params]}"
             )
+    full = _Counts(series.t, series.y, series.interval_s)
+    coarse = full.binned(_SELECTION_S, _SELECTION_BINS)
+
+    # Pass 1, structure, on the binned counts: a larger form is kept where it lowers the
+    # quasi-AIC, the Poisson deviance over the current form's dispersion plus 2 k. (BIC's
+    # k log n let a crest of a few minutes, the one a plan is sized on, go unfitted.)
+    estimate = _fit_first(current, coarse, start)
+    dispersion = _dispersion(current, coarse, estimate)
+    tried = [_selection_row(current, estimate, dispersion, True)]
+    while True:
+        values = dict(zip(estimate.names, estimate.values, strict=True))
+        residual = coarse.smooth_rate() - coarse.rate_of(current, estimate.values)
+        proposals = current.grow(values, coarse.mid, residual, coarse.step)
+        required = [(f, v) for f, v, must in proposals if must]
+        options = required[:1] or [(f, v) for f, v, _ in proposals]
+        if not options:
+            break
+        fits = [(f, _fit_from(f, coarse, v)) for f, v in options]
+        qaic = [_qaic(e, dispersion) for _, e in fits]
+        best = int(np.argmin(qaic))
+        keep = bool(required) or qaic[best] < _qaic(estimate, dispersion)
+        tried += [
+            _selection_row(f, e, dispersion, keep and i == best) for i, (f, e) in enumerate(fits)
+        ]
+        if not keep:
+            break
+        current, estimate = fits[best]
+        dispersion = _dispersion(current, coarse, estimate)
+
+    # Pass 2, the estimate, on the data's own intervals.
+    values = dict(zip(estimate.names, estimate.values, strict=True))
+    estimate = _refine(current, full, values)
+    index = joins.index if isinstance(joins, pd.Series) else joins.iloc[:, 0].index
+    data = pd.Series(series.y, index=index.rename("seconds"), name=getattr(joins, "name", None))
+    selection = pd.DataFrame(tried).set_index("form")
+    fit = JoinCurveFit(data, series.interval_s, current, estimate, level, selection, coarse.step)
+    d = fit.diagnostics
+    if abs(d["peak_1min_ratio"] - 1) > _PEAK_TOLERANCE:
+        warnings.warn(
+            LackOfFitWarning(
+                f"the fitted peak of the 1-minute mean, {d['peak_1min_fitted_per_s']:.4g}/s at "
+                f"{d['peak_1min_fitted_time_s']:.0f} s, is {d['peak_1min_ratio']:.0%} of the "
+                f"observed {d['peak_1min_observed_per_s']:.4g}/s at "
+                f"{d['peak_1min_observed_time_s']:.0f} s: the {current.name} form misses the "
+                "crest a plan is sized on. Try Floods() (the default) with a larger max_k, or "
+                "another form",
+                fitted_per_s=d["peak_1min_fitted_per_s"],
+                observed_per_s=d["peak_1min_observed_per_s"],
+            ),
+            stacklevel=2,
+        )
+    return fit
+
+
+_PEAK_TOLERANCE = 0.15  # fitted 1-minute peak within 15% of the observed one
+
+
+# The structure pass runs on minutes, where plans are judged (and a second's correlated
+# noise cannot pass for a flood), and on at most 600 bins, to bound its cost.
+_SELECTION_S = 60.0
+_SELECTION_BINS = 600
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Counts on a regular grid: interval starts `t` (s), counts `y` (NaN missing), `step` (s)."""
+
+    t: np.ndarray
+    y: np.ndarray
+    step: float
+
+    @property
+    def mid(self) -> np.ndarray:
+        return self.t + self.step / 2
+
+    @property
+    def edges(self) -> np.ndarray:
+        return np.append(self.t, self.t[-1] + self.step)
+
+    def binned(self, width_s: float, most: int) -> _Counts:
+        """Sums over consecutive groups of intervals, each about `width_s` (s) long and at
+        most `most` groups (a trailing partial group left out; a group with a missing
+        interval is missing)."""
+        m = max(round(width_s / self.step), math.ceil(len(self.t) / most), 1)
+        if m <= 1:
+            return self
+        n = len(self.t) // m
+        y = self.y[: n * m].reshape(n, m).sum(axis=1)  # NaN where any is missing
+        return _Counts(self.t[: n * m : m], y, self.step * m)
+
+    def smooth_rate(self) -> np.ndarray:
+        """Rate (per s) in a centred 3-interval running mean: a crest of a few minutes shows."""
+        rate = pd.Series(self.y / self.step)
+        return rate.rolling(3, center=True, min_periods=1).mean().to_numpy()
+
+    def rate_of(self, form, values) -> np.ndarray:
+        """Fitted mean rate (per s) in each interval."""
+        return _likelihood(form, self)[0](values) / self.step
+
+
+def _likelihood(form: JoinCurveForm, counts: _Counts):
+    """``(mean_counts, loglike, canonical, params, bounds)`` of `form` on `counts`.
+
+    The parameters are the curve's, without alpha; `loglike` is the Poisson
+    log-likelihood of the curve (see :func:`~capplan.models._fitting.fit_mean_counts`).
+    """
+    params = (*_COMMON, *form.params)
     names = [p.name for p in params]
-    bounds = form.bounds(float(t[0]), float(t[-1] + step), step)
-    edges = series.edges
-    y_obs = y[observed]
-    n_obs = int(observed.sum())
+    edges, step = counts.edges, counts.step
+    observed = np.isfinite(counts.y)
+    y_obs = counts.y[observed]
 
     def split(values):
-        p = dict(zip(names, values, strict=True))
-        return p.pop("background_per_s"), p.pop("audience"), p.pop("alpha"), p
+        p = dict(zip(names, values[: len(names)], strict=True))
+        return p.pop("background_per_s"), p.pop("audience"), p
 
     def mean_counts(values):
-        b, a, _, shape = split(values)
-        return b * step + a * np.maximum(np.diff(form.cdf(edges, shape)), 0.0)
+        b, a, shape = split(values)
+        background = form.background_counts(edges, b, shape)
+        return background + a * np.maximum(np.diff(form.cdf(edges, shape)), 0.0)
 
     def loglike(values):
         mu = np.maximum(mean_counts(values)[observed], 1e-300)
-        return float(np.sum(nb_loglike(y_obs, mu, values[-1])))
+        return float(np.sum(special.xlogy(y_obs, mu) - mu))
 
-    def canonical(values):
-        b, a, alpha, shape = split(values)
-        full = {"background_per_s": b, "audience": a, **form.canonical(shape), "alpha": alpha}
-        return np.array([full[n] for n in names])
+    def canonical(values):  # values may carry alpha last
+        b, a, shape = split(values)
+        full = {"background_per_s": b, "audience": a, **form.canonical(shape)}
+        return np.append([full[n] for n in names], values[len(names) :])
 
-    def inside(values):  # starting values strictly inside their ranges
-        values = np.array(values, dtype=float)
-        for name, (lo, hi) in bounds.items():
-            i = names.index(name)
-            values[i] = float(np.clip(values[i], lo + 1e-4 * (hi - lo), hi - 1e-4 * (hi - lo)))
-        return values
+    bounds = form.bounds(float(counts.t[0]), float(counts.edges[-1]), step)
+    return mean_counts, loglike, canonical, params, bounds
 
-    # Stage 1, from each candidate start: the curve alone, alpha held at the moment estimate
-    # of the starting curve's residuals. Stage 2, from the best: everything. Freeing alpha at
-    # once would let a poor start be explained away as noise instead of moving the curve.
-    fixed_alpha = start is not None and "alpha" in start
+
+def _inside(values, names, bounds):
+    """Starting values strictly inside their ranges."""
+    values = np.array(values, dtype=float)
+    for name, (lo, hi) in bounds.items():
+        i = names.index(name)
+        values[i] = float(np.clip(values[i], lo + 1e-4 * (hi - lo), hi - 1e-4 * (hi - lo)))
+    return values
+
+
+def _fit_first(form: JoinCurveForm, counts: _Counts, start: dict | None) -> Estimate:
+    """The first form from the best of the data's candidate starts (fit_join_curve's Notes)."""
     best = None
-    for candidate in _starts(form, t, y, step):
+    for candidate in _starts(form, counts.t, counts.y, counts.step):
         if start is not None:
-            candidate.update({k: float(v) for k, v in start.items()})
-        x0 = inside([candidate[n] for n in names])
-        if not fixed_alpha:
-            x0[-1] = _moment_alpha(y_obs, mean_counts(x0)[observed])
-        alpha0 = x0[-1]
-        first = maximize(
-            lambda v, alpha0=alpha0: loglike(np.append(v, alpha0)),
-            params[:-1],
-            x0[:-1],
-            n_obs=n_obs,
-            what="the join curve (first stage)",
-            bounds=bounds,
-            canonical=lambda v, alpha0=alpha0: canonical(np.append(v, alpha0))[:-1],
-            covariance=False,
-        )
-        x1 = inside(np.append(first.values, alpha0))
-        if not fixed_alpha:
-            x1[-1] = _moment_alpha(y_obs, mean_counts(x1)[observed])
-        ll = loglike(x1)
-        if best is None or ll > best[0]:
-            best = (ll, x1)
-    estimate = maximize(
+            candidate.update({k: float(v) for k, v in start.items() if k != "alpha"})
+        estimate = _fit_from(form, counts, candidate)
+        if best is None or estimate.loglike > best.loglike:
+            best = estimate
+    return best
+
+
+def _fit_from(form: JoinCurveForm, counts: _Counts, values: dict) -> Estimate:
+    """The curve of `form` on `counts` by BFGS from the natural `values` by name (no alpha,
+    no covariance: the structure pass)."""
+    _, loglike, canonical, params, bounds = _likelihood(form, counts)
+    names = [p.name for p in params]
+    return maximize(
         loglike,
         params,
-        best[1],
-        n_obs=n_obs,
+        _inside([values[n] for n in names], names, bounds),
+        n_obs=int(np.isfinite(counts.y).sum()),
+        what="the join curve",
+        bounds=bounds,
+        canonical=canonical,
+        covariance=False,
+    )
+
+
+def _refine(form: JoinCurveForm, counts: _Counts, values: dict) -> Estimate:
+    """The curve of `form` on `counts` from near values, then alpha and the covariance."""
+    mean_counts, _, canonical, params, bounds = _likelihood(form, counts)
+    names = [p.name for p in params]
+    observed = np.isfinite(counts.y)
+    return fit_mean_counts(
+        lambda v: mean_counts(v)[observed],
+        counts.y[observed],
+        (*params, _ALPHA),
+        _inside([values[n] for n in names], names, bounds),
         what="the join curve",
         bounds=bounds,
         canonical=canonical,
     )
-    index = joins.index if isinstance(joins, pd.Series) else joins.iloc[:, 0].index
-    data = pd.Series(y, index=index.rename("seconds"), name=getattr(joins, "name", None))
-    return JoinCurveFit(data, step, form, estimate, level)
+
+
+def _dispersion(form: JoinCurveForm, counts: _Counts, estimate: Estimate) -> float:
+    """Pearson dispersion of `counts` about the curve, against Poisson variance."""
+    mu = _likelihood(form, counts)[0](estimate.values)
+    observed = np.isfinite(counts.y)
+    y, mu = counts.y[observed], np.maximum(mu[observed], 1e-300)
+    return max(float(np.sum((y - mu) ** 2 / mu)) / max(len(y) - estimate.n_params, 1), 1.0)
+
+
+def _qaic(estimate: Estimate, dispersion: float) -> float:
+    return -2 * estimate.loglike / dispersion + 2 * estimate.n_params
+
+
+def _selection_row(form: JoinCurveForm, estimate: Estimate, dispersion: float, kept: bool):
+    return {
+        "form": form.name,
+        "n_params": estimate.n_params,
+        "poisson_loglike": estimate.loglike,
+        "dispersion": dispersion,
+        "qaic": _qaic(estimate, dispersion),
+        "kept": kept,
+    }
 
 
 def _starts(form: JoinCurveForm, t, y, step) -> list[dict]:

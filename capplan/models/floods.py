@@ -1,0 +1,284 @@
+"""Floods: a lobby ramp, then one or more floods, on a background that may drift.
+
+Real floods are messier than one curve: several crests (a goal, the second wave of
+an announcement), onsets that are not sharp, a background that drifts through the
+hours of a trace. :class:`Floods` declares such a shape as a small form on the
+join curve's fitting base:
+
+.. math::
+
+    \\lambda(t) = b\\,e^{\\beta t / 3600}
+        + A\\Big[\\pi\\,\\frac{\\ell(t)}{N} + (1-\\pi) \\sum_{j=1}^{K} w_j f_j(t)\\Big]
+
+- ``b e^{beta t/3600}``: the background, ``b`` (``background_per_s``) its rate at the
+  start and ``beta`` (``background_drift_per_h``) its log-change per hour (held at 0
+  unless the drift is chosen);
+- ``l(t)/N``: the lobby of :class:`~capplan.models.join_forms.LobbyFlood`, an
+  exponential ramp of time scale ``ramp_s`` up to the first flood's onset, holding a
+  share ``pi`` (``lead_share``) of the audience;
+- ``f_j``: flood ``j``, a difference of exponentials from its onset ``tau_j``
+  (``surge_time_s``, ``surge_time_2_s``, ...) with rise ``r_j`` and decay ``d_j``, as
+  in :class:`~capplan.models.join_forms.LobbyFlood`;
+- ``w_j``: the floods' shares of the audience after the lobby, by stick breaking: flood
+  ``j >= 2`` takes a share ``share_j`` of the floods up to it, so every share lies in
+  (0, 1) and the weights sum to one.
+
+With one flood and no drift this is exactly :class:`LobbyFlood`, with the same
+parameter names.
+
+How many floods: ``Floods()`` (the default of :func:`~capplan.fit_join_curve`) is
+first fitted with one flood; a flood is then added at the largest crest the fit
+misses (the most prominent peak of the smoothed residual rate), and a drifting
+background tried, each kept only where it lowers the quasi-AIC, up to ``max_k`` floods.
+``Floods(k=2, drift=False)`` fits that form and no other.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize, signal, special
+
+from capplan.models._fitting import Param
+from capplan.models.join_forms import (
+    JoinCurveForm,
+    LobbyFlood,
+    _flood_density,
+    _flood_mode,
+    _flood_survival,
+)
+
+__all__ = ["Floods"]
+
+_HOUR_S = 3600.0
+_DRIFT_PER_H = 3.0  # |drift| bound: a background changing 20-fold within an hour is a flood
+_LOBBY = LobbyFlood()
+
+
+def _flood_params(j: int) -> tuple[Param, ...]:
+    return (
+        Param(f"share_{j}", "share", 0.0, 1.0, f"share flood {j} takes of the floods up to it"),
+        Param(f"surge_time_{j}_s", "s", -math.inf, math.inf, f"onset of flood {j}, s since 0"),
+        Param(f"rise_{j}_s", "s", description=f"rise time scale of flood {j}"),
+        Param(f"decay_{j}_s", "s", description=f"decay time scale of flood {j}"),
+    )
+
+
+_DRIFT = Param(
+    "background_drift_per_h",
+    "1/h",
+    -_DRIFT_PER_H,
+    _DRIFT_PER_H,
+    "log-change of the background per hour",
+)
+
+
+class Floods(JoinCurveForm):
+    """A lobby ramp, then ``k`` floods, on a background that may drift.
+
+    See the module's docstring for the curve.
+
+    Parameters
+    ----------
+    k : int, optional
+        Number of floods; chosen by quasi-AIC (1 to `max_k`) when None.
+    drift : bool, optional
+        Whether the background drifts (``b e^{beta t / 3600}``); chosen by quasi-AIC when None.
+    max_k : int, default 4
+        Most floods tried when `k` is None.
+
+    Examples
+    --------
+    >>> Floods(k=2).param_names[-4:]
+    ['share_2', 'surge_time_2_s', 'rise_2_s', 'decay_2_s']
+    """
+
+    def __init__(self, k: int | None = None, drift: bool | None = None, max_k: int = 4):
+        for name, value in (("k", k), ("max_k", max_k)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1
+            ):
+                raise ValueError(f"{name} must be a whole number >= 1 (floods), got {value!r}")
+        if drift is not None and not isinstance(drift, bool):
+            raise ValueError(f"drift must be True, False or None (choose), got {drift!r}")
+        self.target_k, self.target_drift = k, drift
+        self.max_k = int(max_k) if k is None else int(k)
+        self._shape(1 if k is None else int(k), bool(drift))
+
+    def _shape(self, k: int, drift: bool) -> None:
+        self.k, self.drift = k, drift
+        self.params = (
+            *_LOBBY.params,
+            *(p for j in range(2, k + 1) for p in _flood_params(j)),
+            *((_DRIFT,) if drift else ()),
+        )
+        floods = "1 flood" if k == 1 else f"{k} floods"
+        self.name = f"lobby + {floods}" + (", drifting background" if drift else "")
+
+    @property
+    def param_names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def __repr__(self) -> str:
+        return f"Floods(k={self.k}, drift={self.drift})"
+
+    def _grown(self, k: int, drift: bool) -> Floods:
+        form = Floods(self.target_k, self.target_drift, self.max_k)
+        form._shape(k, drift)
+        return form
+
+    def first(self) -> Floods:
+        """The form the fit starts from: one flood, a constant background."""
+        return self._grown(1, False)
+
+    # -- the shape ------------------------------------------------------------------------------
+
+    def _floods(self, p):
+        """(onset, rise, decay, weight) of each flood."""
+        keys = [("surge_time_s", "rise_s", "decay_s")] + [
+            (f"surge_time_{j}_s", f"rise_{j}_s", f"decay_{j}_s") for j in range(2, self.k + 1)
+        ]
+        weights, rest = np.empty(self.k), 1.0
+        for j in range(self.k, 1, -1):
+            weights[j - 1] = p[f"share_{j}"] * rest
+            rest *= 1.0 - p[f"share_{j}"]
+        weights[0] = rest
+        return [(p[a], p[b], p[c], w) for (a, b, c), w in zip(keys, weights, strict=True)]
+
+    def _lobby(self, p):
+        return {
+            "lead_share": 1.0,
+            **{n: p[n] for n in ("ramp_s", "surge_time_s", "rise_s", "decay_s")},
+        }
+
+    def cdf(self, t, p):
+        t = np.asarray(t, dtype=float)
+        with np.errstate(all="ignore"):
+            floods = sum(
+                w * (1.0 - _flood_survival(t - tau, r, d)) for tau, r, d, w in self._floods(p)
+            )
+            pi = p["lead_share"]
+            return pi * _LOBBY.cdf(t, self._lobby(p)) + (1.0 - pi) * floods
+
+    def density(self, t, p):
+        t = np.asarray(t, dtype=float)
+        with np.errstate(all="ignore"):
+            floods = sum(w * _flood_density(t - tau, r, d) for tau, r, d, w in self._floods(p))
+            pi = p["lead_share"]
+            return pi * _LOBBY.density(t, self._lobby(p)) + (1.0 - pi) * floods
+
+    def background_counts(self, edges, b, p):
+        beta = p.get("background_drift_per_h", 0.0) / _HOUR_S
+        width = np.diff(edges)
+        with np.errstate(all="ignore"):
+            return b * width * np.exp(beta * edges[:-1]) * special.exprel(beta * width)
+
+    def background_rate(self, t, b, p):
+        beta = p.get("background_drift_per_h", 0.0) / _HOUR_S
+        with np.errstate(all="ignore"):
+            return b * np.exp(beta * np.asarray(t, dtype=float))
+
+    def bounds(self, t0, t1, interval_s):
+        span = t1 - t0
+        out = _LOBBY.bounds(t0, t1, interval_s)
+        for j in range(2, self.k + 1):
+            out.update(
+                {
+                    f"surge_time_{j}_s": (t0, t1),
+                    f"rise_{j}_s": (0.0, span),
+                    f"decay_{j}_s": (0.0, span),
+                }
+            )
+        return out
+
+    def canonical(self, p):
+        p = dict(p)
+        for rise, decay in [("rise_s", "decay_s")] + [
+            (f"rise_{j}_s", f"decay_{j}_s") for j in range(2, self.k + 1)
+        ]:
+            if p[rise] > p[decay]:
+                p[rise], p[decay] = p[decay], p[rise]
+        return p
+
+    def start(self, t, excess, interval_s, peak_s):
+        # Only the first form (one flood) starts from the data; larger ones grow from it.
+        return _LOBBY.start(t, excess, interval_s, peak_s)
+
+    def peak(self, p, t0, t1, precise=True):
+        # Candidates: a grid over the window, the lobby's end and each flood's maximum (a
+        # sharp flood can fall between grid points); the best is refined locally.
+        grid = np.linspace(t0, t1, 20_001 if precise else 2_001)
+        modes = [tau + _flood_mode(r, d) for tau, r, d, _ in self._floods(p)]
+        points = np.concatenate([grid, [p["surge_time_s"]], modes])
+        values = self.density(points, p)
+        i = int(np.nanargmax(values))
+        best_t, best = float(points[i]), float(values[i])
+        if precise:
+            h = (t1 - t0) / 20_000
+            found = optimize.minimize_scalar(
+                lambda u: -float(self.density(np.array([u]), p)[0]),
+                bounds=(best_t - h, best_t + h),
+                method="bounded",
+            )
+            if -found.fun > best:
+                best_t, best = float(found.x), float(-found.fun)
+        return best_t, best
+
+    # -- growing the form -----------------------------------------------------------------------
+
+    def grow(self, values, t, residual, interval_s):
+        proposals = []
+        if self.k < self.max_k:
+            crest = _largest_crest(t, residual)
+            required = self.target_k is not None
+            if crest is None and required:  # nothing missed: put the flood where the data peak
+                crest = float(t[int(np.argmax(residual))])
+            if crest is not None:
+                form, start = self._with_flood(values, t, residual, interval_s, crest)
+                proposals.append((form, start, required))
+        if not self.drift and self.target_drift is not False:
+            drifting = self._grown(self.k, True), {**values, _DRIFT.name: 0.0}
+            proposals.append((*drifting, self.target_drift is True))
+        return proposals
+
+    def _with_flood(self, values, t, residual, interval_s, crest):
+        # The flood's time scales from the half-height points of the residual's crest.
+        i = int(np.argmin(np.abs(t - crest)))
+        height = float(residual[i])
+        below = residual < height / 2
+        left = np.flatnonzero(below[:i])
+        right = np.flatnonzero(below[i:])
+        half_rise = t[i] - (t[left[-1]] if len(left) else t[0])
+        half_decay = (t[i + right[0]] if len(right) else t[-1]) - t[i]
+        decay = max(half_decay / math.log(2), 2 * interval_s)
+        rise = float(np.clip(half_rise / 2, interval_s / 2, decay / 2))
+        tau = t[i] - _flood_mode(rise, decay)
+        mass = height / float(_flood_density(np.array([_flood_mode(rise, decay)]), rise, decay)[0])
+        audience, pi = values["audience"], values["lead_share"]
+        total = audience + mass
+        lead = pi * audience / total
+        j = self.k + 1
+        new = {
+            **values,
+            "audience": total,
+            "lead_share": lead,
+            f"share_{j}": float(np.clip(mass / ((1.0 - lead) * total), 0.01, 0.9)),
+            f"surge_time_{j}_s": tau,
+            f"rise_{j}_s": rise,
+            f"decay_{j}_s": decay,
+        }
+        return self._grown(j, self.drift), new
+
+
+def _largest_crest(t, residual) -> float | None:
+    """Time of the most prominent positive crest of `residual`, or None."""
+    top = float(np.max(residual)) if len(residual) else 0.0
+    if not top > 0:
+        return None
+    peaks, props = signal.find_peaks(residual, prominence=0.05 * top)
+    above = residual[peaks] > 0
+    if not above.any():
+        return None
+    best = int(np.argmax(np.where(above, props["prominences"], -np.inf)))
+    return float(t[peaks[best]])

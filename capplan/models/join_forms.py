@@ -1,0 +1,308 @@
+"""The shapes of a join curve: declarations of the density ``g`` of an event's arrivals.
+
+See :mod:`capplan.models.join_curve` for the model ``lambda(t) = b(t) + A g(t)``
+and its likelihood. A shape declares its parameters, their ranges from the
+data's window, its distribution function and density, and starting values;
+:class:`LobbyFlood` and :class:`PlateauSurge` are one surge each,
+:class:`~capplan.models.floods.Floods` a lobby and several floods.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize, special
+
+from capplan.models._fitting import Param
+
+__all__ = ["JoinCurveForm", "LobbyFlood", "PlateauSurge"]
+
+
+class JoinCurveForm:
+    """Declaration of a join curve's shape: the density ``g`` of the event's arrivals.
+
+    A new shape is a subclass that declares ``name``, ``params`` (a tuple of
+    :class:`~capplan.models._fitting.Param`: name, unit, range), ``bounds``
+    (ranges that depend on the data's window), and the core functions
+    ``cdf``, ``density`` and ``start``. Background, audience, likelihood,
+    optimisation, covariance and intervals come from the base. Override
+    ``peak`` with a faster search where the shape allows one (the default
+    scans a fine grid), and ``canonical`` for a shape with twin parameter
+    sets.
+    """
+
+    name: str = "shape"
+    params: tuple[Param, ...] = ()
+
+    def cdf(self, t: np.ndarray, p: dict) -> np.ndarray:
+        """Share of the audience arrived by time `t` (s)."""
+        raise NotImplementedError
+
+    def density(self, t: np.ndarray, p: dict) -> np.ndarray:
+        """Arrival density at time `t` (per second); integrates to 1."""
+        raise NotImplementedError
+
+    def start(self, t: np.ndarray, excess: np.ndarray, interval_s: float, peak_s: float) -> dict:
+        """Starting values of the shape for a surge peaking near `peak_s`.
+
+        `excess` is a smoothed rate above the background (per s) at the
+        interval midpoints `t` (s). The fit tries each candidate peak of the
+        data (the largest local maxima) and keeps the best likelihood.
+        """
+        raise NotImplementedError
+
+    def bounds(self, t0: float, t1: float, interval_s: float) -> dict:
+        """Ranges ``name -> (lower, upper)`` for a window of data from `t0` to `t1` (s)."""
+        return {}
+
+    def canonical(self, p: dict) -> dict:
+        """The canonical one of parameter sets with the same curve."""
+        return p
+
+    def background_counts(self, edges: np.ndarray, b: float, p: dict) -> np.ndarray:
+        """Expected background count in each interval between `edges` (s); `b` its rate at 0.
+
+        A constant rate by default; a form may let it drift (its parameters in `p`).
+        """
+        return b * np.diff(edges)
+
+    def background_rate(self, t: np.ndarray, b: float, p: dict) -> np.ndarray:
+        """Background rate (per s) at times `t` (s)."""
+        return np.full(np.shape(t), float(b))
+
+    def first(self) -> JoinCurveForm:
+        """The form a fit starts from (this one; a form that grows starts smaller)."""
+        return self
+
+    def grow(self, values: dict, t: np.ndarray, residual: np.ndarray, interval_s: float):
+        """Larger forms to try after this one was fitted, with their starting values.
+
+        `values` are the fitted natural values by name (background, audience, shape,
+        alpha), `residual` the smoothed data rate minus the fitted rate (per s) at the
+        interval midpoints `t` (s). Returns ``[(form, values, required), ...]``, none by
+        default: the fit takes a required one, else keeps the optional one of lowest quasi-AIC
+        where it lowers the quasi-AIC of the form fitted.
+        """
+        return []
+
+    def peak(self, p: dict, t0: float, t1: float, precise: bool = True) -> tuple[float, float]:
+        """Time (s) and value (per s) of the density's maximum between `t0` and `t1`."""
+        grid = np.linspace(t0, t1, 20_001 if precise else 2_001)
+        values = self.density(grid, p)
+        i = int(np.argmax(values))
+        return float(grid[i]), float(values[i])
+
+
+class _LeadFlood(JoinCurveForm):
+    """A lead-in (lobby, plateau) up to the surge time, then a flood; the common part.
+
+    A subclass declares the lead-in by its unnormalised density ``lead``
+    (increasing up to the surge) and its integral ``lead_mass``, both used
+    at ``t <= tau`` only. After ``tau`` the lead-in hands over to the flood:
+    its rate decays from where it was with the flood's rise time ``r``, so
+    the rate is continuous (a lobby that stops dead would put a kink in
+    the likelihood wherever ``tau`` crosses an interval edge).
+    """
+
+    def lead(self, t, p):
+        raise NotImplementedError
+
+    def lead_mass(self, t, p):
+        raise NotImplementedError
+
+    def _lead_parts(self, p):
+        tau, rise = p["surge_time_s"], min(p["rise_s"], p["decay_s"])
+        height = float(self.lead(np.array([tau]), p)[0])
+        norm = float(self.lead_mass(np.array([tau]), p)[0]) + height * rise
+        return tau, rise, height, norm
+
+    def cdf(self, t, p):
+        t = np.asarray(t, dtype=float)
+        with np.errstate(all="ignore"):  # extreme parameters (bootstrap draws) give inf/NaN
+            tau, rise, height, norm = self._lead_parts(p)
+            u = np.maximum(t - tau, 0.0)
+            mass = self.lead_mass(np.minimum(t, tau), p) + height * rise * -np.expm1(-u / rise)
+            flood = 1 - _flood_survival(t - tau, p["rise_s"], p["decay_s"])
+            return p["lead_share"] * mass / norm + (1 - p["lead_share"]) * flood
+
+    def density(self, t, p):
+        t = np.asarray(t, dtype=float)
+        with np.errstate(all="ignore"):
+            tau, rise, height, norm = self._lead_parts(p)
+            u = t - tau
+            lead = np.where(
+                u < 0, self.lead(np.minimum(t, tau), p), height * np.exp(-np.abs(u) / rise)
+            )
+            flood = _flood_density(u, p["rise_s"], p["decay_s"])
+            return p["lead_share"] * lead / norm + (1 - p["lead_share"]) * flood
+
+    def canonical(self, p):
+        if p["rise_s"] > p["decay_s"]:
+            p = {**p, "rise_s": p["decay_s"], "decay_s": p["rise_s"]}
+        return p
+
+    def peak(self, p, t0=None, t1=None, precise=True):
+        # The lead-in rises up to tau; after the flood's mode everything decays: the maximum
+        # lies in [tau, tau + mode].
+        tau = p["surge_time_s"]
+        mode = _flood_mode(p["rise_s"], p["decay_s"])
+        if precise:
+            found = optimize.minimize_scalar(
+                lambda u: -float(self.density(np.array([tau + u]), p)[0]),
+                bounds=(0.0, mode),
+                method="bounded",
+                options={"xatol": 1e-9 * max(mode, 1.0)},
+            )
+            candidates = np.array([0.0, found.x, mode])
+        else:
+            candidates = np.linspace(0.0, mode, 257)
+        values = self.density(tau + candidates, p)
+        i = int(np.argmax(values))
+        return float(tau + candidates[i]), float(values[i])
+
+
+class LobbyFlood(_LeadFlood):
+    """Lobby ramp up to a surge time, then a flood that rises and decays.
+
+    See the module's docstring. The default form: notification-driven joins
+    to a live stream (a lobby before the start, a flood at it).
+    """
+
+    name = "lobby + flood"
+    params = (
+        Param("lead_share", "share", 0.0, 1.0, "share of the audience in the lobby"),
+        Param("ramp_s", "s", description="time scale of the lobby's exponential ramp"),
+        Param("surge_time_s", "s", -math.inf, math.inf, "surge onset, s since the actual start"),
+        Param("rise_s", "s", description="rise time scale of the flood"),
+        Param("decay_s", "s", description="decay time scale of the flood"),
+    )
+
+    def bounds(self, t0, t1, interval_s):
+        # Time scales longer than the window, or a surge outside it, are not identified.
+        span = t1 - t0
+        return {
+            "ramp_s": (0.0, span),
+            "surge_time_s": (t0, t1),
+            "rise_s": (0.0, span),
+            "decay_s": (0.0, span),
+        }
+
+    def lead(self, t, p):
+        return np.exp((t - p["surge_time_s"]) / p["ramp_s"])
+
+    def lead_mass(self, t, p):
+        return p["ramp_s"] * np.exp((t - p["surge_time_s"]) / p["ramp_s"])
+
+    def start(self, t, excess, interval_s, peak_s):
+        span = float(t[-1] - t[0] + interval_s)
+        i_peak = int(np.argmin(np.abs(t - peak_s)))
+        t_peak, top = float(t[i_peak]), float(excess[i_peak])
+        after = np.flatnonzero((t > t_peak) & (excess < top / 2))
+        decay = (t[after[0]] - t_peak) / math.log(2) if len(after) else span / 4
+        decay = max(decay, interval_s)
+        before = np.flatnonzero((t < t_peak) & (excess < top / 2))
+        rise_span = t_peak - t[before[-1]] if len(before) else interval_s
+        rise = float(np.clip(rise_span / 3, interval_s / 4, decay / 3))
+        tau = t_peak - _flood_mode(rise, decay)
+        weight = np.where(t < tau, excess, 0.0) * interval_s
+        total = max(float(np.sum(excess) * interval_s), 1e-12)
+        share = float(np.clip(np.sum(weight) / total, 0.05, 0.8))
+        ramp = float(np.sum(weight * (tau - t)) / np.sum(weight)) if np.sum(weight) > 0 else span
+        ramp = float(np.clip(ramp, interval_s, span / 2))
+        return {
+            "lead_share": share,
+            "ramp_s": ramp,
+            "surge_time_s": tau,
+            "rise_s": rise,
+            "decay_s": decay,
+        }
+
+
+class PlateauSurge(_LeadFlood):
+    """A plateau from an onset up to a surge time, then a flood that rises and decays.
+
+    For traffic watched over a long period that ends in a surge, such as a
+    match site's requests: the audience builds up around kick-off and holds
+    a plateau through the match; at the final whistle comes a flood.
+
+    Before ``tau`` the lead-in's rate is proportional to
+    ``expit((t - t_on) / w)``: ``t_on`` (``onset_s``) is when the plateau
+    reaches half its height, ``w`` (``onset_width_s``) how sharply it sets
+    in. Where the lead-in is a pure exponential ramp that never levels off
+    (the sample's notification-driven lobby) the onset is not identified:
+    use :class:`LobbyFlood` there.
+    """
+
+    name = "plateau + surge"
+    params = (
+        Param("lead_share", "share", 0.0, 1.0, "share of the audience in the plateau"),
+        Param("onset_s", "s", -math.inf, math.inf, "when the plateau reaches half its height"),
+        Param("onset_width_s", "s", description="logistic time scale of the plateau's onset"),
+        Param("surge_time_s", "s", -math.inf, math.inf, "surge onset, s since the actual start"),
+        Param("rise_s", "s", description="rise time scale of the flood"),
+        Param("decay_s", "s", description="decay time scale of the flood"),
+    )
+
+    def bounds(self, t0, t1, interval_s):
+        # The background is measured before the onset: leave it a tenth of the window.
+        span = t1 - t0
+        return {
+            "onset_s": (t0 + span / 10, t1),
+            "onset_width_s": (0.0, span),
+            "surge_time_s": (t0, t1),
+            "rise_s": (0.0, span),
+            "decay_s": (0.0, span),
+        }
+
+    def lead(self, t, p):
+        return special.expit((t - p["onset_s"]) / p["onset_width_s"])
+
+    def lead_mass(self, t, p):
+        w = p["onset_width_s"]
+        return w * np.logaddexp(0.0, (t - p["onset_s"]) / w)
+
+    def start(self, t, excess, interval_s, peak_s):
+        shape = LobbyFlood().start(t, excess, interval_s, peak_s)
+        tau = shape["surge_time_s"]
+        before = excess[t < tau]
+        half = (np.median(before) if len(before) else np.max(excess)) / 2
+        onset = float(t[np.flatnonzero(excess >= half)[0]])
+        onset = max(onset, t[0] + (t[-1] - t[0]) / 5)
+        return {
+            "lead_share": max(shape["lead_share"], 0.3),
+            "onset_s": min(onset, tau - interval_s),
+            "onset_width_s": 4 * interval_s,
+            "surge_time_s": tau,
+            "rise_s": shape["rise_s"],
+            "decay_s": shape["decay_s"],
+        }
+
+
+def _flood_survival(u, rise, decay):
+    """Share of the flood still to come ``u`` seconds after its onset (1 before it)."""
+    u = np.maximum(np.asarray(u, dtype=float), 0.0)
+    r, d = min(rise, decay), max(rise, decay)
+    if d - r < 1e-7 * d:
+        return (1 + u / d) * np.exp(-u / d)
+    return (d * np.exp(-u / d) - r * np.exp(-u / r)) / (d - r)
+
+
+def _flood_density(u, rise, decay):
+    """Flood density ``u`` seconds after its onset (0 before it)."""
+    u = np.asarray(u, dtype=float)
+    v = np.maximum(u, 0.0)
+    r, d = min(rise, decay), max(rise, decay)
+    if d - r < 1e-7 * d:
+        out = v / d**2 * np.exp(-v / d)
+    else:
+        out = (np.exp(-v / d) - np.exp(-v / r)) / (d - r)
+    return np.where(u > 0, out, 0.0)
+
+
+def _flood_mode(rise, decay):
+    """Time of the flood's maximum after its onset (s)."""
+    r, d = min(rise, decay), max(rise, decay)
+    if d - r < 1e-7 * d:
+        return d
+    return r * d * math.log(d / r) / (d - r)
