@@ -650,10 +650,11 @@ class EventPlan:
         the window outside the series, and missing seconds (NaN, or absent from the
         index), are never filled; an interval with any is left out, counted in
         ``intervals_left_out`` (and printed). Each run of whole intervals is simulated
-        on its own, starting from a warm-up at its first second's count. A replay's
-        ``concurrent`` (the replayed joins through the plan's sessions) stops at its
-        first missing second. Intervals are judged as for the scenarios (see
-        :mod:`capplan.planning.validate`).
+        on its own, starting from a warm-up at its first second's count. The attack
+        traffic of the margins is added to a replay too (Poisson counts: it is not in the
+        observed seconds). A replay's ``concurrent`` (the replayed joins through the
+        plan's sessions) stops at its first missing second. Intervals are judged as for
+        the scenarios (see :mod:`capplan.planning.validate`).
 
         Examples
         --------

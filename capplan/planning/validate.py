@@ -12,6 +12,14 @@ attack traffic. Each planning interval is then judged on its pooled seconds:
   largest wait is within ``t``, at most 1% if its 99th percentile is, 10% at
   the 90th, 50% at the median, else 100%), plus the clients that gave up
   waiting: a conservative reading, tight when the seconds are well served.
+
+A *replay* runs observed first tries per second (``arrival_counts``, each placed
+uniformly at random within its second) through the same path instead of a forecast
+curve: no gamma noise (observed counts carry their own), the same attack traffic
+(Poisson counts: it is not in the observed seconds), optionally scaled to the forecast's
+peak of the 1-minute mean with unbiased stochastic rounding. Only the intervals whose
+every second was observed are simulated and judged; each run of them is simulated on its
+own, from a warm-up at its first second's count; the rest are counted, never filled.
 """
 
 from __future__ import annotations
