@@ -82,7 +82,9 @@ def test_implied_concurrency_is_the_curve_through_the_sessions(upcoming):
 
     peak_s = np.arange(0.0, 1800.0, 5.0)[np.argmax([listeners(g) for g in range(0, 1800, 5)])]
     direct = max(listeners(g) for g in np.arange(peak_s - 5, peak_s + 5.5, 0.5))
-    assert upcoming.implied_peak_concurrent == pytest.approx(direct, rel=0.003)
+    # 0.45% apart since the join curve's background may drift: the reference's background
+    # (a median of the first tenth) is flat; it was 0.3% with a flat fitted background.
+    assert upcoming.implied_peak_concurrent == pytest.approx(direct, rel=0.006)
     table = upcoming.summary()
     assert (
         table.loc["peak concurrent listeners", "scaled_curve"] == upcoming.implied_peak_concurrent
