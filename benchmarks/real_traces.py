@@ -40,7 +40,10 @@ def traces():
     sample = capplan.sample_history()
     out = [
         ("higgs 4 Jul (real)", higgs.event("higgs-20120704-0700")["requests"]),
-        ("higgs 4 Jul, 4 h (real)", higgs.event("higgs-20120704-0700")["requests"].loc[-3600:10799]),
+        (
+            "higgs 4 Jul, 4 h (real)",
+            higgs.event("higgs-20120704-0700")["requests"].loc[-3600:10799],
+        ),
         ("higgs 2 Jul (real)", higgs.event("higgs-20120702-1400")["requests"]),
         ("azure code (real)", azure.event("azure-llm2023-code")["requests"]),
         ("azure conv (real)", azure.event("azure-llm2023-conv")["requests"]),

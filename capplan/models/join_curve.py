@@ -46,31 +46,33 @@ traces with ``form=PlateauSurge()``). The lead-in rises up to ``tau`` and
 everything decays after the flood's maximum ``r d ln(d/r) / (d - r)``, so
 the peak lies between the two and is found by a bounded scalar search.
 
-Limits, said plainly: one surge per window (a second surge, such as the
-previous match's final whistle at the window's start, is left to the
-over-dispersion), a constant background (a trend, or the sample's trickle
-of late joiners over the event, is absorbed partly by ``b`` and ``d`` and
-otherwise by ``alpha``), one decay time after the surge, and
-``rise_s <= decay_s``.
+Limits, said plainly: :class:`LobbyFlood` and :class:`PlateauSurge` hold one
+surge per window on a constant background; the default,
+:class:`~capplan.models.floods.Floods`, adds floods (up to four) and a
+background drifting exponentially while they lower the quasi-AIC, and its
+greedy search can stay in a local optimum (one broad flood over two crests).
+``rise_s <= decay_s`` for every flood.
 
 The likelihood
 --------------
-The count ``y_i`` of interval ``[t_i, t_i + Δ)`` is negative binomial
-(NB2) with mean the interval-integrated rate
-``mu_i = b Δ + A (G(t_i + Δ) - G(t_i))`` (``G`` the shape's distribution
-function, exact, no midpoint rule) and variance ``mu_i + alpha mu_i**2``,
-``alpha`` fitted. ``alpha`` belongs to the interval of the data and also
-absorbs what the curve misses; if the seconds within an interval are
-independent, a one-second alpha is ``alpha * Δ``
-(``JoinCurveFit.alpha_per_second``, measured around the local level when the
-data are per second). Missing (NaN) intervals are left out.
-Fitting is by maximum likelihood on the shared base
-(:mod:`capplan.models._fitting`) in a well-scaled parametrisation: logs of
-the positive parameters, logits of the share and of the time parameters
-bounded by the window (a surge outside the data, or a time scale longer than
-it, is not identified). The fit starts from each of the data's three most
-prominent peaks (first with ``alpha`` held at a moment estimate, then
-everything free) and keeps the best likelihood; it is deterministic.
+The count ``y_i`` of interval ``[t_i, t_i + Δ)`` has mean the
+interval-integrated rate ``mu_i = B(t_i, t_i + Δ) + A (G(t_i + Δ) - G(t_i))``
+(``B`` the background's integral, ``G`` the shape's distribution function,
+exact, no midpoint rule). The curve maximises the Poisson log-likelihood
+(quasi-likelihood: consistent whatever the noise, and steered by the busy
+intervals; NB2's own likelihood gave each interval alike and let ``alpha``
+absorb a missed crest, with fitted peaks at 22-75% of real ones); then the
+counts are NB2 with variance ``mu_i + alpha mu_i**2``, ``alpha`` by maximum
+likelihood with the curve held, and the curve's covariance is the sandwich
+under that variance (:func:`~capplan.models._fitting.fit_mean_counts`).
+``alpha`` belongs to the interval of the data; a one-second alpha is
+``JoinCurveFit.alpha_per_second`` (measured around the local level when the
+data are per second). Missing (NaN) intervals are left out. Parameters are
+on a well-scaled working scale (logs of the positive parameters, logits of
+the shares and of the time parameters bounded by the window: a surge outside
+the data, or a time scale longer than it, is not identified). See
+:func:`fit_join_curve`'s Notes for the two passes (structure on minutes, the
+estimate on the data's intervals); the fit is deterministic.
 """
 
 from __future__ import annotations
