@@ -458,3 +458,11 @@ def test_the_headline_plan_is_checked_on_its_analogues_real_seconds(history):
         v.replays.index
     )
     assert by["replay"] >= 0.9
+
+
+def test_nullable_integer_counts_with_missing_seconds_are_accepted(small, town_hall):
+    counts = town_hall.loc[-600:599].astype("Int64")
+    counts.loc[0] = pd.NA
+    v = small.validate(replay=counts, scenarios=[], seed=1)
+    assert v.replays.at["replay", "missing_seconds"] == 1
+    assert 0.0 not in set(v.frame["start_s"])

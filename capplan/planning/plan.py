@@ -653,8 +653,9 @@ class EventPlan:
         on its own, starting from a warm-up at its first second's count. The attack
         traffic of the margins is added to a replay too (Poisson counts: it is not in the
         observed seconds). A replay's ``concurrent`` (the replayed joins through the
-        plan's sessions) stops at its first missing second. Intervals are judged as for
-        the scenarios (see :mod:`capplan.planning.validate`).
+        plan's sessions) stops at its first missing second (none if that comes before the
+        lobby's start). Intervals are judged as for the scenarios (see
+        :mod:`capplan.planning.validate`).
 
         Examples
         --------

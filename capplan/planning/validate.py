@@ -407,7 +407,7 @@ def _window_counts(name: str, series, t: np.ndarray) -> tuple[np.ndarray, float,
             f"{steps.min():g} s: replay needs per-second counts, not per-interval totals"
         )
     try:
-        values = series.to_numpy(dtype=float)
+        values = series.to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must hold counts (numbers); got {series.dtype}") from None
     bad = np.isinf(values) | (values < 0) | (np.isfinite(values) & (values != np.round(values)))
@@ -661,7 +661,8 @@ def validate_plan(
         gap = np.flatnonzero(~np.isfinite(expected))
         whole = (expected.size if gap.size == 0 else int(gap[0])) // iv
         conc = np.full(w.size, np.nan)
-        if whole:
+        lobby = plan.lobby_start_s
+        if whole and (lobby is None or fc.t[0] + whole * iv - 1 >= lobby):  # the lobby opens
             conc[:whole] = concurrent_of(expected[: whole * iv])
         j = r.judged
         out.append(_judge(g, r.name, "replay", w[j], limits[j], plan.slo, conc[j], capacity[j]))
