@@ -156,7 +156,10 @@ def _parser() -> argparse.ArgumentParser:
     margins.add_argument("--spare", type=int, default=2, help="N+k spare workers and servers")
     plan.add_argument("--method", choices=METHODS, default="mol")
     plan.add_argument(
-        "--validate", action="store_true", help="check the plan by simulating it (slower)"
+        "--validate",
+        action="store_true",
+        help="check the plan by simulating it: the forecast's curves and the analogue's "
+        "real seconds scaled to the forecast (slower)",
     )
     plan.add_argument("--seed", type=int, default=1, help="randomness of the validation")
     plan.add_argument(
@@ -361,6 +364,9 @@ def _plan(args) -> int:
     if validation is not None:
         print()
         print(validation)
+        print("\nShare of intervals meeting the SLO, by scenario:")
+        for name, row in validation.summary().iterrows():
+            print(f"  {name} ({row['source']}): {row['share_meeting_slo']:.1%}")
     print("\nwrote " + ", ".join(map(str, written)))
     return 0
 

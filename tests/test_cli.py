@@ -113,6 +113,9 @@ def test_plan_signals_from_a_file_or_arguments_give_the_same_plan(tmp_path):
     validated = run("plan", *given, "--validate", "-o", str(tmp_path / "b"), "-q")
     assert validated.returncode == 0, validated.stderr
     assert "Plan validation by simulation" in validated.stdout
+    # beside the model's curves, the analogue's real seconds scaled to the forecast
+    assert "Share of intervals meeting the SLO, by scenario:" in validated.stdout
+    assert "(scaled to upper) (replay): " in validated.stdout
     a = capplan.load_plan(tmp_path / "a.json").to_frame()
     b = capplan.load_plan(tmp_path / "b.json").to_frame()
     assert a["workers"].tolist() == b["workers"].tolist()
