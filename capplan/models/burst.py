@@ -201,13 +201,6 @@ class BurstFactor:
         return charts.burst_chart(self)
 
 
-def _nb_logcdf(k, mu, alpha):
-    if alpha <= 0:
-        return stats.poisson.logcdf(k, mu)
-    n = 1.0 / alpha
-    return stats.nbinom.logcdf(k, n, n / (n + mu))
-
-
 def _model_factor(rates, alpha, window_s, q):
     """q-quantile of (max of window_s iid NB(rate, alpha) seconds) / rate."""
     rates = np.asarray(rates, dtype=float)

@@ -248,9 +248,7 @@ class JoinCurveFit:
     def _mean_counts(self, values, t, interval_s=None):
         step = self.interval_s if interval_s is None else interval_s
         b, a, shape, _ = self._split(values)
-        edges = np.append(t, t[-1] + step)
-        cdf = self.form.cdf(edges, shape)
-        return self.form.background_counts(edges, b, shape) + a * np.maximum(np.diff(cdf), 0.0)
+        return _expected_counts(self.form, np.append(t, t[-1] + step), b, a, shape)
 
     @property
     def alpha_per_second(self) -> float:
@@ -479,22 +477,24 @@ def fit_join_curve(
 
     Notes
     -----
-    The fit runs in two passes. **Structure**, on the counts summed into at
-    most 300 bins (``diagnostics["selection_interval_s"]``; the data's own
-    intervals when there are fewer): starting values come from the data (the
-    background from the earliest tenth of the window, capped by its 20th
-    percentile should the window open inside an earlier surge; the audience
-    from the total count above it; candidate peaks from the three most
-    prominent maxima of a running mean; the decay from the half-life after a
-    peak, the rise from the half-rise before it, the lead-in from the excess
-    before the surge); each candidate is fitted with ``alpha`` held at the
-    moment estimate of its residuals, the best then with everything free. A
-    form that grows (``Floods``) then tries a flood at the largest crest the
-    fit misses and a drifting background, keeping each that lowers the quasi-AIC of
-    the binned counts (binned, the seconds' correlated noise does not pass for
-    structure). **Estimate**, on the data's own intervals: the chosen form,
-    from the first pass's values, to the maximum likelihood with its
-    covariance.
+    The fit runs in two passes, both maximising the Poisson log-likelihood of
+    the curve (see the module's docstring). **Structure**, on the counts
+    summed into minutes (coarser where that would make more than 600 bins;
+    ``diagnostics["selection_interval_s"]``): starting values come from the
+    data (the background from the earliest tenth of the window, capped by its
+    20th percentile should the window open inside an earlier surge; the
+    audience from the total count above it; candidate peaks from the three
+    most prominent maxima of a running mean; the decay from the half-life
+    after a peak, the rise from the half-rise before it, the lead-in from the
+    excess before the surge), each candidate fitted by BFGS and the best kept.
+    A form that grows (``Floods``) then tries a flood at the largest crest the
+    fit misses and a drifting background, keeping each that lowers the
+    quasi-AIC of the binned counts (binned, the seconds' correlated noise does
+    not pass for structure). **Estimate**, on the data's own intervals: the
+    chosen form, from the first pass's values, by Fisher scoring; then NB2's
+    ``alpha`` with the curve held, and the sandwich covariance. A starting
+    ``alpha`` in `start` is accepted and not used: the curve is fitted
+    without it.
 
     Examples
     --------
@@ -621,6 +621,12 @@ class _Counts:
         return _likelihood(form, self)[0](values) / self.step
 
 
+def _expected_counts(form: JoinCurveForm, edges, b, a, shape) -> np.ndarray:
+    """Expected count in each interval between `edges` (s): background `b`, audience `a`."""
+    background = form.background_counts(edges, b, shape)
+    return background + a * np.maximum(np.diff(form.cdf(edges, shape)), 0.0)
+
+
 def _likelihood(form: JoinCurveForm, counts: _Counts):
     """``(mean_counts, loglike, canonical, params, bounds)`` of `form` on `counts`.
 
@@ -638,9 +644,7 @@ def _likelihood(form: JoinCurveForm, counts: _Counts):
         return p.pop("background_per_s"), p.pop("audience"), p
 
     def mean_counts(values):
-        b, a, shape = split(values)
-        background = form.background_counts(edges, b, shape)
-        return background + a * np.maximum(np.diff(form.cdf(edges, shape)), 0.0)
+        return _expected_counts(form, edges, *split(values))
 
     def loglike(values):
         mu = np.maximum(mean_counts(values)[observed], 1e-300)
@@ -751,13 +755,6 @@ def _starts(form: JoinCurveForm, t, y, step) -> list[dict]:
     candidates = [float(mid[i]) for i in peaks[order]] or [float(mid[int(np.argmax(excess))])]
     common = {"background_per_s": background, "audience": audience, "alpha": 0.1}
     return [{**common, **form.start(mid, excess, step, peak)} for peak in candidates]
-
-
-def _moment_alpha(y, mu) -> float:
-    """Moment estimate of NB2's alpha, ``mean(((y - mu)^2 - mu) / mu^2)``, kept in 1e-6..10."""
-    mu = np.maximum(mu, 1e-9)
-    ratio = float(np.mean(((y - mu) ** 2 - mu) / mu**2))
-    return float(np.clip(ratio, 1e-6, 10.0)) if np.isfinite(ratio) else 0.1
 
 
 def local_alpha(counts: pd.Series, window_s: int = 15) -> float:
