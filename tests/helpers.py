@@ -1,6 +1,10 @@
 """Tables of small histories whose numbers are known, shared by the tests."""
 
+import doctest
+
 import pandas as pd
+
+import capplan
 
 START = pd.Timestamp("2026-05-01 20:00", tz="UTC")
 
@@ -85,3 +89,18 @@ def toy_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
         ignore_index=True,
     )
     return events, series
+
+
+def docstring_examples(function) -> doctest.TestResults:
+    """Run the examples in `function`'s docstring; (failed, attempted)."""
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    for test in finder.find(function, function.__name__, globs={}):
+        runner.run(test)
+    return runner.summarize(verbose=False)
+
+
+def assert_written_history_is(paths, history) -> None:
+    """The events and series tables written at `paths` load as `history`'s."""
+    again = capplan.load_history(*paths[:2])
+    pd.testing.assert_frame_equal(again.events, history.events)
+    pd.testing.assert_frame_equal(again.series, history.series)

@@ -6,12 +6,12 @@ request between minutes of 300-585; ``conv``: 19,366 requests over 58 minutes, v
 1.33) and the raw CSV files themselves.
 """
 
-import doctest
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import assert_written_history_is, docstring_examples
 
 import capplan
 from capplan.cli import main
@@ -102,11 +102,9 @@ def test_requests_of_one_trace(requests):
 
 
 def test_docstring_example_runs():
-    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
-    for test in finder.find(shipped.azure_llm2023_requests, "azure_llm2023_requests", globs={}):
-        runner.run(test)
-    assert runner.summarize(verbose=False).attempted >= 3
-    assert runner.summarize(verbose=False).failed == 0
+    result = docstring_examples(shipped.azure_llm2023_requests)
+    assert result.attempted >= 3
+    assert result.failed == 0
 
 
 def test_describe_names_the_shipped_history(capsys):
@@ -119,9 +117,7 @@ def test_describe_names_the_shipped_history(capsys):
 @needs_raw
 def test_converter_reproduces_the_shipped_tables(tmp_path, history, requests):
     paths = azure_llm2023.write(RAW, tmp_path)
-    again = capplan.load_history(*paths[:2])
-    pd.testing.assert_frame_equal(again.events, history.events)
-    pd.testing.assert_frame_equal(again.series, history.series)
+    assert_written_history_is(paths, history)
     pd.testing.assert_frame_equal(pd.read_parquet(paths[2]), requests)
     folder = shipped._folder("azure_llm2023")
     for name in (azure_llm2023.LICENSE, azure_llm2023.DESCRIPTION):  # CC-BY: kept unmodified

@@ -8,13 +8,13 @@ CDT = 14:00 UTC) and the raw per-second file itself. The shipped series are on t
 clock, true UTC = published + 2 h.
 """
 
-import doctest
 import gzip
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import assert_written_history_is, docstring_examples
 
 import capplan
 from capplan.cli import main
@@ -109,10 +109,7 @@ def test_signal_is_the_activity_of_the_day_before(history):
 
 
 def test_docstring_example_runs():
-    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
-    for test in finder.find(shipped.higgs2012_history, "higgs2012_history", globs={}):
-        runner.run(test)
-    assert runner.summarize(verbose=False).failed == 0
+    assert docstring_examples(shipped.higgs2012_history).failed == 0
 
 
 def test_describe_names_the_shipped_history(capsys):
@@ -149,10 +146,7 @@ def test_windows_hold_exactly_the_raw_counts_shifted_by_two_hours(history, raw):
 
 @needs_raw
 def test_converter_reproduces_the_shipped_tables(tmp_path, history):
-    events_path, series_path = higgs2012.write(RAW, tmp_path)
-    again = capplan.load_history(events_path, series_path)
-    pd.testing.assert_frame_equal(again.events, history.events)
-    pd.testing.assert_frame_equal(again.series, history.series)
+    assert_written_history_is(higgs2012.write(RAW, tmp_path), history)
     shipped_notice = Path(shipped._folder("higgs2012")) / higgs2012.NOTICE
     assert (tmp_path / higgs2012.NOTICE).read_text() == shipped_notice.read_text()
 

@@ -409,24 +409,27 @@ def test_a_delayed_start_does_not_replay_the_on_time_seconds(peak_plan):
     assert {"model_share_meeting_slo", "replay_share_meeting_slo"} <= set(table.columns)
 
 
+def forecast_and_plan(history, signals, **sizing):
+    """forecast_event at 90% and the plan of its joins (50 ms of work per join)."""
+    upcoming = capplan.forecast_event(history, signals, level=0.9)
+    plan = capplan.plan_event(
+        upcoming.joins, upcoming.sessions, service=JoinService(0.05, scv=2.0), **sizing
+    )
+    return upcoming, plan
+
+
 @pytest.mark.slow
 def test_forecast_event_validates_against_its_analogue_by_default(history):
-    upcoming = capplan.forecast_event(
+    upcoming, plan = forecast_and_plan(
         history,
         {"followers": 40_000, "registrations": 3_000, "notifications_sent": 25_000},
-        level=0.9,
+        streams_per_server=1000,
+        margins=Margins(spare_workers=1),
     )
     observed = upcoming.joins.observed
     assert observed.name == upcoming.analogue
     real = history.event(upcoming.analogue)["joins"]
     pd.testing.assert_series_equal(observed, real, check_names=False)
-    plan = capplan.plan_event(
-        upcoming.joins,
-        upcoming.sessions,
-        service=JoinService(0.05, scv=2.0),
-        streams_per_server=1000,
-        margins=Margins(spare_workers=1),
-    )
     v = plan.validate(seed=1)
     replays = v.replays
     assert list(replays["scale_to"]) == ["point", "upper"]
@@ -439,15 +442,9 @@ def test_forecast_event_validates_against_its_analogue_by_default(history):
 
 @pytest.mark.slow
 def test_the_headline_plan_is_checked_on_its_analogues_real_seconds(history):
-    upcoming = capplan.forecast_event(
+    _, plan = forecast_and_plan(
         history,
         {"followers": 300_000_000, "registrations": 2_000_000, "notifications_sent": 135_000_000},
-        level=0.9,
-    )
-    plan = capplan.plan_event(
-        upcoming.joins,
-        upcoming.sessions,
-        service=JoinService(0.05, scv=2.0),
         streams_per_server=20_000,
         margins=Margins(attack_rps=5_000, zone_loss=1 / 3),
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import assert_written_history_is
 
 import capplan
 from capplan.converters import worldcup98
@@ -41,10 +42,7 @@ def test_surge_peaks_near_the_final_whistle(history):
 
 @needs_raw
 def test_converter_reproduces_the_shipped_tables(tmp_path, history):
-    events_path, series_path = worldcup98.write(RAW, tmp_path)
-    again = capplan.load_history(events_path, series_path)
-    pd.testing.assert_frame_equal(again.events, history.events)
-    pd.testing.assert_frame_equal(again.series, history.series)
+    assert_written_history_is(worldcup98.write(RAW, tmp_path), history)
     notice = (tmp_path / worldcup98.NOTICE).read_bytes()
     assert notice == (RAW / worldcup98.NOTICE).read_bytes()
 
