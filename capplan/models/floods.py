@@ -47,6 +47,8 @@ from capplan.models.join_forms import (
     _flood_density,
     _flood_mode,
     _flood_survival,
+    flood_bounds,
+    flood_params,
 )
 
 __all__ = ["Floods"]
@@ -57,12 +59,8 @@ _LOBBY = LobbyFlood()
 
 
 def _flood_params(j: int) -> tuple[Param, ...]:
-    return (
-        Param(f"share_{j}", "share", 0.0, 1.0, f"share flood {j} takes of the floods up to it"),
-        Param(f"surge_time_{j}_s", "s", -math.inf, math.inf, f"onset of flood {j}, s since 0"),
-        Param(f"rise_{j}_s", "s", description=f"rise time scale of flood {j}"),
-        Param(f"decay_{j}_s", "s", description=f"decay time scale of flood {j}"),
-    )
+    share = Param(f"share_{j}", "share", 0.0, 1.0, f"share flood {j} takes of the floods up to it")
+    return (share, *flood_params(j))
 
 
 _DRIFT = Param(
@@ -180,16 +178,9 @@ class Floods(JoinCurveForm):
             return b * np.exp(beta * np.asarray(t, dtype=float))
 
     def bounds(self, t0, t1, interval_s):
-        span = t1 - t0
         out = _LOBBY.bounds(t0, t1, interval_s)
         for j in range(2, self.k + 1):
-            out.update(
-                {
-                    f"surge_time_{j}_s": (t0, t1),
-                    f"rise_{j}_s": (0.0, span),
-                    f"decay_{j}_s": (0.0, span),
-                }
-            )
+            out.update(flood_bounds(t0, t1, j))
         return out
 
     def canonical(self, p):

@@ -19,6 +19,25 @@ from capplan.models._fitting import Param
 __all__ = ["JoinCurveForm", "LobbyFlood", "PlateauSurge"]
 
 
+def flood_params(j: int = 1) -> tuple[Param, ...]:
+    """Onset, rise and decay of flood `j` (names ``surge_time_s``, ... for the first,
+    ``surge_time_2_s``, ... for the others)."""
+    tag = "" if j == 1 else f"_{j}"
+    which = "the flood" if j == 1 else f"flood {j}"
+    return (
+        Param(f"surge_time{tag}_s", "s", -math.inf, math.inf, f"onset of {which}, s since start"),
+        Param(f"rise{tag}_s", "s", description=f"rise time scale of {which}"),
+        Param(f"decay{tag}_s", "s", description=f"decay time scale of {which}"),
+    )
+
+
+def flood_bounds(t0: float, t1: float, j: int = 1) -> dict:
+    """Ranges of flood `j`'s parameters in a window from `t0` to `t1` (s): an onset outside
+    the data, or a time scale longer than the window, is not identified."""
+    onset, rise, decay = (p.name for p in flood_params(j))
+    return {onset: (t0, t1), rise: (0.0, t1 - t0), decay: (0.0, t1 - t0)}
+
+
 class JoinCurveForm:
     """Declaration of a join curve's shape: the density ``g`` of the event's arrivals.
 
@@ -173,20 +192,13 @@ class LobbyFlood(_LeadFlood):
     params = (
         Param("lead_share", "share", 0.0, 1.0, "share of the audience in the lobby"),
         Param("ramp_s", "s", description="time scale of the lobby's exponential ramp"),
-        Param("surge_time_s", "s", -math.inf, math.inf, "surge onset, s since the actual start"),
-        Param("rise_s", "s", description="rise time scale of the flood"),
-        Param("decay_s", "s", description="decay time scale of the flood"),
+        *flood_params(),
     )
 
     def bounds(self, t0, t1, interval_s):
         # Time scales longer than the window, or a surge outside it, are not identified.
         span = t1 - t0
-        return {
-            "ramp_s": (0.0, span),
-            "surge_time_s": (t0, t1),
-            "rise_s": (0.0, span),
-            "decay_s": (0.0, span),
-        }
+        return {"ramp_s": (0.0, span), **flood_bounds(t0, t1)}
 
     def lead(self, t, p):
         return np.exp((t - p["surge_time_s"]) / p["ramp_s"])
@@ -239,9 +251,7 @@ class PlateauSurge(_LeadFlood):
         Param("lead_share", "share", 0.0, 1.0, "share of the audience in the plateau"),
         Param("onset_s", "s", -math.inf, math.inf, "when the plateau reaches half its height"),
         Param("onset_width_s", "s", description="logistic time scale of the plateau's onset"),
-        Param("surge_time_s", "s", -math.inf, math.inf, "surge onset, s since the actual start"),
-        Param("rise_s", "s", description="rise time scale of the flood"),
-        Param("decay_s", "s", description="decay time scale of the flood"),
+        *flood_params(),
     )
 
     def bounds(self, t0, t1, interval_s):
@@ -250,9 +260,7 @@ class PlateauSurge(_LeadFlood):
         return {
             "onset_s": (t0 + span / 10, t1),
             "onset_width_s": (0.0, span),
-            "surge_time_s": (t0, t1),
-            "rise_s": (0.0, span),
-            "decay_s": (0.0, span),
+            **flood_bounds(t0, t1),
         }
 
     def lead(self, t, p):
