@@ -8,6 +8,8 @@ sample) it prints:
 - the burst factor at the 99% quantile: the model like for like
   (``model_same_windows``) against the measured one (worst second over its minute's
   mean);
+- beside each, a naive baseline: the peak of a 15-minute running mean of the data, and
+  the burst of Poisson seconds (no over-dispersion);
 - a plan built the documented way from the fitted curve (``JoinForecast.from_fit``,
   ``plan_event`` with the defaults below), replayed on the trace's real seconds
   (``plan.validate(replay=series)``): the share of minutes meeting the SLO, beside the
@@ -25,6 +27,7 @@ import argparse
 import time
 import warnings
 
+import numpy as np
 import pandas as pd
 
 import capplan
@@ -60,6 +63,11 @@ def score(label, series, plans: bool) -> dict:
         fit_s = time.perf_counter() - start
     d = fit.diagnostics
     burst = capplan.burst_factor(series, fit=fit, min_rate_per_s=MIN_RATE).summary().loc[0.99]
+    # Naive baselines: a 15-minute running mean as the curve, Poisson seconds as the burst.
+    naive = series.rolling(900, center=True, min_periods=1).mean()
+    minute = np.floor(series.index.to_numpy(dtype=float) / 60)
+    naive_peak = naive.groupby(minute).mean().max() / d["peak_1min_observed_per_s"]
+    poisson = capplan.burst_factor(series, alpha_per_second=0.0, min_rate_per_s=MIN_RATE)
     row = {
         "trace": label,
         "hours": len(series) / 3600,
@@ -67,11 +75,14 @@ def score(label, series, plans: bool) -> dict:
         "peak_1min_observed": d["peak_1min_observed_per_s"],
         "peak_1min_fitted": d["peak_1min_fitted_per_s"],
         "peak_ratio": d["peak_1min_ratio"],
+        "peak_ratio_naive": naive_peak,
         "peak_time_observed_s": d["peak_1min_observed_time_s"],
         "peak_time_fitted_s": d["peak_1min_fitted_time_s"],
         "burst99_measured": burst["empirical"],
         "burst99_model": burst["model_same_windows"],
         "burst_ratio": burst["model_same_windows"] / burst["empirical"],
+        "burst_ratio_poisson": poisson.summary().loc[0.99, "model_same_windows"]
+        / burst["empirical"],
         "fit_s": fit_s,
         "warnings": len(caught),
     }
