@@ -45,6 +45,9 @@ _PENALTY = 1e300  # objective value where the model is undefined (the optimiser 
 _THETA_LIMIT = 60.0  # |theta| bound: exp(60) ~ 1e26, far outside any plausible value
 _EDGE = 14.0  # |theta| beyond which a bounded parameter sits at its edge (1e-6 of its range)
 _MAX_STEP = 1.0  # largest Fisher-scoring move of one working value (a factor e of a scale)
+# Fisher scoring stops when one more step would gain less than this (log-likelihood units):
+# misfit makes its convergence linear, and the last 1e-3 took as many steps as all before.
+_SCORING_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -597,7 +600,8 @@ def fit_mean_counts(
     long quiet tail then counts as much as the crest, and alpha absorbs the misfit.
     It is maximised by Fisher scoring (``J`` by central differences on the working
     scale; a step moves no working value by more than 1, a factor e on a log scale,
-    and is halved until the likelihood rises). ``alpha`` is then NB2's maximum
+    and is halved until the likelihood rises; it stops when the next step would gain less
+    than 0.001). ``alpha`` is then NB2's maximum
     likelihood with the curve held, its variance the inverse of the second
     derivative. The curve's covariance is ``A^-1 B A^-1`` with ``A = J' J / mu`` and
     ``B = J' diag(v / mu**2) J``, ``v = mu + alpha mu**2``: honest under
@@ -645,7 +649,7 @@ def fit_mean_counts(
         if iteration == max_iter or not (np.all(np.isfinite(score)) and np.all(np.isfinite(info))):
             break
         step, decrement = _scoring_step(info, score)
-        if decrement < 1e-6:
+        if decrement < _SCORING_TOLERANCE:
             break
         step = step * min(1.0, _MAX_STEP / max(float(np.max(np.abs(step))), 1e-300))
         for shrink in 0.5 ** np.arange(12):
