@@ -112,11 +112,6 @@ def two_floods(seed, alpha=0.02):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the one-flood start spans both floods and the grown form stays in "
-    "that local optimum (intervals hold the truth in 0-42% of fits)",
-)
 def test_two_flood_form_recovers_its_parameters_at_about_their_level():
     inside = {name: [] for name in TRUE_TWO}
     for seed in range(12):

@@ -221,31 +221,29 @@ class Floods(JoinCurveForm):
     def grow(self, values, t, residual, interval_s):
         proposals = []
         if self.k < self.max_k:
-            crest = _largest_crest(t, residual)
             required = self.target_k is not None
-            if crest is None and required:  # nothing missed: put the flood where the data peak
-                crest = float(t[int(np.argmax(residual))])
-            if crest is not None:
-                form, start = self._with_flood(values, t, residual, interval_s, crest)
-                proposals.append((form, start, required))
+            crest = _crests(t, residual)[:1]
+            if not crest and required:  # nothing missed: put the flood where the data peak
+                crest = [float(t[int(np.argmax(residual))])]
+            if crest:
+                proposals.append(
+                    (*self._with_flood(values, t, residual, interval_s, crest[0]), required)
+                )
+            # A fixed number of floods also starts them all afresh, at the data's crests, and
+            # keeps the better: growing a flood that settled across two crests stays there.
+            # (Choosing the number, the fresh start found likelier curves whose crest was
+            # further from the data's: 0.75 of the Higgs 1-minute peak, against 0.98.)
+            fresh = self._afresh(values, t, residual, interval_s) if required else None
+            if fresh is not None:
+                proposals.append((*fresh, required))
         if not self.drift and self.target_drift is not False:
             drifting = self._grown(self.k, True), {**values, _DRIFT.name: 0.0}
             proposals.append((*drifting, self.target_drift is True))
         return proposals
 
     def _with_flood(self, values, t, residual, interval_s, crest):
-        # The flood's time scales from the half-height points of the residual's crest.
-        i = int(np.argmin(np.abs(t - crest)))
-        height = float(residual[i])
-        below = residual < height / 2
-        left = np.flatnonzero(below[:i])
-        right = np.flatnonzero(below[i:])
-        half_rise = t[i] - (t[left[-1]] if len(left) else t[0])
-        half_decay = (t[i + right[0]] if len(right) else t[-1]) - t[i]
-        decay = max(half_decay / math.log(2), 2 * interval_s)
-        rise = float(np.clip(half_rise / 2, interval_s / 2, decay / 2))
-        tau = t[i] - _flood_mode(rise, decay)
-        mass = height / float(_flood_density(np.array([_flood_mode(rise, decay)]), rise, decay)[0])
+        """One more flood at the `crest` the fitted curve misses, the others as fitted."""
+        tau, rise, decay, mass = _flood_at(t, residual, crest, interval_s)
         audience, pi = values["audience"], values["lead_share"]
         total = audience + mass
         lead = pi * audience / total
@@ -261,15 +259,49 @@ class Floods(JoinCurveForm):
         }
         return self._grown(j, self.drift), new
 
+    def _afresh(self, values, t, residual, interval_s):
+        """One more flood than now, every flood started afresh at a crest of the data (the
+        fitted floods may have settled across two crests: growing them would stay there)."""
+        excess = residual + values["audience"] * self.density(t, values)
+        crests = sorted(_crests(t, excess)[: self.k + 1])
+        if len(crests) < self.k + 1:
+            return None
+        floods = [_flood_at(t, excess, c, interval_s) for c in crests]
+        masses = np.array([f[3] for f in floods])
+        lobby = values["lead_share"] * values["audience"]
+        total = lobby + masses.sum()
+        new = {**values, "audience": total, "lead_share": lobby / total}
+        up_to = np.cumsum(masses)
+        for j, (tau, rise, decay, _) in enumerate(floods, start=1):
+            tag = "" if j == 1 else f"_{j}"
+            new.update({f"surge_time{tag}_s": tau, f"rise{tag}_s": rise, f"decay{tag}_s": decay})
+            if j > 1:
+                new[f"share_{j}"] = float(np.clip(masses[j - 1] / up_to[j - 1], 0.01, 0.9))
+        return self._grown(self.k + 1, self.drift), new
 
-def _largest_crest(t, residual) -> float | None:
-    """Time of the most prominent positive crest of `residual`, or None."""
-    top = float(np.max(residual)) if len(residual) else 0.0
+
+def _flood_at(t, rate, crest, interval_s):
+    """(onset, rise, decay, mass) of a flood started at the `crest` of `rate` (per s): the
+    time scales from the crest's half-height points, the mass from its height."""
+    i = int(np.argmin(np.abs(t - crest)))
+    height = float(rate[i])
+    below = rate < height / 2
+    left = np.flatnonzero(below[:i])
+    right = np.flatnonzero(below[i:])
+    half_rise = t[i] - (t[left[-1]] if len(left) else t[0])
+    half_decay = (t[i + right[0]] if len(right) else t[-1]) - t[i]
+    decay = max(half_decay / math.log(2), 2 * interval_s)
+    rise = float(np.clip(half_rise / 2, interval_s / 2, decay / 2))
+    mode = _flood_mode(rise, decay)
+    mass = height / float(_flood_density(np.array([mode]), rise, decay)[0])
+    return t[i] - mode, rise, decay, mass
+
+
+def _crests(t, rate) -> list[float]:
+    """Times of the positive crests of `rate`, the most prominent first."""
+    top = float(np.max(rate)) if len(rate) else 0.0
     if not top > 0:
-        return None
-    peaks, props = signal.find_peaks(residual, prominence=0.05 * top)
-    above = residual[peaks] > 0
-    if not above.any():
-        return None
-    best = int(np.argmax(np.where(above, props["prominences"], -np.inf)))
-    return float(t[peaks[best]])
+        return []
+    peaks, props = signal.find_peaks(rate, prominence=0.05 * top)
+    order = np.argsort(props["prominences"])[::-1]
+    return [float(t[peaks[i]]) for i in order if rate[peaks[i]] > 0]

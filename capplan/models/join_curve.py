@@ -535,7 +535,7 @@ def fit_join_curve(
         residual = coarse.smooth_rate() - coarse.rate_of(current, estimate.values)
         proposals = current.grow(values, coarse.mid, residual, coarse.step)
         required = [(f, v) for f, v, must in proposals if must]
-        options = required[:1] or [(f, v) for f, v, _ in proposals]
+        options = required or [(f, v) for f, v, _ in proposals]
         if not options:
             break
         fits = [(f, _fit_from(f, coarse, v)) for f, v in options]

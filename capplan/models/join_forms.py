@@ -100,8 +100,9 @@ class JoinCurveForm:
         `values` are the fitted natural values by name (background, audience, shape,
         alpha), `residual` the smoothed data rate minus the fitted rate (per s) at the
         interval midpoints `t` (s). Returns ``[(form, values, required), ...]``, none by
-        default: the fit takes a required one, else keeps the optional one of lowest quasi-AIC
-        where it lowers the quasi-AIC of the form fitted.
+        default: the fit takes the required one of lowest quasi-AIC where there are
+        required ones, else the optional one of lowest quasi-AIC where it lowers that of
+        the form fitted.
         """
         return []
 
