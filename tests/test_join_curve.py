@@ -205,8 +205,9 @@ def test_runs_on_every_world_cup_event_and_records_the_fit_quality(worldcup):
     assert quality["alpha"].median() < 0.006
     assert quality["alpha"].max() < 0.07
     # 4-5 warned under NB2 maximum likelihood; 14 since the curve is fitted by Poisson
-    # quasi-likelihood (more onsets or shares left unidentified: a known regression, #14).
-    assert quality["warned"].sum() <= 16
+    # quasi-likelihood (more onsets or shares left unidentified: a known regression, #14);
+    # 18 since a 95% interval spanning 100-fold counts as not identified (it warns).
+    assert quality["warned"].sum() <= 18
     # One surge per window misses some matches' crest by more than 15% (LackOfFitWarning,
     # counted apart): found at most 14 of 40 with the 1-minute peak within 0.7-1.3.
     assert quality["peak_ratio"].between(0.7, 1.3).mean() >= 0.9, quality["peak_ratio"]

@@ -48,6 +48,7 @@ _MAX_STEP = 1.0  # largest Fisher-scoring move of one working value (a factor e 
 # Fisher scoring stops when one more step would gain less than this (log-likelihood units):
 # misfit makes its convergence linear, and the last 1e-3 took as many steps as all before.
 _SCORING_TOLERANCE = 1e-3
+_WILD_SD = math.log(100) / (2 * 1.96)  # working-scale sd of a 95% interval spanning 100-fold
 
 
 @dataclass(frozen=True)
@@ -274,11 +275,20 @@ class Estimate:
         return value, np.sqrt(np.maximum(var, 0.0))
 
     def draws(self, n: int, seed) -> np.ndarray:
-        """`n` natural-parameter vectors drawn from N(theta, cov_theta) (parametric bootstrap)."""
+        """`n` natural-parameter vectors drawn from N(theta, cov_theta) (parametric bootstrap).
+
+        Parameters the data do not identify (NaN rows of the covariance) are held at their
+        estimate and the others drawn from their own block: what follows is conditional on
+        the unidentified ones, where drawing them would give curves the data rule out.
+        """
         rng = np.random.default_rng(seed)
-        if not np.all(np.isfinite(self.cov_theta)):
-            return np.full((n, self.n_params), np.nan)
-        theta = rng.multivariate_normal(self.theta, self.cov_theta, size=n, method="eigh")
+        known = np.isfinite(np.diag(self.cov_theta))
+        theta = np.tile(self.theta, (n, 1))
+        if known.any():
+            block = self.cov_theta[np.ix_(known, known)]
+            theta[:, known] = rng.multivariate_normal(
+                self.theta[known], block, size=n, method="eigh"
+            )
         return self.space.natural(theta)
 
     def scaled(self, dispersion: float) -> Estimate:
@@ -425,8 +435,10 @@ def _warn_if_doubtful(estimate: Estimate, what: str) -> None:
     if bad:
         warnings.warn(
             CovarianceWarning(
-                f"the Hessian of {what} is not positive definite; no standard errors for "
-                f"{', '.join(bad)}: the data do not identify them",
+                f"no standard errors for {', '.join(bad)} of {what}: the data do not identify "
+                "them (the Hessian is not positive definite there, or their 95% interval would "
+                "span more than a factor 100); what depends on them is conditional on the "
+                "estimates. Try a simpler form or a longer window",
                 min_hessian_eigenvalue=d["min_hessian_eigenvalue"],
                 condition_number=d["condition_number"],
             ),
@@ -667,7 +679,12 @@ def fit_mean_counts(
     cov = np.zeros((k + 1, k + 1))  # the curve and alpha are orthogonal
     cov[:k, :k] = bread @ meat @ bread if np.all(np.isfinite(bread)) else bread
     cov[k, k] = alpha_var
-    bad = ~np.isfinite(np.diag(cov))
+    with np.errstate(invalid="ignore"):
+        spread = np.sqrt(np.diag(cov))
+    # A 95% interval spanning more than a factor 100 on a log or logit scale is no result:
+    # such a parameter counts as not identified (NaN, and the warning names it).
+    scaled = np.isfinite(space.lower) | np.isfinite(space.upper)
+    bad = ~np.isfinite(spread) | (scaled & (spread > _WILD_SD))
     cov[bad, :] = np.nan
     cov[:, bad] = np.nan
     theta_full = np.append(theta, log_alpha)  # alpha's working value is its log
