@@ -59,15 +59,7 @@ def test_one_flood_misses_the_real_crest_and_says_so(higgs):
         ("azure_llm2023", "azure-llm2023-conv", 1.0),
         ("sample", "ev-014", 1.0),
         ("sample", "ev-005", 1.0),
-        pytest.param(
-            "azure_llm2023",
-            "azure-llm2023-code",
-            1.0,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="on/off arrivals are not iid NB seconds: model 7.8 vs measured 14.6",
-            ),
-        ),
+        ("azure_llm2023", "azure-llm2023-code", 1.0),  # on/off arrivals: was 0.53
     ],
 )
 def test_burst_model_like_for_like_within_20_percent(history, event_id, min_rate):
