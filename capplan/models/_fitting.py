@@ -576,6 +576,7 @@ def fit_mean_counts(
     bounds: dict | None = None,
     canonical: Callable[[np.ndarray], np.ndarray] | None = None,
     max_iter: int = 50,
+    covariance: bool = True,
 ) -> Estimate:
     """A mean curve of counts by Poisson quasi-likelihood, then NB2's alpha, from a near start.
 
@@ -594,6 +595,9 @@ def fit_mean_counts(
     what, bounds, canonical
         As for :func:`maximize`.
     max_iter : int, default 50
+    covariance : bool, default True
+        ``False``: the curve only (a structure search), silently: the estimate's
+        parameters leave alpha out, its ``loglike`` is the Poisson one, its covariance NaN.
 
     Returns
     -------
@@ -673,6 +677,10 @@ def fit_mean_counts(
                 break
         else:
             break  # no step gains: jac, score and info are still those of theta
+    if not covariance:
+        nan = np.full((k, k), np.nan)
+        diagnostics = {"n_evaluations": int(evaluations), "newton_decrement": float(decrement)}
+        return Estimate(params[:k], theta, nan, curve_space, current, len(y), False, diagnostics)
     log_alpha, alpha_var = _nb_alpha(y, mu)
     meat = jac.T @ (jac * ((mu + np.exp(log_alpha) * mu**2) / mu**2)[:, None])
     bread, min_eig, cond = _invert(info)

@@ -488,10 +488,12 @@ def fit_join_curve(
     after a peak, the rise from the half-rise before it, the lead-in from the
     excess before the surge), each candidate fitted by BFGS and the best kept.
     A form that grows (``Floods``) then tries a flood at the largest crest the
-    fit misses and a drifting background, keeping each that lowers the
-    quasi-AIC of the binned counts (binned, the seconds' correlated noise does
-    not pass for structure). **Estimate**, on the data's own intervals: the
-    chosen form, from the first pass's values, by Fisher scoring; then NB2's
+    fit misses and a drifting background, each fitted from the smaller form's
+    values (by Fisher scoring and by BFGS, the likelier kept), keeping each that
+    lowers the quasi-AIC of the binned counts (binned, the seconds' correlated
+    noise does not pass for structure). **Estimate**, on the data's own
+    intervals: the chosen form, from the first pass's values, by Fisher scoring;
+    then NB2's
     ``alpha`` with the curve held, and the sandwich covariance. A starting
     ``alpha`` in `start` is accepted and not used: the curve is fitted
     without it.
@@ -538,7 +540,12 @@ def fit_join_curve(
         options = required or [(f, v) for f, v, _ in proposals]
         if not options:
             break
-        fits = [(f, _fit_from(f, coarse, v)) for f, v in options]
+        # A proposal adding one parameter starts where it changes nothing (a drift of 0);
+        # one adding several (a flood) starts rough.
+        fits = [
+            (f, _grow_from(f, coarse, v, search=len(f.params) > len(current.params) + 1))
+            for f, v in options
+        ]
         qaic = [_qaic(e, dispersion) for _, e in fits]
         best = int(np.argmin(qaic))
         keep = bool(required) or qaic[best] < _qaic(estimate, dispersion)
@@ -697,8 +704,11 @@ def _fit_from(form: JoinCurveForm, counts: _Counts, values: dict) -> Estimate:
     )
 
 
-def _refine(form: JoinCurveForm, counts: _Counts, values: dict) -> Estimate:
-    """The curve of `form` on `counts` from near values, then alpha and the covariance."""
+def _refine(
+    form: JoinCurveForm, counts: _Counts, values: dict, covariance: bool = True
+) -> Estimate:
+    """The curve of `form` on `counts` from near values by Fisher scoring, then alpha and
+    the covariance (or, without `covariance`, the curve alone: a structure search)."""
     mean_counts, _, canonical, params, bounds = _likelihood(form, counts)
     names = [p.name for p in params]
     observed = np.isfinite(counts.y)
@@ -710,7 +720,21 @@ def _refine(form: JoinCurveForm, counts: _Counts, values: dict) -> Estimate:
         what="the join curve",
         bounds=bounds,
         canonical=canonical,
+        covariance=covariance,
     )
+
+
+def _grow_from(form: JoinCurveForm, counts: _Counts, values: dict, search: bool) -> Estimate:
+    """A grown form from the fitted smaller one's values, by Fisher scoring; with `search`
+    (a new part with rough starting values, such as a flood), also by BFGS, the likelier
+    kept. Each stays in poorer optima where the other does not (Higgs' ten hours: BFGS 0.86
+    of the 1-minute peak, scoring 0.97; a generated two-flood event: BFGS 1.00, scoring
+    1.12). A part that starts where it changes nothing (a drift of 0) needs no search."""
+    scored = _refine(form, counts, values, covariance=False)
+    if not search:
+        return scored
+    searched = _fit_from(form, counts, values)
+    return scored if scored.loglike > searched.loglike else searched
 
 
 def _dispersion(form: JoinCurveForm, counts: _Counts, estimate: Estimate) -> float:
