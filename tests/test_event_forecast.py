@@ -47,6 +47,7 @@ def test_from_peak_refuses_impossible_peaks(curve, peak, upper, match):
         JoinForecast.from_peak(curve, peak, upper)
 
 
+@pytest.mark.slow  # a forecast fits join curves of past events: 10-20 s
 def test_the_analogue_is_the_event_of_nearest_peak_concurrency(history, upcoming):
     past = history.summary()
     forecast = upcoming.peaks["peak_concurrent"]
@@ -59,6 +60,7 @@ def test_the_analogue_is_the_event_of_nearest_peak_concurrency(history, upcoming
     assert (upcoming.joins.t[0], upcoming.joins.t[-1] + 1) == (-3600, 10800)
 
 
+@pytest.mark.slow  # a forecast fits join curves of past events: 10-20 s
 def test_implied_concurrency_is_the_curve_through_the_sessions(upcoming):
     # M_t/G/inf by direct summation, N(g) = sum over seconds s of rate(s) P(S > g - start(s)),
     # with the rules of the plan: the first rate held since ever (a stationary background),
@@ -91,6 +93,7 @@ def test_implied_concurrency_is_the_curve_through_the_sessions(upcoming):
     )
 
 
+@pytest.mark.slow  # a forecast fits join curves of past events: 10-20 s
 def test_signals_as_a_mapping_a_series_or_a_row_give_the_same_forecast(history, upcoming):
     row = pd.DataFrame(HEADLINE, index=["interview"])
     again = capplan.forecast_event(history, row.iloc[0], level=0.9)
@@ -114,6 +117,7 @@ def test_a_history_without_joins_is_refused():
         capplan.forecast_event(real, signals)
 
 
+@pytest.mark.slow  # a forecast fits join curves of past events: 10-20 s
 def test_an_event_whose_join_path_refused_many_is_no_analogue(history):
     # ev-027's join path refused 18% of its joins: its curve is the path's throughput. A
     # forecast of exactly its peak concurrency must borrow the shape of the nearest event
@@ -133,6 +137,7 @@ def test_an_event_whose_join_path_refused_many_is_no_analogue(history):
     assert event.analogue == distance[refused <= 0.01].idxmin() == "ev-001"
 
 
+@pytest.mark.slow  # a forecast fits join curves of past events: 10-20 s
 def test_if_every_join_path_refused_many_all_events_stay_candidates_with_a_warning(history):
     series = history.series.assign(join_errors=history.series["joins"])
     limited = capplan.History(history.events, series, history.repairs)
