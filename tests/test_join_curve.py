@@ -17,6 +17,7 @@ from scipy import integrate
 
 import capplan
 from capplan.models import (
+    Floods,
     JoinCurveFit,
     LobbyFlood,
     Peak,
@@ -24,6 +25,7 @@ from capplan.models import (
     fit_join_curve,
     join_curve,
 )
+from capplan.models._fitting import Space
 from capplan.warnings import CapplanWarning, LackOfFitWarning
 
 TRUE = {
@@ -275,3 +277,15 @@ def test_missing_intervals_are_left_out():
 def test_docstring_examples():
     failures, _ = doctest.testmod(join_curve)
     assert failures == 0
+
+
+def test_starting_values_on_an_edge_are_moved_inside():
+    # A fitted share of 1 - 1e-17 is 1.0 in floating point: the next form's start must still
+    # lie inside (it raised "starting values ... outside their ranges" on a sample event).
+    params = Floods(k=2).params
+    names = [p.name for p in params]
+    values = np.array([{"share_2": 1.0, "lead_share": 0.0}.get(n, 10.0) for n in names])
+    inside = join_curve._inside(values, params, {})
+    space = Space.of(params)
+    assert np.all(np.isfinite(space.working(inside)))
+    assert 0 < inside[names.index("lead_share")] < inside[names.index("share_2")] < 1

@@ -666,12 +666,18 @@ def _likelihood(form: JoinCurveForm, counts: _Counts):
     return mean_counts, loglike, canonical, params, bounds
 
 
-def _inside(values, names, bounds):
-    """Starting values strictly inside their ranges."""
+def _inside(values, params, bounds):
+    """Starting values strictly inside their ranges: declared or narrowed by `bounds` (a
+    fitted value may sit on an edge, a share at 1.0 in floating point)."""
     values = np.array(values, dtype=float)
-    for name, (lo, hi) in bounds.items():
-        i = names.index(name)
-        values[i] = float(np.clip(values[i], lo + 1e-4 * (hi - lo), hi - 1e-4 * (hi - lo)))
+    for i, p in enumerate(params):
+        lo, hi = bounds.get(p.name, (p.lower, p.upper))
+        if np.isfinite(lo) and np.isfinite(hi):
+            values[i] = float(np.clip(values[i], lo + 1e-4 * (hi - lo), hi - 1e-4 * (hi - lo)))
+        elif np.isfinite(lo):
+            values[i] = max(values[i], np.nextafter(lo, np.inf))
+        elif np.isfinite(hi):
+            values[i] = min(values[i], np.nextafter(hi, -np.inf))
     return values
 
 
@@ -695,7 +701,7 @@ def _fit_from(form: JoinCurveForm, counts: _Counts, values: dict) -> Estimate:
     return maximize(
         loglike,
         params,
-        _inside([values[n] for n in names], names, bounds),
+        _inside([values[n] for n in names], params, bounds),
         n_obs=int(np.isfinite(counts.y).sum()),
         what="the join curve",
         bounds=bounds,
@@ -716,7 +722,7 @@ def _refine(
         lambda v: mean_counts(v)[observed],
         counts.y[observed],
         (*params, _ALPHA),
-        _inside([values[n] for n in names], names, bounds),
+        _inside([values[n] for n in names], params, bounds),
         what="the join curve",
         bounds=bounds,
         canonical=canonical,
