@@ -228,7 +228,8 @@ def burst_chart(result) -> alt.LayerChart | alt.Chart:
         )
     subtitle = (
         f"{result.window_s} s windows; model: NB seconds, alpha per second "
-        f"{result.alpha_per_second:.3g}; points: {len(windows)} windows of the data"
+        f"{result.alpha_per_second:.3g}, cluster {result.cluster_per_second:.3g}; "
+        f"points: {len(windows)} windows of the data"
     )
     return alt.layer(*layers).properties(
         width=WIDTH, height=HEIGHT, title=_title("Burst factor (ratio, 1)", subtitle)

@@ -118,14 +118,45 @@ def test_docstring_examples():
 
 
 @pytest.mark.parametrize(("peak", "alpha"), [(50.0, 0.05), (20_000.0, 0.01)])
-def test_local_alpha_recovers_the_noise_around_a_moving_level(peak, alpha):
+def test_local_noise_recovers_the_noise_around_a_moving_level(peak, alpha):
     # A flood rising in 20 s and decaying over 10 min, each second's rate times a
     # Gamma(1/alpha, alpha) factor: the level moves, the noise must still be measured.
     t = np.arange(3_600.0)
     level = 5 + peak * (np.exp(-t / 600) - np.exp(-t / 20))
     rng = np.random.default_rng(3)
     counts = pd.Series(rng.poisson(level * rng.gamma(1 / alpha, alpha, len(t))), index=t)
-    assert capplan.models.join_curve.local_alpha(counts) == pytest.approx(alpha, rel=0.15)
+    assert capplan.models.noise.local_noise(counts).alpha == pytest.approx(alpha, rel=0.15)
+
+
+@pytest.mark.parametrize(("alpha", "cluster"), [(0.0, 0.8), (0.01, 2.0), (0.03, 0.0)])
+def test_local_noise_separates_clusters_from_rate_noise(alpha, cluster):
+    # Compound Poisson clusters (geometric sizes of mean 1 + cluster / 2, variance
+    # m (1 + cluster) per second) times a gamma-mixed rate (alpha), over levels 1-200/s.
+    rng = np.random.default_rng(11)
+    level = np.repeat(np.geomspace(1.0, 200.0, 12), 1800)
+    rate = level * rng.gamma(1 / alpha, alpha, level.size) if alpha else level
+    p = 1 / (1 + cluster / 2)  # geometric on 1, 2, ...: mean 1/p, E[X^2]/E[X] = (2 - p)/p
+    clusters = rng.poisson(rate * p)
+    counts = np.array([rng.geometric(p, n).sum() for n in clusters])
+    noise = capplan.models.noise.local_noise(pd.Series(counts, index=np.arange(level.size)))
+    assert noise.alpha == pytest.approx(alpha, abs=0.004)
+    assert noise.cluster == pytest.approx(cluster, abs=0.1 + 0.1 * cluster)
+
+
+def test_burst_model_with_clusters_matches_simulated_maxima():
+    # Independent reference: the worst of 60 simulated NB seconds of variance
+    # m (1 + cluster) + alpha m**2, drawn directly (not through the module's code).
+    alpha, cluster, rate = 0.01, 1.5, 4.0
+    a = alpha + cluster / rate
+    rng = np.random.default_rng(5)
+    worst = rng.negative_binomial(1 / a, 1 / (1 + a * rate), size=(200_000, 60)).max(axis=1)
+    b = burst_factor(alpha_per_second=alpha, cluster_per_second=cluster, rate_per_s=rate)
+    for q in (0.5, 0.9, 0.99):
+        assert b.summary().loc[q, "model"] == pytest.approx(np.quantile(worst, q) / rate, abs=0.26)
+    with pytest.raises(ValueError, match="cluster_per_second"):
+        burst_factor(cluster_per_second=1.0, rate_per_s=1.0)
+    with pytest.raises(ValueError, match="cluster_per_second"):
+        burst_factor(alpha_per_second=0.1, cluster_per_second=-1.0, rate_per_s=1.0)
 
 
 @pytest.mark.slow

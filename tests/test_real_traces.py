@@ -52,19 +52,25 @@ def test_one_flood_misses_the_real_crest_and_says_so(higgs):
 
 
 @pytest.mark.parametrize(
-    ("history", "event_id", "min_rate"),
+    ("history", "event_id", "min_rate", "hours"),
     [
-        ("higgs2012", "higgs-20120704-0700", 1.0),
-        ("higgs2012", "higgs-20120702-1400", 0.2),
-        ("azure_llm2023", "azure-llm2023-conv", 1.0),
-        ("sample", "ev-014", 1.0),
-        ("sample", "ev-005", 1.0),
-        ("azure_llm2023", "azure-llm2023-code", 1.0),  # on/off arrivals: was 0.53
+        ("higgs2012", "higgs-20120704-0700", 1.0, None),
+        # an hour before to three after the seminar: quiet minutes of clustered requests
+        # (up to 12 in a second at 1-2/s) weigh more; one alpha for all rates gave 0.75
+        ("higgs2012", "higgs-20120704-0700", 1.0, (-1, 3)),
+        ("higgs2012", "higgs-20120702-1400", 0.2, None),
+        ("azure_llm2023", "azure-llm2023-conv", 1.0, None),
+        ("sample", "ev-014", 1.0, None),
+        ("sample", "ev-005", 1.0, None),
+        ("sample", "ev-033", 1.0, None),  # 4 busy minutes: was 1.5 (pooled quantile)
+        ("azure_llm2023", "azure-llm2023-code", 1.0, None),  # on/off arrivals: was 0.53
     ],
 )
-def test_burst_model_like_for_like_within_20_percent(history, event_id, min_rate):
+def test_burst_model_like_for_like_within_20_percent(history, event_id, min_rate, hours):
     series = getattr(capplan, f"{history}_history")().event(event_id)
     counts = series["joins"] if "joins" in series else series["requests"]
+    if hours is not None:
+        counts = counts.loc[hours[0] * 3600 : hours[1] * 3600 - 1]
     summary = capplan.burst_factor(counts, min_rate_per_s=min_rate).summary()
     model, measured = summary.loc[0.99, "model_same_windows"], summary.loc[0.99, "empirical"]
     # The measured factor, independently: worst second over its minute's mean, 99% quantile.
@@ -136,9 +142,9 @@ def test_floods_declaration_errors():
 
 @pytest.mark.slow
 def test_every_sample_event_peak_and_burst():
-    # Found (40 events): 1-minute peak ratio 0.95-1.12; burst 99% model / measured 0.96-1.51,
-    # the six beyond 20% all above (conservative), five of them judged on 4-13 busy minutes
-    # (a 99% quantile of so few is their maximum), one on 55 (1.25).
+    # Found (40 events): 1-minute peak ratio 0.95-1.12; burst 99% model / measured
+    # 0.91-1.16. Before the per-set quantile, six were beyond 20% (up to 1.51), five of
+    # them with 4-13 busy minutes (a 99% quantile of so few is about their maximum).
     history = capplan.sample_history()
     rows = []
     for event_id in history.event_ids:
@@ -156,7 +162,4 @@ def test_every_sample_event_peak_and_burst():
         )
     table = pd.DataFrame(rows, index=history.event_ids)
     assert table["peak"].between(0.85, 1.15).all(), table["peak"]
-    judged = table[table["minutes"] >= 50]
-    assert len(judged) >= 30
-    assert judged["burst"].between(0.8, 1.2).mean() >= 0.95, judged["burst"]
-    assert (table["burst"] >= 0.8).all(), table["burst"]  # never far below the measured burst
+    assert table["burst"].between(0.8, 1.2).all(), table["burst"]

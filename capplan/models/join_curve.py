@@ -96,6 +96,7 @@ from capplan.models._fitting import (
 )
 from capplan.models.floods import Floods
 from capplan.models.join_forms import JoinCurveForm, LobbyFlood, PlateauSurge
+from capplan.models.noise import SecondNoise, local_noise
 from capplan.warnings import LackOfFitWarning
 
 __all__ = [
@@ -183,6 +184,7 @@ class JoinCurveFit:
     ):
         self.data = data.copy()
         self.selection = pd.DataFrame() if selection is None else selection.copy()
+        self._noise = None  # (alpha, cluster) per second, measured on first use
         self.interval_s = float(interval_s)
         self.form = form
         self.estimate: Estimate = estimate
@@ -252,20 +254,35 @@ class JoinCurveFit:
 
     @property
     def alpha_per_second(self) -> float:
-        """One-second over-dispersion: variance ``m + alpha m**2`` of a second's count.
+        """One-second over-dispersion: the ``alpha`` of variance ``m (1 + cluster) + alpha
+        m**2`` of a second's count (:mod:`capplan.models.noise`).
 
-        From per-second data, the excess variance of the seconds around their
-        minute's mean (:func:`local_alpha`): the fitted ``alpha`` also absorbs the
+        From per-second data, the noise of the seconds around their minute's mean
+        (:func:`~capplan.models.noise.local_noise`): the fitted ``alpha`` also absorbs the
         curve's misfit (a flood rising a little faster than the form allows), which is
         not noise, and overstated the burst factor by 10-70% on the sample's events. From
         coarser data, ``alpha * interval_s``: an upper bound, seconds taken as
         independent within an interval.
         """
-        if self.interval_s == 1:
-            local = local_alpha(self.data)
-            if np.isfinite(local):
-                return local
-        return float(self.params_["alpha"] * self.interval_s)
+        return self._second_noise().alpha
+
+    @property
+    def cluster_per_second(self) -> float:
+        """The ``cluster`` term of a second's variance ``m (1 + cluster) + alpha m**2``.
+
+        From per-second data only (:func:`~capplan.models.noise.local_noise`); 0 from
+        coarser data, whose ``alpha_per_second`` is already an upper bound.
+        """
+        return self._second_noise().cluster
+
+    def _second_noise(self) -> SecondNoise:
+        if self._noise is None:
+            local = local_noise(self.data) if self.interval_s == 1 else None
+            if local is not None and np.isfinite(local.alpha):
+                self._noise = local
+            else:
+                self._noise = SecondNoise(float(self.params_["alpha"] * self.interval_s), 0.0)
+        return self._noise
 
     def mean_counts(self, t, interval_s: float | None = None) -> np.ndarray:
         """Expected counts in intervals ``[t, t + interval_s)`` (exact integral of the rate).
@@ -785,48 +802,3 @@ def _starts(form: JoinCurveForm, t, y, step) -> list[dict]:
     candidates = [float(mid[i]) for i in peaks[order]] or [float(mid[int(np.argmax(excess))])]
     common = {"background_per_s": background, "audience": audience, "alpha": 0.1}
     return [{**common, **form.start(mid, excess, step, peak)} for peak in candidates]
-
-
-def local_alpha(counts: pd.Series, window_s: int = 60, min_rate_per_s: float = 1.0) -> float:
-    """Over-dispersion of per-second counts around their window's mean.
-
-    For each whole window of `window_s` seconds (aligned on the start, as
-    :func:`~capplan.burst_factor` aligns them; no missing second; mean ``m`` at least
-    `min_rate_per_s`), the moment estimate ``(s**2 - m) / m**2`` of ``alpha`` in
-    ``var = m + alpha m**2`` (``s**2`` the window's sample variance); the result is
-    their median. The window is the burst factor's own: seconds whose noise comes in
-    bursts of a few seconds (on/off arrivals) show it against the minute's mean, where
-    a shorter moving level follows the bursts (a 15-s level gave half the measured
-    burst on Azure's code trace). The median keeps the few windows where a flood
-    rises within the minute (a trend, not noise) from weighing as the busiest ones
-    would (a pooled estimate gave 1.35 times the headline's measured burst). Clipped
-    at 0 (a capped join path counts less noise than Poisson).
-
-    Parameters
-    ----------
-    counts : pandas.Series
-        Counts per second, indexed by seconds since the start; NaN marks a missing one.
-    window_s : int, default 60
-        Window length (s).
-    min_rate_per_s : float, default 1
-        Windows quieter than this are left out (their estimates are mostly noise); if
-        none is this busy, the busiest fifth of the windows with any count are used.
-
-    Returns
-    -------
-    float
-        ``alpha`` per second; NaN when no window is whole.
-    """
-    t = counts.index.to_numpy(dtype=float)
-    x = counts.to_numpy(dtype=float)
-    frame = pd.DataFrame({"block": np.floor(t / window_s), "x": x})
-    groups = frame.groupby("block")["x"]
-    mean, var, whole = groups.mean(), groups.var(ddof=1), groups.count() == window_s
-    mean, var = mean[whole], var[whole]
-    busy = mean >= min_rate_per_s
-    if not busy.any():
-        busy = (mean > 0) & (mean >= mean[mean > 0].quantile(0.8)) if (mean > 0).any() else busy
-    if not busy.any():
-        return np.nan
-    estimates = (var[busy] - mean[busy]) / mean[busy] ** 2
-    return max(float(estimates.median()), 0.0)

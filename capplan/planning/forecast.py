@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from capplan.models.noise import mixing_alpha
+
 __all__ = ["JoinForecast"]
 
 
@@ -68,7 +70,8 @@ class JoinForecast:
     level : float
         Level of ``upper``.
     alpha_per_second : float
-        Over-dispersion of per-second counts (variance ``m + alpha m**2``).
+        Over-dispersion of per-second counts (variance ``m (1 + cluster) + alpha m**2``,
+        :mod:`capplan.models.noise`).
     kind : str
         ``"fit"``, ``"peak"``, ``"rates"`` or ``"scenarios"``: the constructor used.
     scenarios : dict of str to numpy.ndarray
@@ -79,6 +82,9 @@ class JoinForecast:
         indexed by seconds since its start (NaN: a missing second), named after the
         event; :meth:`EventPlan.validate` replays them, scaled to this forecast, by
         default. None (the default, and after :meth:`replace`): nothing to replay.
+    cluster_per_second : float
+        The ``cluster`` term of the per-second variance (default 0): arrivals in
+        clusters, which weigh at low rates.
     """
 
     t: np.ndarray
@@ -90,6 +96,7 @@ class JoinForecast:
     scenarios: dict = field(repr=False)
     description: str = ""
     observed: pd.Series | None = field(default=None, repr=False, compare=False)
+    cluster_per_second: float = 0.0
 
     def __post_init__(self):
         for arr in (self.t, self.point, self.upper, *self.scenarios.values()):
@@ -135,6 +142,7 @@ class JoinForecast:
             {"point": point, "upper": upper},
             f"fitted {fit.form.name} curve, peak {peak.rate:.4g}/s at {peak.time:.0f} s; "
             f"upper: {level:.0%} parameter band",
+            cluster_per_second=float(fit.cluster_per_second),
         )
 
     @classmethod
@@ -192,6 +200,7 @@ class JoinForecast:
             f"fitted {fit.form.name} curve scaled by {scale:.4g} to a peak of "
             f"{peak_per_s:.4g}/s; upper = point x {factor:.4g} ({level:.0%} quantile)",
             _observed_of(fit, observed_name),
+            float(fit.cluster_per_second),
         )
 
     @classmethod
@@ -286,6 +295,7 @@ class JoinForecast:
             {k: v[keep] for k, v in self.scenarios.items()},
             self.description,
             self.observed,
+            self.cluster_per_second,
         )
 
     def replace(self, **curves) -> JoinForecast:
@@ -307,6 +317,7 @@ class JoinForecast:
             scen,
             curves.get("description", self.description),
             curves.get("observed"),
+            self.cluster_per_second,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -316,11 +327,12 @@ class JoinForecast:
     def burst_factor(self, interval_s: int, quantile: float | None, curve=None) -> np.ndarray:
         """Per interval: ``quantile`` of the worst second's rate over the interval's mean rate.
 
-        The rate of second ``s`` is ``m_s G_s``, ``G_s ~ Gamma(1/alpha, alpha)``
-        independent (the over-dispersion beyond Poisson, which the stationary
-        formulas do not see): ``P(max_s m_s G_s <= x mean(m)) = prod_s F(x mean(m) / m_s)``,
-        solved for ``x`` by bisection. With ``alpha = 0`` it is ``max(m) / mean(m)``,
-        the shape within the interval. None: 1 (size for the interval's mean).
+        The rate of second ``s`` is ``m_s G_s``, ``G_s ~ Gamma(1/a_s, a_s)``
+        independent, ``a_s = alpha + cluster / m_s`` (the over-dispersion beyond Poisson,
+        which the stationary formulas do not see, :func:`~capplan.models.noise.mixing_alpha`):
+        ``P(max_s m_s G_s <= x mean(m)) = prod_s F_s(x mean(m) / m_s)``, solved for ``x``
+        by bisection. With no noise it is ``max(m) / mean(m)``, the shape within the
+        interval. None: 1 (size for the interval's mean).
         """
         m = (self.upper if curve is None else curve).reshape(-1, int(interval_s))
         mean = m.mean(axis=1)
@@ -329,18 +341,21 @@ class JoinForecast:
             return np.ones(n)
         with np.errstate(invalid="ignore", divide="ignore"):
             shape_ratio = np.where(mean > 0, m.max(axis=1) / mean, 1.0)
-        a = self.alpha_per_second
-        if a <= 0:
+        a = mixing_alpha(m, self.alpha_per_second, self.cluster_per_second)
+        if not np.any(a > 0):
             return shape_ratio
-        k = 1.0 / a
+        noisy = a > 0
+        k = 1.0 / np.where(noisy, a, 1.0)
+        top = a.max(axis=1)
         lo = np.maximum(shape_ratio * 0.5, 1e-9)
-        hi = shape_ratio * (1 + 20 * np.sqrt(a) + 10 * a) + 1.0
+        hi = shape_ratio * (1 + 20 * np.sqrt(top) + 10 * top) + 1.0
         target = np.log(quantile)
         safe = np.where(m > 0, m, 1.0)
         for _ in range(60):
             mid = (lo + hi) / 2
-            x = np.where(m > 0, (mid * mean)[:, None] / safe * k, np.inf)  # Gamma(k, 1/k)
-            logf = stats.gamma.logcdf(x, k).sum(axis=1)
+            y = np.where(m > 0, (mid * mean)[:, None] / safe, np.inf)  # G_s's bound
+            fixed = np.where(y >= 1.0, 0.0, -np.inf)  # no noise: G_s = 1
+            logf = np.where(noisy, stats.gamma.logcdf(y * k, k), fixed).sum(axis=1)
             ok = logf >= target
             hi = np.where(ok, mid, hi)
             lo = np.where(ok, lo, mid)

@@ -64,6 +64,7 @@ def _inputs(plan) -> dict:
         "forecast_meta": {
             "level": fc.level,
             "alpha_per_second": fc.alpha_per_second,
+            "cluster_per_second": fc.cluster_per_second,
             "kind": fc.kind,
             "description": fc.description,
         },
@@ -198,6 +199,7 @@ def load_plan(path):
         curves,
         meta["description"],
         observed,
+        float(meta.get("cluster_per_second", 0.0)),  # plans saved before it: none
     )
     c = inputs["client"]
     client = ClientPolicy(

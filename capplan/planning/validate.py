@@ -35,6 +35,7 @@ import pandas as pd
 
 from capplan._progress import progress_bar
 from capplan._text import table_text
+from capplan.models.noise import mixing_alpha
 from capplan.simulation import Deterministic, simulate
 
 __all__ = ["PlanValidation", "simulate_join_path"]
@@ -48,6 +49,7 @@ def simulate_join_path(
     client,
     buffer,
     alpha_per_second=0.0,
+    cluster_per_second=0.0,
     attack_rps=0.0,
     warmup_s=0,
     seed=None,
@@ -68,9 +70,10 @@ def simulate_join_path(
         Timeout (s), retry policy and what a timed-out request becomes.
     buffer : int or None
         Most requests waiting (None or < 0: unlimited).
-    alpha_per_second : float, default 0.0
-        Over-dispersion of the rates: each second's rate times a Gamma(1/alpha, alpha)
-        draw. Not with ``arrival_counts`` (observed counts carry their own noise).
+    alpha_per_second, cluster_per_second : float, default 0.0
+        Over-dispersion of the rates: each second's rate ``m`` times a Gamma(1/a, a)
+        draw, ``a = alpha + cluster / m`` (:mod:`capplan.models.noise`). Not with
+        ``arrival_counts`` (observed counts carry their own noise).
     attack_rps : float, default 0.0
         Attack requests per second, Poisson, added to the first tries (as counts when
         ``arrival_counts`` is given).
@@ -88,9 +91,10 @@ def simulate_join_path(
     if arrival_counts is not None:
         if rates is not None:
             raise ValueError("give rates or arrival_counts, not both")
-        if alpha_per_second > 0:
+        if alpha_per_second > 0 or cluster_per_second > 0:
             raise ValueError(
-                "alpha_per_second applies to rates: observed counts are replayed as they came"
+                "alpha_per_second and cluster_per_second apply to rates: observed counts are "
+                "replayed as they came"
             )
         counts = np.asarray(arrival_counts, dtype=np.int64)
         if warmup_s:
@@ -104,9 +108,10 @@ def simulate_join_path(
         if warmup_s:
             rates = np.concatenate([np.full(warmup_s, rates[0]), rates])
             workers = np.concatenate([np.full(warmup_s, workers[0]), workers])
-        if alpha_per_second > 0:
-            k = 1.0 / alpha_per_second
-            rates = rates * rng.gamma(k, 1.0 / k, rates.size)
+        mixing = mixing_alpha(rates, alpha_per_second, cluster_per_second)
+        if np.any(mixing > 0):
+            k = 1.0 / np.where(mixing > 0, mixing, 1.0)
+            rates = rates * np.where(mixing > 0, rng.gamma(k, 1.0 / k), 1.0)
         arrivals = dict(arrival_rate=rates + attack_rps)
     timeout = None if client.timeout_s is None else Deterministic(client.timeout_s)
     result = simulate(
@@ -620,6 +625,7 @@ def validate_plan(
             fc.scenarios[what],
             per_s,
             alpha_per_second=fc.alpha_per_second if noise else 0.0,
+            cluster_per_second=fc.cluster_per_second if noise else 0.0,
             warmup_s=warm,
             seed=np.random.default_rng(a),
             noise_seed=np.random.default_rng(b),
