@@ -163,3 +163,19 @@ def test_every_sample_event_peak_and_burst():
     table = pd.DataFrame(rows, index=history.event_ids)
     assert table["peak"].between(0.85, 1.15).all(), table["peak"]
     assert table["burst"].between(0.8, 1.2).all(), table["burst"]
+
+
+@pytest.mark.slow
+def test_no_interval_spans_orders_of_magnitude_unmarked(higgs_fit):
+    # Higgs' four hours: eight parameters with no Wald interval (a 100-fold span or a
+    # singular Hessian); each gets a profile interval around its estimate, and one the
+    # data do not close on a side is marked open. Closed ones say what the data say (the
+    # background, tied to the drift: 0.009-0.99/s), never the Wald 1e-129 to 1e116 of old.
+    table = higgs_fit.summary().drop(index=["alpha", "peak_rate_per_s", "peak_time_s"])
+    assert table[["lower", "upper"]].notna().all().all(), table
+    assert (table["lower"] <= table["estimate"]).all()
+    assert (table["estimate"] <= table["upper"]).all()
+    profiled = table[table["interval"] != "Wald"]
+    assert len(profiled) >= 1 and set(profiled["interval"]) <= {"profile", "profile, open"}
+    closed = profiled[(profiled["interval"] == "profile") & (profiled["lower"] > 0)]
+    assert (closed["upper"] / closed["lower"] < 1000).all(), closed

@@ -185,6 +185,7 @@ class JoinCurveFit:
         self.data = data.copy()
         self.selection = pd.DataFrame() if selection is None else selection.copy()
         self._noise = None  # (alpha, cluster) per second, measured on first use
+        self._profiles = {}  # (name, level) -> profile interval, found on first use
         self.interval_s = float(interval_s)
         self.form = form
         self.estimate: Estimate = estimate
@@ -367,13 +368,88 @@ class JoinCurveFit:
 
     # -- the face of a result ---------------------------------------------------------------
 
+    def profile_interval(self, name: str, level: float | None = None) -> dict:
+        """Profile quasi-likelihood interval of parameter `name` (the fit's level by default).
+
+        Fix the parameter, refit the rest of the curve by Poisson quasi-likelihood, and
+        keep the values whose log-likelihood is within ``chi2_1 / 2`` of the maximum,
+        times the over-dispersion where the data inform the parameter
+        (:mod:`capplan.models._profile`).
+        It asks the data where a Wald interval cannot (a parameter named in the
+        :class:`~capplan.warnings.CovarianceWarning`); a side the data do not close runs
+        to the end of the parameter's range. Costs some 10-30 refits of the curve, on the
+        data summed into at most 600 intervals (four hours of seconds: 24-s sums).
+
+        Returns
+        -------
+        dict
+            ``lower``, ``upper`` (natural units), ``lower_open``, ``upper_open`` (True:
+            the data do not bound that side; the bound is the range's end or the
+            farthest value tried).
+        """
+        from capplan.models._profile import profile_interval
+
+        names = [p.name for p in (*_COMMON, *self.form.params)]
+        if name not in names:
+            raise ValueError(f"no parameter {name!r} in the {self.form.name} form; it has {names}")
+        level = self.level if level is None else _validate.level(level, "level")
+        key = (name, level)
+        if key not in self._profiles:
+            t = self.data.index.to_numpy(dtype=float)
+            counts = _Counts(t, self.data.to_numpy(dtype=float), self.interval_s)
+            counts = counts.binned(self.interval_s, _PROFILE_BINS)
+            mean_counts, _, _, params, bounds = _likelihood(self.form, counts)
+            observed = np.isfinite(counts.y)
+            values = _inside(self.params_[names].to_numpy(), params, bounds)
+            lower, upper, lower_open, upper_open = profile_interval(
+                lambda v: mean_counts(v)[observed],
+                counts.y[observed],
+                params,
+                values,
+                names.index(name),
+                bounds=bounds,
+                step=float(np.sqrt(self.estimate.cov_theta[names.index(name)][names.index(name)])),
+                level=level,
+            )
+            self._profiles[key] = {
+                "lower": lower,
+                "upper": upper,
+                "lower_open": lower_open,
+                "upper_open": upper_open,
+            }
+        return dict(self._profiles[key])
+
     def summary(self) -> pd.DataFrame:
         """The parameter table: ``estimate``, ``std_err``, ``lower``, ``upper``, ``unit``,
-        plus the derived peak rate and time."""
+        ``interval`` (how it was found), plus the derived peak rate and time.
+
+        Parameters the Wald interval cannot bound (named in the fit's
+        :class:`~capplan.warnings.CovarianceWarning`) get a profile interval
+        (:meth:`profile_interval`, ``interval`` "profile", or "profile, open" where the
+        data leave a side unbounded: that bound is the end of the range). They are found
+        on first use, a few seconds each (a progress bar shows), and kept.
+        """
+        from capplan._progress import progress_bar
+
         table = self.estimate.table(self.level)
+        table["interval"] = "Wald"
+        wild = table.index[~np.isfinite(table["std_err"].to_numpy(dtype=float))].drop(
+            "alpha", errors="ignore"
+        )
+        todo = [n for n in wild if (n, self.level) not in self._profiles]
+        bar = progress_bar(len(todo), "profile intervals", "parameter", len(todo) > 1)
+        for name in wild:
+            got = self.profile_interval(name)
+            bar.update(name in todo)
+            table.loc[name, ["lower", "upper"]] = [got["lower"], got["upper"]]
+            table.loc[name, "interval"] = (
+                "profile, open" if got["lower_open"] or got["upper_open"] else "profile"
+            )
+        bar.close()
         peak = self.peak()
-        table.loc["peak_rate_per_s"] = [peak.rate, np.nan, peak.lower, peak.upper, "1/s"]
-        table.loc["peak_time_s"] = [peak.time, np.nan, peak.time_lower, peak.time_upper, "s"]
+        how = "bootstrap"
+        table.loc["peak_rate_per_s"] = [peak.rate, np.nan, peak.lower, peak.upper, "1/s", how]
+        table.loc["peak_time_s"] = [peak.time, np.nan, peak.time_lower, peak.time_upper, "s", how]
         return table
 
     def __str__(self) -> str:
@@ -383,8 +459,8 @@ class JoinCurveFit:
             f"observations: {d['n_obs']}   log-likelihood: {d['loglike']:.6g}   "
             f"AIC: {d['aic']:.6g}   deviance/point: {d['deviance_per_point']:.4g}   "
             f"converged: {d['converged']}\n"
-            f"intervals: {self.level:.0%} Wald on the fitting scale (log, logit); "
-            f"peak: parametric bootstrap\n"
+            f"intervals: {self.level:.0%} Wald on the fitting scale (log, logit), profile "
+            f"where Wald cannot bound a parameter; peak: parametric bootstrap\n"
         )
         return head + table_text(self.summary())
 
@@ -600,6 +676,7 @@ def fit_join_curve(
 
 
 _PEAK_TOLERANCE = 0.15  # fitted 1-minute peak within 15% of the observed one
+_PROFILE_BINS = 600  # a profile refits the curve some 24 times: on at most this many sums
 
 
 # The structure pass runs on minutes, where plans are judged (and a second's correlated

@@ -1,0 +1,163 @@
+"""Profile quasi-likelihood intervals, for the parameters a Wald interval cannot bound.
+
+Where the curvature at the estimate says little (a flood's rise hidden under a second
+crest, a decay longer than the window), a Wald interval spans orders of magnitude. The
+profile asks the data directly: fix the parameter, refit the others, and keep the values
+whose Poisson log-likelihood is within ``chi2_1(level) / 2`` of the maximum, times the
+quasi-likelihood's scale for that parameter. The scale is the parameter's own: its
+sandwich variance over its model-based (Poisson) variance, the meat from the squared
+residuals; where the information matrix is singular (the case a profile is for), its
+diagonal: the squared Pearson residuals averaged with the weights ``(d mu_i / d
+theta)**2 / mu_i`` by which each interval informs the parameter. One scale for all
+would be the average interval's: far too small for a flood's time scales, informed
+by the crest, where the counts vary most. Where the likelihood never falls far enough before the
+parameter's range ends, the interval runs to the range's end, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy import special, stats
+
+from capplan.models._fitting import _THETA_LIMIT, Param, Space, fit_mean_counts
+
+__all__ = ["profile_interval"]
+
+_FIRST_STEP = 0.25  # working units (a log or logit scale), without a standard error
+_REACH = 8.0  # working units tried at most: a factor e**8 (3000) on a log scale
+_PRECISION = 0.03  # bisect until the bracket is this share of the distance to the estimate
+_BISECTIONS = 12
+_WELL_POSED = 1e10  # condition number below which the information matrix is inverted
+_MAX_ITER = 20  # Fisher scoring steps per refit, from the nearest point's values
+
+
+def profile_interval(
+    mean_counts: Callable[[np.ndarray], np.ndarray],
+    y: np.ndarray,
+    params: Sequence[Param],
+    values: np.ndarray,
+    index: int,
+    *,
+    bounds: dict,
+    level: float,
+    step: float | None = None,
+) -> tuple[float, float, bool, bool]:
+    """Profile interval of parameter `index` of a curve fitted by Poisson quasi-likelihood.
+
+    Parameters
+    ----------
+    mean_counts : callable
+        Natural values of the curve's parameters -> expected count of each of `y`.
+    y : numpy.ndarray
+        Observed counts (no NaN).
+    params : sequence of Param
+        The curve's parameters (no alpha).
+    values : numpy.ndarray
+        Their estimates (natural), the maximum of the Poisson likelihood.
+    index : int
+        The parameter profiled.
+    bounds : dict
+        Ranges narrowed at fit time, as for the fit.
+    level : float
+        Coverage of the interval.
+    step : float, optional
+        First trial distance on the working scale, doubled outward: the parameter's
+        standard error there, where it has one (0.25 without).
+
+    Returns
+    -------
+    (lower, upper, lower_open, upper_open)
+        The interval (natural values); ``*_open``: the likelihood never fell far enough
+        on that side, and the bound is the end of the parameter's range (or the farthest
+        value tried, ``e**8`` times the estimate on a log scale).
+    """
+    params = tuple(params)
+    values = np.asarray(values, dtype=float)
+    space = Space.of(params, bounds)
+    theta = space.working(values)
+    others = [i for i in range(len(params)) if i != index]
+    alpha = Param("alpha", "1", 0.0, np.inf)  # fit_mean_counts's last parameter, unused here
+    mu = np.maximum(mean_counts(values), 1e-300)
+    best = _poisson(y, mu)
+    drop = float(stats.chi2.ppf(level, 1)) / 2 * _scale(y, mu, mean_counts, space, theta, index)
+
+    def natural_at(w: float) -> float:
+        full = theta.copy()
+        full[index] = w
+        return float(space.natural(full)[index])
+
+    def profiled(w: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        fixed = natural_at(w)
+
+        def curve(v):
+            return mean_counts(np.insert(v, index, fixed))
+
+        estimate = fit_mean_counts(
+            curve,
+            y,
+            (*(params[i] for i in others), alpha),
+            start,
+            what="the profile",
+            bounds=bounds,
+            covariance=False,
+            max_iter=_MAX_ITER,
+        )
+        return estimate.loglike, estimate.values
+
+    first = _FIRST_STEP if step is None or not np.isfinite(step) or step <= 0 else min(step, 1.0)
+    ends = []
+    for sign in (-1.0, 1.0):
+        inside, start = theta[index], values[others]
+        outside = None
+        distance = first
+        while True:
+            w = float(np.clip(theta[index] + sign * distance, -_THETA_LIMIT + 1, _THETA_LIMIT - 1))
+            loglike, fitted = profiled(w, start)
+            if best - loglike > drop:
+                outside = w
+                break
+            inside, start = w, fitted
+            if abs(w) >= _THETA_LIMIT - 1 or distance >= _REACH:
+                break
+            distance = min(2 * distance, _REACH)
+        if outside is not None:
+            for _ in range(_BISECTIONS):
+                if abs(outside - inside) < _PRECISION * abs(outside - theta[index]):
+                    break
+                mid = (inside + outside) / 2
+                loglike, fitted = profiled(mid, start)
+                if best - loglike > drop:
+                    outside = mid
+                else:
+                    inside, start = mid, fitted
+        ends.append((natural_at(inside), outside is None))
+    (lower, lower_open), (upper, upper_open) = ends
+    return lower, upper, lower_open, upper_open
+
+
+def _scale(y, mu, mean_counts, space, theta, index, h=1e-4) -> float:
+    """The quasi-likelihood's scale for parameter `index` (see the module's notes), >= 1."""
+    k = theta.size
+    jac = np.empty((mu.size, k))
+    for i in range(k):
+        up, down = theta.copy(), theta.copy()
+        up[i] += h
+        down[i] -= h
+        jac[:, i] = (mean_counts(space.natural(up)) - mean_counts(space.natural(down))) / (2 * h)
+    if not np.all(np.isfinite(jac)):
+        return 1.0
+    bread = jac.T @ (jac / mu[:, None])
+    meat = jac.T @ (jac * ((y - mu) ** 2 / mu**2)[:, None])
+    if np.linalg.cond(bread) < _WELL_POSED:  # the full sandwich: the nuisances' share too
+        inverse = np.linalg.inv(bread)
+        ratio = (inverse @ meat @ inverse)[index, index] / inverse[index, index]
+    else:  # its diagonal, defined where the bread is singular
+        ratio = meat[index, index] / bread[index, index]
+    return max(float(ratio), 1.0) if np.isfinite(ratio) else 1.0
+
+
+def _poisson(y, mu) -> float:
+    mu = np.maximum(mu, 1e-300)
+    return float(np.sum(special.xlogy(y, mu) - mu))
