@@ -561,7 +561,7 @@ def peak_backtest_chart(result) -> alt.HConcatChart:
     panels = []
     for target, part in table.groupby("target", sort=False):
         part = part.assign(event_id=part["event_id"].astype(object))
-        summary = backtest.summary().loc[target]
+        summary = backtest.summary().loc[(target, "model")]
         lo = float(np.min(part[["actual", "lower"]].to_numpy()))
         hi = float(np.max(part[["actual", "upper"]].to_numpy()))
         scale = alt.Scale(type="log", domain=[lo / 1.2, hi * 1.2], nice=False)
@@ -587,9 +587,10 @@ def peak_backtest_chart(result) -> alt.HConcatChart:
         title = alt.TitleParams(
             f"{label.capitalize()}: held-out forecast vs real",
             subtitle=(
-                f"{backtest.level:.0%} intervals cover {summary['coverage']:.0%} of "
-                f"{summary['n_events']:.0f} events; median |log error| "
-                f"{summary['median_abs_log_error']:.2f}"
+                f"{backtest.scheme}: {backtest.level:.0%} intervals cover "
+                f"{summary['coverage']:.0%} of {summary['n_events']:.0f} events; median "
+                f"|log error| {summary['median_abs_log_error']:.2f}, skill against naive "
+                f"{summary['skill']:+.2f}"
             ),
         )
         panels.append(

@@ -19,6 +19,7 @@ __all__ = [
     "CapplanWarning",
     "ConvergenceWarning",
     "CovarianceWarning",
+    "ExtrapolationWarning",
     "LackOfFitWarning",
     "ResolutionWarning",
     "SimulationWarning",
@@ -68,6 +69,16 @@ class CovarianceWarning(CapplanWarning):
 class BoundaryWarning(CapplanWarning):
     """A parameter sits at the edge of its range (a share near 0 or 1, a time
     scale far below the data's interval, ...): its interval is doubtful."""
+
+
+class ExtrapolationWarning(CapplanWarning):
+    """A new event lies outside the history a forecast was fitted on.
+
+    A signal beyond the past events' range, or a category level (a stage, a kind of
+    event) none of them had: the regression extrapolates. Its interval is widened by a
+    stated rule (see :func:`capplan.forecast.fit_peak_forecast`), and the
+    ``outside_history`` column names what was outside; trust the point less.
+    """
 
 
 class LackOfFitWarning(CapplanWarning):

@@ -30,11 +30,15 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import IterationLimitWarning, SingularMatrixWarning
+
+from capplan.warnings import ConvergenceWarning, CovarianceWarning
 
 METHODS = ("ols", "jackknife+", "quantreg")
 
@@ -68,7 +72,18 @@ class LogLinear:
     def fit(cls, X: np.ndarray, y: np.ndarray, terms, method: str = "ols") -> LogLinear:
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
-        ols = sm.OLS(y, X).fit()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ols = sm.OLS(y, X).fit()
+        if any(issubclass(w.category, SingularMatrixWarning) for w in caught):
+            warnings.warn(
+                CovarianceWarning(
+                    f"the terms {list(terms[1:])} are collinear over these {len(y)} events: "
+                    "their coefficients are not unique (forecasts inside the events' range "
+                    "are); pass fewer signals= or categories="
+                ),
+                stacklevel=3,
+            )
         return cls(method, tuple(terms), X, y, ols)
 
     @property
@@ -81,7 +96,7 @@ class LogLinear:
 
     def _quantreg(self, q: float):
         if q not in self._quantiles:
-            self._quantiles[q] = sm.QuantReg(self.y, self.X).fit(q=q, max_iter=5000)
+            self._quantiles[q] = quantile_fit(self.y, self.X, q)
         return self._quantiles[q]
 
     def predict(self, X0: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,7 +212,28 @@ def point_fit(X: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
     if method != "quantreg":
         coef, *_ = np.linalg.lstsq(X, y, rcond=None)
         return coef
-    return np.asarray(sm.QuantReg(y, X).fit(q=0.5, max_iter=5000).params)
+    return np.asarray(quantile_fit(y, X, 0.5).params)
+
+
+def quantile_fit(y: np.ndarray, X: np.ndarray, q: float):
+    """statsmodels' QuantReg at quantile `q`; its iteration limit said as capplan's warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = sm.QuantReg(y, X).fit(q=q, max_iter=5000)
+    for w in caught:
+        if issubclass(w.category, IterationLimitWarning):
+            warnings.warn(
+                ConvergenceWarning(
+                    f"quantile regression at q={q:g} stopped at its iteration limit: with "
+                    f"{len(y)} events its tail quantiles rest on one or two of them; prefer "
+                    "method='conformal' or 'jackknife+'",
+                    q=q,
+                ),
+                stacklevel=4,
+            )
+        elif not issubclass(w.category, RuntimeWarning):  # a division in a degenerate fit
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result
 
 
 def loo_points(X: np.ndarray, y: np.ndarray, method: str, drop: int | None = None) -> np.ndarray:

@@ -69,11 +69,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from capplan._text import table_text
 from capplan.data.history import History
 from capplan.forecast import _validate
 from capplan.forecast._backtest import backtest_rows, summarise
+from capplan.forecast._conformal import conformal_quantile, widening
+from capplan.forecast._design import Design, fit_design, require_positive
 from capplan.forecast._regression import METHODS, LogLinear, loo_points
 from capplan.forecast.features import (
     LOADS,
@@ -82,11 +85,14 @@ from capplan.forecast.features import (
     peak_column,
     pre_start_column,
 )
-from capplan.warnings import SmallSampleWarning
+from capplan.warnings import ExtrapolationWarning, SmallSampleWarning
 
 __all__ = ["PeakBacktest", "PeakForecast", "fit_peak_forecast"]
 
 _EVENTS_PER_FEATURE = 10
+_METHODS = ("conformal", *METHODS)
+_SCHEMES = ("rolling", "loo")
+_MOST_LEVEL = 1 - 1e-6  # a calibrated level this close to 1 is as wide as the t goes
 _SPARE_EVENTS = 3  # events beyond the parameters: two residual degrees of freedom when one is out
 
 
@@ -118,17 +124,39 @@ class PeakForecast:
         Peak column -> the fitted log-scale regression.
     """
 
-    def __init__(self, history, data, targets, features, excluded, models, method, level, lead_s):
+    def __init__(
+        self, history, data, targets, features, excluded, fits, method, level, lead_s, drift
+    ):
         self.history = history
         self.data = data
         self.targets = tuple(targets)
         self.features_ = dict(features)
         self.excluded_ = dict(excluded)
-        self.models_ = dict(models)
+        self.designs_ = {c: design for c, (design, _) in fits.items()}
+        self.models_ = {c: model for c, (_, model) in fits.items()}
         self.method = method
         self.level = level
         self.lead_s = lead_s
+        self.drift = drift
+        self.categories = tuple(next(iter(self.designs_.values())).categories)
         self._fallback: dict = {}
+        self._rolling: dict = {}
+
+    @property
+    def time_order(self) -> pd.Index:
+        """The past events' ids by scheduled start: the order of the rolling-origin backtest."""
+        starts = pd.to_datetime(self.data["scheduled_start"], utc=True)
+        return self.data.index[np.argsort(starts.to_numpy(), kind="stable")]
+
+    @property
+    def min_history(self) -> int:
+        """Fewest earlier events a rolling-origin forecast is fitted on: two per parameter
+        of the largest regression (the drift included), and at least parameters + 3. A fit
+        on fewer overfits, and its errors would be taken for the season's (on the sample,
+        from parameters + 3 on: a 90% interval 60-fold wide that covered every event)."""
+        tested = self.drift is not False  # a rolling fit may take the drift in
+        params = max(len(d.terms) + (tested and not d.drift) for d in self.designs_.values())
+        return max(params + _SPARE_EVENTS, 2 * params)
 
     @property
     def peak_columns(self) -> list[str]:
@@ -220,21 +248,20 @@ class PeakForecast:
                 else:
                     known[:] = False
             point, lower, upper = (np.full(n, np.nan) for _ in range(3))
-            for rows, model in (
-                (known, self.models_[column]),
-                (~known, self._signals_only(column) if not known.all() else None),
-            ):
+            for rows, pre_start_known in ((known, True), (~known, False)):
                 if not rows.any():
                     continue
-                names = model.terms[1:]
-                X = _design(table[rows], names, "the events to forecast")
-                point[rows], lower[rows], upper[rows] = model.predict(X, level)
-                for j, name in enumerate(names, start=1):
-                    low, high = model.X[:, j].min(), model.X[:, j].max()
-                    beyond = (X[:, j] < low - 1e-12) | (X[:, j] > high + 1e-12)
-                    for i in np.flatnonzero(rows)[beyond]:
-                        if name not in outside[i]:
-                            outside[i].append(name)
+                design, model = self._fit_of(column, pre_start_known)
+                part = table[rows]
+                X = design.matrix(part, "the events to forecast")
+                names, factor = _outside(design, model, X, part)
+                conformal = self.method == "conformal"
+                scores = self._scores(column, pre_start_known) if conformal else None
+                point[rows], lower[rows], upper[rows] = _interval(
+                    model, X, level, self.method, scores, factor
+                )
+                for i, found in zip(np.flatnonzero(rows), names, strict=True):
+                    outside[i] += [name for name in found if name not in outside[i]]
             for i in np.flatnonzero(~known):
                 without_pre_start[i].append(column)
             out[column] = np.exp(point)
@@ -243,6 +270,18 @@ class PeakForecast:
         out["basis"] = [self._basis(columns) for columns in without_pre_start]
         out["outside_history"] = [", ".join(names) for names in outside]
         out.attrs["level"] = level
+        beyond = [(e, names) for e, names in zip(out.index, outside, strict=True) if names]
+        if beyond:
+            listed = "; ".join(f"{e}: {', '.join(names)}" for e, names in beyond[:5])
+            warnings.warn(
+                ExtrapolationWarning(
+                    f"{len(beyond)} event(s) outside the history the forecast was fitted on "
+                    f"({listed}): their intervals are widened (log half-width x (1 + distance "
+                    "beyond the range in ranges + unseen levels)); trust the point less",
+                    events=[e for e, _ in beyond],
+                ),
+                stacklevel=2,
+            )
         return out
 
     def _basis(self, without_pre_start: list[str]) -> str:
@@ -252,14 +291,70 @@ class PeakForecast:
             return "signals + pre-start"
         return f"signals + pre-start, except {', '.join(without_pre_start)}: signals"
 
-    def _signals_only(self, column: str) -> LogLinear:
-        """The regression of `column` without its pre-start term, on the same events."""
+    def _fit_of(self, column: str, pre_start_known: bool = True) -> tuple[Design, LogLinear]:
+        """The regression of `column`; without `pre_start_known`, refitted without its
+        pre-start term on the same events (the same terms otherwise)."""
+        if pre_start_known:
+            return self.designs_[column], self.models_[column]
         if column not in self._fallback:
-            names = [f for f in self.features_[column] if not f.startswith("pre_start_")]
-            X = _design(self.data, names, "history's events")
-            y = self.models_[column].y
-            self._fallback[column] = LogLinear.fit(X, y, ("const", *names), self.method)
+            design = self.designs_[column]
+            logs = [f for f in design.logs if not f.startswith("pre_start_")]
+            self._fallback[column] = fit_design(
+                self.data,
+                self.models_[column].y,
+                logs,
+                design.categories,
+                design.drift,
+                _fit_method(self.method),
+            )
         return self._fallback[column]
+
+    def _rolling_fits(self, column: str, pre_start_known: bool = True) -> dict:
+        """Event id -> (design, model) fitted on the events before it (time order), for every
+        event with at least ``min_history`` earlier ones; the drift re-tested each time."""
+        key = (column, pre_start_known)
+        if key not in self._rolling:
+            design = self.designs_[column]
+            logs = list(design.logs)
+            if not pre_start_known:
+                logs = [f for f in logs if not f.startswith("pre_start_")]
+            order = self.time_order
+            y = pd.Series(self.models_[column].y, index=self.data.index)
+            fits = {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a small fit's exact residuals
+                for i in range(self.min_history, len(order)):
+                    earlier = self.data.loc[order[:i]]
+                    fits[order[i]] = fit_design(
+                        earlier,
+                        y.loc[order[:i]].to_numpy(),
+                        logs,
+                        list(design.categories),
+                        self.drift,
+                        _fit_method(self.method),
+                    )
+            self._rolling[key] = fits
+        return self._rolling[key]
+
+    def _scores(self, column: str, pre_start_known: bool = True) -> pd.Series:
+        """Rolling-origin conformal scores in time order: the level of the OLS t prediction
+        interval that would just have covered each event (a scale-free score, comparable
+        across fits on few and many events)."""
+        y = pd.Series(self.models_[column].y, index=self.data.index)
+        out = {}
+        for event, (design, model) in self._rolling_fits(column, pre_start_known).items():
+            x = design.matrix(self.data.loc[[event]], "history's events")
+            mean, scale, df = model.predictive(x)
+            out[event] = 2 * stats.t.cdf(abs(y[event] - mean[0]) / scale[0], df) - 1
+        return pd.Series(out, dtype=float, name="score")
+
+    def _rolling_points(self, column: str) -> np.ndarray:
+        """Log point forecasts of the past events, each from the events before it (in the
+        order of ``data``; NaN for the first ``min_history`` in time order)."""
+        out = pd.Series(np.nan, index=self.data.index)
+        for event, (design, model) in self._rolling_fits(column).items():
+            out[event] = model.point(design.matrix(self.data.loc[[event]], "history's events"))[0]
+        return out.to_numpy()
 
     def _feature_table(self, events) -> pd.DataFrame:
         if isinstance(events, History):
@@ -275,39 +370,82 @@ class PeakForecast:
             raise ValueError("events has no rows: pass one row per new event")
         return events
 
-    def backtest(self, level: float | None = None) -> PeakBacktest:
-        """Leave-one-event-out backtest: each past event forecast by the model fitted to the
-        others (same features and method), against its real peak.
+    def backtest(self, level: float | None = None, scheme: str = "rolling") -> PeakBacktest:
+        """Out-of-sample forecasts of the past events against their real peaks, beside naive
+        baselines.
 
         Parameters
         ----------
         level : float, optional
             Level of the intervals; the fit's by default.
+        scheme : {"rolling", "loo"}, default "rolling"
+            ``"rolling"``: in time order, each event forecast only from the events
+            before it (at least ``min_history``; the features' rule, the drift test and
+            the conformal calibration all redone on them), as a planner had it. ``"loo"``:
+            each event from all the others (the same terms), which treats the events as
+            exchangeable and overstates the coverage when a season drifts.
 
         Returns
         -------
         PeakBacktest
+            Its ``baselines`` hold the naive forecasts of the same events: ``history
+            median`` (the median of the earlier peaks, interval from their quantiles) and
+            ``most recent`` (the latest earlier event's peak, of the same category levels
+            where the forecast has categories; interval from the conformal bound of the
+            same rule's earlier errors).
         """
         level = self.level if level is None else _validate.level(level)
-        parts = []
+        scheme = _validate.choice(scheme, "scheme", _SCHEMES)
+        parts, naive = [], []
         for column in self.peak_columns:
-            model = self.models_[column]
-            n = model.n
-            rows = np.empty((n, 3))
-            for i in range(n):
-                keep = np.arange(n) != i
-                held = LogLinear.fit(model.X[keep], model.y[keep], model.terms, self.method)
-                rows[i] = [v[0] for v in held.predict(model.X[i], level)]
-            predicted, lower, upper = np.exp(rows.T)
-            parts.append(
-                pd.DataFrame(
-                    backtest_rows(self.data[column], predicted, lower, upper),
-                    index=pd.MultiIndex.from_product(
-                        [[column], self.data.index], names=["target", "event_id"]
-                    ),
-                )
+            if scheme == "rolling":
+                events, rows = self._rolling_rows(column, level)
+            else:
+                events, rows = self.data.index, self._loo_rows(column, level)
+            predicted, lower, upper = np.exp(np.asarray(rows, dtype=float).T)
+            actual = self.data.loc[events, column]
+            parts.append(_rows(column, events, actual, predicted, lower, upper))
+            for name, (p, lo, hi) in _naive(self, column, events, level, scheme).items():
+                naive.append(_rows(column, events, actual, p, lo, hi, name))
+        label = (
+            f"rolling origin, at least {self.min_history} earlier events"
+            if scheme == "rolling"
+            else "leave one event out"
+        )
+        return PeakBacktest(pd.concat(parts), level, self.method, label, pd.concat(naive))
+
+    def _rolling_rows(self, column: str, level: float):
+        fits = self._rolling_fits(column)
+        scores = self._scores(column) if self.method == "conformal" else None
+        events, rows = [], []
+        for k, (event, (design, model)) in enumerate(fits.items()):
+            part = self.data.loc[[event]]
+            X = design.matrix(part, "history's events")
+            _, factor = _outside(design, model, X, part)
+            earlier = None if scores is None else scores.iloc[:k]
+            if earlier is not None and not np.isfinite(conformal_quantile(earlier, level)):
+                continue  # too few earlier errors to calibrate on yet
+            rows.append([v[0] for v in _interval(model, X, level, self.method, earlier, factor)])
+            events.append(event)
+        if not events:
+            raise ValueError(
+                f"{self.n_events} events are too few for a rolling-origin backtest of {column} "
+                f"at {level:.0%}: the first {self.min_history} only fit, and the conformal "
+                "interval needs enough earlier errors; use scheme='loo' or a lower level"
             )
-        return PeakBacktest(pd.concat(parts), level, self.method, "leave one event out")
+        return pd.Index(events, name="event_id"), rows
+
+    def _loo_rows(self, column: str, level: float):
+        model = self.models_[column]
+        # conformal needs a time order to calibrate on; jackknife+ is its exchangeable twin
+        method = "jackknife+" if self.method == "conformal" else self.method
+        n = model.n
+        rows = np.empty((n, 3))
+        for i in range(n):
+            keep = np.arange(n) != i
+            held = LogLinear.fit(model.X[keep], model.y[keep], model.terms, method)
+            rows[i] = [v[0] for v in held.predict(model.X[i], level)]
+        return rows
 
     def _loo_points(self, column: str, drop: int | None = None) -> np.ndarray:
         """Out-of-sample point forecasts (log scale) of every past event (see nowcast)."""
@@ -331,6 +469,7 @@ class PeakForecast:
 
     def __str__(self) -> str:
         method = {
+            "conformal": "OLS, t intervals at the level calibrated on time-ordered errors",
             "ols": "OLS, t prediction intervals",
             "jackknife+": "OLS, jackknife+ intervals",
             "quantreg": "quantile regression",
@@ -397,37 +536,57 @@ class PeakBacktest:
         Regression method.
     scheme : str
         How events were held out.
+    baselines : pandas.DataFrame
+        The naive forecasts of the same events, the same columns, indexed by ``target``,
+        ``forecaster`` (``"history median"``, ``"most recent"``) and ``event_id``.
     """
 
-    def __init__(self, table: pd.DataFrame, level: float, method: str, scheme: str):
+    def __init__(self, table: pd.DataFrame, level: float, method: str, scheme: str, baselines=None):
         self.table = table
         self.level = level
         self.method = method
         self.scheme = scheme
+        self.baselines = baselines
 
     def to_frame(self) -> pd.DataFrame:
         """The table, one row per target and event."""
         return self.table.copy()
 
     def summary(self) -> pd.DataFrame:
-        """One row per target: ``n_events``; ``coverage`` (share of real peaks inside their
-        interval) with its 95% Clopper-Pearson interval ``coverage_low``/``coverage_high``;
-        ``below``/``above`` (shares under the lower, over the upper bound);
-        ``median_abs_log_error``; ``mean_log_ratio`` (bias: > 0 means forecasts too low);
-        ``median_abs_relative_error``; ``median_width_ratio`` (upper / lower)."""
-        return summarise(self.table, "target", self.level)
+        """One row per target and forecaster (``"model"``, then the naive baselines):
+        ``n_events``; ``coverage`` (share of real peaks inside their interval) with its 95%
+        Clopper-Pearson interval ``coverage_low``/``coverage_high``; ``below``/``above``
+        (shares under the lower, over the upper bound); ``median_abs_log_error``;
+        ``mean_log_ratio`` (bias: > 0 means forecasts too low);
+        ``median_abs_relative_error``; ``median_width_ratio`` (upper / lower); ``skill``
+        (1 - the row's median |log error| over the better naive baseline's: > 0 beats
+        both)."""
+        model = self.table.copy()
+        model.index = pd.MultiIndex.from_tuples(
+            [(t, "model", e) for t, e in model.index], names=["target", "forecaster", "event_id"]
+        )
+        table = model if self.baselines is None else pd.concat([model, self.baselines])
+        out = summarise(table, ["target", "forecaster"], self.level)
+        best = out.drop(index="model", level="forecaster")["median_abs_log_error"]
+        best = best.groupby(level="target").min() if len(best) else None
+        if best is None:
+            out["skill"] = np.nan
+        else:
+            naive = best.reindex(out.index.get_level_values("target")).to_numpy()
+            out["skill"] = 1 - out["median_abs_log_error"].to_numpy() / naive
+        return out
 
     def __str__(self) -> str:
         summary = self.summary()
         head = (
             f"Peak forecast backtest ({self.scheme}), {self.method}, {self.level:.0%} intervals\n"
         )
-        for target, row in summary.iterrows():
+        for (target, forecaster), row in summary.iterrows():
             head += (
-                f"  {target}: {row['covered']:.0f}/{row['n_events']:.0f} real peaks inside "
-                f"(coverage {row['coverage']:.0%}, 95% CI {row['coverage_low']:.0%}-"
-                f"{row['coverage_high']:.0%}); median |log error| "
-                f"{row['median_abs_log_error']:.3f}\n"
+                f"  {target}, {forecaster}: {row['covered']:.0f}/{row['n_events']:.0f} real "
+                f"peaks inside (coverage {row['coverage']:.0%}, 95% CI "
+                f"{row['coverage_low']:.0%}-{row['coverage_high']:.0%}); median |log error| "
+                f"{row['median_abs_log_error']:.3f}, skill {row['skill']:+.2f}\n"
             )
         return head + table_text(summary, 4)
 
@@ -447,7 +606,9 @@ def fit_peak_forecast(
     targets: str | Sequence[str] | None = None,
     signals: Sequence[str] | None = None,
     lead_s: float | None = 3600.0,
-    method: str = "ols",
+    categories: Sequence[str] = (),
+    drift: bool | str = "auto",
+    method: str = "conformal",
     level: float = 0.9,
 ) -> PeakForecast:
     """Fit log-log regressions of past events' peaks on what was known before them.
@@ -469,10 +630,21 @@ def fit_peak_forecast(
         Length (s) of the window before the scheduled start whose traffic
         is a feature; None forecasts from the signals alone (for a forecast
         made before that window, e.g. a day ahead).
-    method : {"ols", "jackknife+", "quantreg"}, default "ols"
-        OLS with its t prediction intervals; OLS with jackknife+ intervals
-        (from the leave-one-out residuals, no Gaussian assumption); or
-        quantile regression.
+    categories : list of str, default ()
+        Event attributes taken as categories (``"stage"``, ``"weekday"``, a host): one
+        term per level seen but the first in time order (the baseline). A new event's
+        level the history never saw is an extrapolation: named, warned and widened.
+    drift : {"auto", True, False}, default "auto"
+        Days since the history's first scheduled start as a term (growth per day of the
+        log peak): kept where its t-test rejects no drift at 5% (``"auto"``, redone at
+        each origin of the rolling backtest), always, or never.
+    method : {"conformal", "ols", "jackknife+", "quantreg"}, default "conformal"
+        The OLS point with an interval calibrated on the time-ordered out-of-sample
+        errors (weighted conformal, see :mod:`capplan.forecast._conformal`: honest when
+        the season drifts, which the others assume away; it needs ``min_history`` plus
+        about ``1 / (1 - level)`` events); OLS with its t prediction intervals; OLS
+        with jackknife+ intervals (from the leave-one-out residuals, no Gaussian
+        assumption); or quantile regression.
     level : float, default 0.9
         Default level of the intervals.
 
@@ -505,7 +677,10 @@ def fit_peak_forecast(
     """
     history = _validate.history(history)
     level = _validate.level(level)
-    method = _validate.choice(method, "method", METHODS)
+    method = _validate.choice(method, "method", _METHODS)
+    if drift not in ("auto", True, False):
+        raise ValueError(f"drift must be 'auto', True or False, got {drift!r}")
+    categories = _categories(history, categories)
     if lead_s is not None:
         lead_s = _validate.positive(lead_s, "lead_s", " seconds (or None)")
     data = event_table(history, lead_s=lead_s)
@@ -515,9 +690,13 @@ def fit_peak_forecast(
             "s), so their peaks per interval are not comparable: resample it with "
             "history.resample(seconds)"
         )
+    data["scheduled_start"] = history.events.loc[data.index, "scheduled_start"]
+    for name in categories:
+        data[name] = history.events.loc[data.index, name].astype(str)
     targets = _targets(history, data, targets)
     chosen, excluded = _signals(history, signals)
-    features, models = {}, {}
+    chosen = [name for name in chosen if name not in categories]
+    features, fits = {}, {}
     n = len(data)
     for target in targets:
         column = peak_column(target)
@@ -529,11 +708,14 @@ def fit_peak_forecast(
                 excluded[pre_start] = "constant across the events"
             else:
                 names.append(pre_start)
-        n_params = len(names) + 1
+        levels = sum(data[c].nunique() - 1 for c in categories)
+        n_params = len(names) + 1 + levels + (drift is not False)
         if n < n_params + _SPARE_EVENTS:
             raise ValueError(
                 f"history has {n} events, too few to forecast {column} from {n_params} "
-                f"parameters (intercept + {', '.join(names) or 'no feature'}): at least "
+                f"parameters (intercept + {', '.join(names) or 'no feature'}"
+                f"{', category levels' if levels else ''}"
+                f"{', drift' if drift is not False else ''}): at least "
                 f"{n_params + _SPARE_EVENTS} are needed; pass fewer signals= (or lead_s=None)"
             )
         if names and n < _EVENTS_PER_FEATURE * len(names):
@@ -547,11 +729,48 @@ def fit_peak_forecast(
                 ),
                 stacklevel=2,
             )
-        X = _design(data, names, "history's events")
         y = _log_peaks(data, column)
         features[column] = tuple(names)
-        models[column] = LogLinear.fit(X, y, ("const", *names), method)
-    return PeakForecast(history, data, targets, features, excluded, models, method, level, lead_s)
+        fits[column] = fit_design(data, y, names, categories, drift, _fit_method(method))
+    fc = PeakForecast(
+        history, data, targets, features, excluded, fits, method, level, lead_s, drift
+    )
+    short = [c for c in fc.peak_columns if method == "conformal" and not _calibrated(fc, c)]
+    if short:
+        warnings.warn(
+            SmallSampleWarning(
+                f"{n} events are too few to calibrate a {level:.0%} conformal interval of "
+                f"{', '.join(short)} on time-ordered errors ({fc.min_history} fit the first "
+                f"forecast, and about {int(np.ceil(level / (1 - level)))} more are needed): "
+                "the intervals are OLS t prediction intervals instead, which assume the "
+                "events exchangeable",
+                n_events=n,
+                n_features=max(len(f) for f in features.values()),
+            ),
+            stacklevel=2,
+        )
+        fc.method = "ols"
+    return fc
+
+
+def _calibrated(fc: PeakForecast, column: str) -> bool:
+    return bool(np.isfinite(conformal_quantile(fc._scores(column), fc.level)))
+
+
+def _categories(history: History, categories) -> list[str]:
+    names = list(_validate.names(categories, "categories")) if len(categories) else []
+    for name in names:
+        if name not in history.events.columns:
+            raise ValueError(
+                f"categories names {name!r}, which is not an attribute of the history's events "
+                f"(they have {list(history.events.columns)})"
+            )
+        missing = history.events.index[history.events[name].isna()]
+        if len(missing):
+            raise ValueError(
+                f"category {name!r} is missing for events {list(missing[:5])}: fill it in"
+            )
+    return names
 
 
 def _targets(history: History, data: pd.DataFrame, targets) -> list[str]:
@@ -593,7 +812,7 @@ def _signals(history: History, signals) -> tuple[list[str], dict]:
                 f"available: {list(available.columns)}"
             )
         for name in names:
-            _require_positive(available[name], name, "history's events")
+            require_positive(available[name], name, "history's events")
             if available[name].nunique() < 2:
                 raise ValueError(f"signal {name!r} is constant across the events: it says nothing")
         left_out = {s: "not chosen" for s in available.columns if s not in names}
@@ -616,17 +835,6 @@ def _signals(history: History, signals) -> tuple[list[str], dict]:
     return chosen, excluded
 
 
-def _require_positive(values: pd.Series, name: str, where: str) -> None:
-    bad = values.isna() | ~(values > 0) | ~np.isfinite(values.astype(float))
-    if bad.any():
-        rows = list(values.index[bad][:5])
-        shown = values[bad][:5].tolist()
-        raise ValueError(
-            f"{where}: {name!r} must be a number > 0 (the model takes its log), but events "
-            f"{rows} have {shown}"
-        )
-
-
 def _require_pre_start(data: pd.DataFrame, column: str, lead_s: float) -> None:
     missing = data.index[data[column].isna()]
     if len(missing):
@@ -635,27 +843,6 @@ def _require_pre_start(data: pd.DataFrame, column: str, lead_s: float) -> None:
             "their scheduled start, so their pre-start traffic is unknown; pass a shorter "
             "lead_s, or lead_s=None to forecast from the signals alone"
         )
-
-
-def _design(table: pd.DataFrame, names: Sequence[str], where: str) -> np.ndarray:
-    """The log-scale design matrix (constant first) of `names` in `table`."""
-    missing = [n for n in names if n not in table.columns]
-    if missing:
-        hint = (
-            "; pre-start traffic comes from capplan.forecast.pre_start_traffic"
-            if any(n.startswith("pre_start_") for n in missing)
-            else ""
-        )
-        raise ValueError(
-            f"{where} lack the column(s) {missing} that the forecast uses (its features: "
-            f"{list(names)}){hint}"
-        )
-    columns = []
-    for name in names:
-        values = pd.to_numeric(table[name], errors="coerce")
-        _require_positive(values, name, where)
-        columns.append(np.log(values.to_numpy(dtype=float)))
-    return np.column_stack([np.ones(len(table)), *columns])
 
 
 def _log_peaks(data: pd.DataFrame, column: str) -> np.ndarray:
@@ -667,3 +854,97 @@ def _log_peaks(data: pd.DataFrame, column: str) -> np.ndarray:
             "peak to learn from; leave them out of the history"
         )
     return np.log(peaks.to_numpy(dtype=float))
+
+
+def _fit_method(method: str) -> str:
+    """The regression's own method: the conformal interval sits on the OLS point."""
+    return "ols" if method == "conformal" else method
+
+
+def _interval(model: LogLinear, X, level, method, scores, factor):
+    """Point, lower and upper (log scale) of rows `X`, the half-widths times `factor`."""
+    if method == "conformal":  # the OLS t interval at the level the past errors call for
+        mean, scale, df = model.predictive(X)
+        q = min(conformal_quantile(scores, level), _MOST_LEVEL)
+        half = stats.t.ppf((1 + q) / 2, df) * scale
+        point, lower, upper = mean, mean - half, mean + half
+    else:
+        point, lower, upper = model.predict(X, level)
+    return point, point - (point - lower) * factor, point + (upper - point) * factor
+
+
+def _outside(design: Design, model: LogLinear, X, table) -> tuple[list[list[str]], np.ndarray]:
+    """Per row: the features outside the history's range, and the interval's widening."""
+    names: list[list[str]] = [[] for _ in range(len(X))]
+    distance = np.zeros(len(X))
+    for j, name in enumerate(design.logs, start=1):
+        low, high = model.X[:, j].min(), model.X[:, j].max()
+        span = max(high - low, 1e-12)
+        beyond = np.maximum(low - X[:, j], X[:, j] - high)
+        for i in np.flatnonzero(beyond > 1e-12):
+            names[i].append(name)
+        distance = np.maximum(distance, np.maximum(beyond, 0.0) / span)
+    unseen = design.unseen(table)
+    for i, levels in enumerate(unseen):
+        names[i] += levels
+    return names, widening(distance, [len(u) for u in unseen])
+
+
+def _rows(column, events, actual, predicted, lower, upper, forecaster=None):
+    """Backtest rows of one target (and one baseline), indexed by target (forecaster), event."""
+    keys, names = [[column]], ["target"]
+    if forecaster is not None:
+        keys, names = [[column], [forecaster]], ["target", "forecaster"]
+    index = pd.MultiIndex.from_product([*keys, list(events)], names=[*names, "event_id"])
+    return pd.DataFrame(
+        backtest_rows(actual.to_numpy(dtype=float), predicted, lower, upper), index=index
+    )
+
+
+def _naive(fc: PeakForecast, column: str, events, level: float, scheme: str) -> dict:
+    """Naive forecasts of `events` (log scale): the history's median, the most recent."""
+    order = list(fc.time_order)
+    y = np.log(fc.data[column])
+    same = fc.data[list(fc.categories)].astype(str).agg("|".join, axis=1) if fc.categories else None
+    lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
+    median, recent = [], []
+    steps = _recent_errors(order, y, same)
+    for event in events:
+        i = order.index(event)
+        earlier = order[:i] if scheme == "rolling" else [e for e in order if e != event]
+        values = y.loc[earlier].to_numpy()
+        median.append([np.median(values), np.quantile(values, lo_q), np.quantile(values, hi_q)])
+        last = _most_recent(order[:i], same, event)
+        if last is None:  # the first event: nothing earlier; the median stands in
+            recent.append(median[-1])
+            continue
+        past = [steps[e] for e in order[:i] if e in steps]
+        q = conformal_quantile(past, level)
+        if not np.isfinite(q):
+            q = float(np.max(np.abs(past))) if past else np.inf
+        recent.append([y[last], y[last] - q, y[last] + q])
+    out = {}
+    for name, rows in (("history median", median), ("most recent", recent)):
+        p, lo, hi = np.exp(np.asarray(rows, dtype=float).T)
+        out[name] = (p, lo, hi)
+    return out
+
+
+def _most_recent(earlier, same, event):
+    if not earlier:
+        return None
+    if same is not None:
+        matching = [e for e in earlier if same[e] == same[event]]
+        if matching:
+            return matching[-1]
+    return earlier[-1]
+
+
+def _recent_errors(order, y, same) -> dict:
+    """Event -> |log error| of the most-recent rule on it (from the events before it)."""
+    out = {}
+    for i, event in enumerate(order):
+        last = _most_recent(order[:i], same, event)
+        if last is not None:
+            out[event] = abs(y[event] - y[last])
+    return out
