@@ -599,6 +599,48 @@ def peak_backtest_chart(result) -> alt.HConcatChart:
     return alt.hconcat(*panels).resolve_scale(x="independent", y="independent")
 
 
+def calibration_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Coverage by nominal level: a backtest's calibration (:meth:`PeakForecast.calibration`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per target, forecaster and level: ``level``, ``coverage``,
+        ``coverage_low``, ``coverage_high``.
+
+    Returns
+    -------
+    altair.LayerChart
+        Coverage against the nominal level with its 95% Clopper-Pearson bars, one colour
+        per target and forecaster, and the diagonal where an honest interval lies.
+    """
+    data = frame.reset_index()
+    data["series"] = data["target"].map(_label) + ", " + data["forecaster"]
+    axis = alt.Scale(domain=[0, 1])
+    x = alt.X("level:Q", scale=axis, title="nominal level")
+    diagonal = (
+        alt.Chart(pd.DataFrame({"level": [0.0, 1.0], "coverage": [0.0, 1.0]}))
+        .mark_line(color="gray", strokeDash=[4, 4])
+        .encode(x=x, y=alt.Y("coverage:Q", scale=axis))
+    )
+    base = alt.Chart(data)
+    bars = base.mark_rule().encode(
+        x=x, y=alt.Y("coverage_low:Q", scale=axis), y2="coverage_high:Q", color="series:N"
+    )
+    points = base.mark_line(point=True).encode(
+        x=x,
+        y=alt.Y("coverage:Q", scale=axis, title="share of real peaks inside"),
+        color=alt.Color("series:N", title="forecast"),
+        tooltip=["series", "level", "coverage", "coverage_low", "coverage_high", "n_events"],
+    )
+    scheme = frame.attrs.get("scheme", "")
+    return alt.layer(diagonal, bars, points).properties(
+        width=WIDTH // 2,
+        height=HEIGHT,
+        title=_title("Calibration: coverage by level", f"held-out events, {scheme}"),
+    )
+
+
 def nowcast_backtest_chart(result) -> alt.HConcatChart:
     """Error and coverage of held-out nowcasts against the minutes elapsed.
 

@@ -42,24 +42,49 @@ and may even take the "wrong" sign, but predictions inside the range of the
 past events are not hurt. ``summary()`` reports the variance inflation
 factors, and ``predict`` flags a new event outside that range.
 
+Beyond the logs, two kinds of term (:mod:`capplan.forecast._design`): event
+attributes named in ``categories=`` (a stage, a kind of event, a host, the day of the
+week), one term per level seen but the first; and a **drift**, days since the first
+event, kept where its t-test at 5% says the history grows or shrinks through the
+season (``drift="auto"``).
+
 Intervals
 ---------
-By default (``method="ols"``) the interval of a new event's peak is the OLS
-prediction interval on the log scale, back-transformed: exact under the
+By default (``method="conformal"``) the interval of a new event's peak is the OLS
+t prediction interval on the log scale at the level that the history's own
+time-ordered errors call for: each past event is forecast from the events before it
+only, the level of the t interval that would just have covered it is its score, and
+the new interval's level is the weighted conformal quantile of those scores, the
+recent ones weighing most (:mod:`capplan.forecast._conformal`). When the events are
+exchangeable and Gaussian it is the OLS interval; when the season drifts away from its
+start, the later errors exceed what the t interval says and the level rises, so the
+interval widens where leave-one-out would not (1998 World Cup, fitted on the group
+stage: the OLS interval covered 9 of 16 later matches). The point is ``exp`` of the
+log-scale mean, the *median* peak. With too few events to calibrate (fewer than
+``min_history`` + about ``1 / (1 - level)``), the fit warns and uses the OLS interval.
+
+``method="ols"``: the OLS prediction interval, back-transformed: exact under the
 model, with the t quantile and the leverage of the new event, so it widens
-for an event unlike the past ones. The point forecast is ``exp`` of the
-log-scale mean, the *median* peak. ``method="jackknife+"`` keeps the OLS
+for an event unlike the past ones. ``method="jackknife+"`` keeps the OLS
 point and takes the interval from the events' leave-one-out errors instead
 (Barber et al. 2021; see :mod:`capplan.forecast._regression`): no Gaussian
 assumption, at the price of tails that rest on the few largest errors.
 ``method="quantreg"`` fits the median and the interval's quantiles by
 quantile regression: no distributional assumption either, but with 40
 events a 90% interval's tails rest on two events each, and its
-leave-one-out coverage is usually below nominal.
+coverage is usually below nominal.
 
-Judge the intervals by :meth:`PeakForecast.backtest`: each event forecast by
-the model fitted to the others, with the share of real peaks inside their
-intervals.
+A new event outside the history (a signal beyond the past events' range, a category
+level none had) gets an :class:`~capplan.warnings.ExtrapolationWarning`, its
+``outside_history`` column names what, and its interval's log half-width is
+multiplied by ``1 + d + u``: ``d`` the largest distance beyond the range of a signal,
+in units of that range, ``u`` the number of unseen levels
+(:func:`capplan.forecast._conformal.widening`).
+
+Judge the intervals by :meth:`PeakForecast.backtest`: in time order by default, each
+event forecast only from the events before it, beside naive baselines (the median of
+the earlier peaks; the most recent earlier event's peak), with the share of real
+peaks inside their intervals and the skill against the better baseline.
 """
 
 from __future__ import annotations
@@ -413,6 +438,26 @@ class PeakForecast:
             else "leave one event out"
         )
         return PeakBacktest(pd.concat(parts), level, self.method, label, pd.concat(naive))
+
+    def calibration(self, levels=(0.5, 0.8, 0.9, 0.95), scheme: str = "rolling"):
+        """Coverage of the backtest's intervals at several levels: is a 90% interval 90%?
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per target, forecaster (the model, the naive baselines) and level:
+            ``level``, ``n_events``, ``coverage`` and its 95% interval ``coverage_low`` /
+            ``coverage_high``, ``median_width_ratio``. ``chart()`` of it:
+            :func:`capplan.charts.calibration_chart` (``attrs["scheme"]`` names the scheme).
+        """
+        parts = []
+        for value in levels:
+            summary = self.backtest(level=_validate.level(value), scheme=scheme).summary()
+            parts.append(summary.set_index("level", append=True))
+        columns = ["n_events", "coverage", "coverage_low", "coverage_high", "median_width_ratio"]
+        out = pd.concat(parts)[columns].reset_index("level").sort_index(kind="stable")
+        out.attrs["scheme"] = self.backtest(scheme=scheme).scheme
+        return out
 
     def _rolling_rows(self, column: str, level: float):
         fits = self._rolling_fits(column)
