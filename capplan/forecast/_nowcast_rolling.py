@@ -16,7 +16,7 @@ from scipy import stats
 NAIVE, LIVE, LIVE_PRIOR = "naive ratio", "live regression", "live + prior regression"
 CANDIDATES = (NAIVE, LIVE, LIVE_PRIOR)  # simplest first: ties go to the simpler one
 MIN_SELECT = 5  # earlier rolling errors a candidate needs before the rule may pick it
-P_SWITCH = 0.1  # one-sided p-value a candidate must reach to replace the simpler rule
+P_SWITCH = 0.05  # one-sided p-value a candidate must reach to replace the simpler rule
 HALF_LIFE = 20.0  # events: a conformal score 20 events old weighs half as much as the newest
 
 
@@ -200,8 +200,12 @@ def rolling_priors(forecast, column: str, order) -> np.ndarray:
 
 
 def _refitted_priors(forecast, column: str, order) -> np.ndarray:
+    from capplan import warnings as capplan_warnings
     from capplan.data.history import History
     from capplan.forecast.peak import fit_peak_forecast
+    from capplan.warnings import SmallSampleWarning
+
+    ExtrapolationWarning = getattr(capplan_warnings, "ExtrapolationWarning", None)
 
     history = forecast.history
     ids = list(forecast.data.index)
@@ -214,13 +218,15 @@ def _refitted_priors(forecast, column: str, order) -> np.ndarray:
         series = history.series[history.series["event_id"].isin(earlier)]
         sub = History(events, series, history.repairs)
         usable = [s for s in signals if events[s].nunique() > 1]
-        try:
-            with warnings.catch_warnings():
-                # Few earlier events is the point of a rolling origin: the backtest's
-                # coverage reports what it costs, so the small-sample warning is not news.
-                from capplan.warnings import SmallSampleWarning
-
-                warnings.simplefilter("ignore", SmallSampleWarning)
+        row = forecast.data.loc[[ids[order[t]]]]
+        with warnings.catch_warnings():
+            # Few earlier events, and a next event outside their range, are the point of a
+            # rolling origin: the backtest's coverage reports what they cost, and only the
+            # point is used here (not the interval an extrapolation warning is about).
+            warnings.simplefilter("ignore", SmallSampleWarning)
+            if ExtrapolationWarning is not None:
+                warnings.simplefilter("ignore", ExtrapolationWarning)
+            try:
                 fit = fit_peak_forecast(
                     sub,
                     targets=[target],
@@ -228,10 +234,9 @@ def _refitted_priors(forecast, column: str, order) -> np.ndarray:
                     lead_s=forecast.lead_s,
                     method=forecast.method,
                 )
-        except ValueError:  # too few earlier events for its parameters
-            continue
-        row = forecast.data.loc[[ids[order[t]]]]
-        out[order[t]] = float(np.log(fit.predict(row)[column].iloc[0]))
+            except ValueError:  # too few earlier events for its parameters
+                continue
+            out[order[t]] = float(np.log(fit.predict(row)[column].iloc[0]))
     return out
 
 
