@@ -352,6 +352,7 @@ def test_rolling_conformal_intervals_reach_their_level_when_the_relationship_dri
     assert rolling.conformal_radius(np.arange(1.0, 10.0), level, None) == 9.0
 
 
+@pytest.mark.slow  # 39 refitted pre-event forecasts
 def test_the_fallback_rolling_priors_are_forecasts_from_earlier_events_only(worldcup):
     forecast = fit_peak_forecast(worldcup)
     column = "peak_requests_per_s"
