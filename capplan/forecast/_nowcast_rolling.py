@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from capplan.forecast._conformal import conformal_quantile
+
 NAIVE, LIVE, LIVE_PRIOR = "naive ratio", "live regression", "live + prior regression"
 CANDIDATES = (NAIVE, LIVE, LIVE_PRIOR)  # simplest first: ties go to the simpler one
 MIN_SELECT = 5  # earlier rolling errors a candidate needs before the rule may pick it
 P_SWITCH = 0.05  # one-sided p-value a candidate must reach to replace the simpler rule
-HALF_LIFE = 20.0  # events: a conformal score 20 events old weighs half as much as the newest
 
 
 def rolling_candidates(order, x, y, log_seen, priors, min_fit: int) -> dict:
@@ -138,42 +139,22 @@ def choose(points: dict, levels: list, y, candidates) -> tuple[str, dict]:
     return name, compared
 
 
-def conformal_radius(scores, level: float, half_life: float | None = HALF_LIFE) -> float:
-    """Weighted split-conformal bound of |log error| `scores` (oldest first) at `level`.
-
-    The `level`-quantile of the distribution putting mass ``w_j / (sum w + 1)`` on score
-    ``r_j`` and the rest on ``+inf`` (Barber, Candes, Ramdas and Tibshirani, "Conformal
-    prediction beyond exchangeability", 2023), ``w_j = 0.5 ** (age_j / half_life)``; with
-    ``half_life=None`` every weight is 1 and the bound is the ``ceil((n + 1) level)``-th
-    smallest score, the finite-sample correction. ``inf`` when too few scores.
-    """
-    r = np.asarray(scores, dtype=float)
-    r = r[np.isfinite(r)]
-    if not len(r):
-        return np.inf
-    age = np.arange(len(r))[::-1]  # 0 for the newest
-    w = np.ones(len(r)) if half_life is None else 0.5 ** (age / half_life)
-    rank = np.argsort(r, kind="stable")
-    mass = np.cumsum(w[rank]) / (w.sum() + 1.0)
-    reach = int(np.searchsorted(mass, level - 1e-12))
-    return float(r[rank][reach]) if reach < len(r) else np.inf
-
-
-def min_calibration(level: float, half_life: float | None = HALF_LIFE) -> int:
-    """Fewest scores for which :func:`conformal_radius` is finite at `level`."""
+def min_calibration(level: float) -> int:
+    """Fewest scores for which :func:`~capplan.forecast._conformal.conformal_quantile` is
+    finite at `level`."""
     n = 1
-    while not np.isfinite(conformal_radius(np.zeros(n), level, half_life)):
+    while not np.isfinite(conformal_quantile(np.zeros(n), level)):
         n += 1
     return n
 
 
-def rolling_radii(point, y, order, level: float, half_life: float | None = HALF_LIFE):
+def rolling_radii(point, y, order, level: float):
     """Conformal radius of each event from the earlier events' |log errors| of `point`."""
     radius = np.full(len(y), np.nan)
     scores: list[float] = []
     for j in order:
         if np.isfinite(point[j]):
-            radius[j] = conformal_radius(scores, level, half_life)
+            radius[j] = conformal_quantile(scores, level)
             scores.append(abs(y[j] - point[j]))
     return radius
 

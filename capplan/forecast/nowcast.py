@@ -49,7 +49,8 @@ Intervals
 Split conformal on the time-ordered out-of-sample errors of the rule
 itself: the radius is the weighted ``level``-quantile of the earlier
 events' ``|log(peak / rolling nowcast)|`` at that ``k``, the weights
-halving every 20 events of age (recent events weigh more), with the
+halving every 20 events of age (more at levels that need more events:
+:func:`capplan.forecast._conformal.half_life`; recent events weigh more), with the
 finite-sample ``n + 1`` correction (the missing mass sits at ``+inf``;
 Barber, Candes, Ramdas and Tibshirani, "Conformal prediction beyond
 exchangeability", 2023); 11 earlier errors at 90%. The interval is
@@ -98,6 +99,7 @@ from capplan.data.history import History
 from capplan.forecast import _nowcast_rolling as rolling
 from capplan.forecast import _validate
 from capplan.forecast._backtest import backtest_rows, summarise
+from capplan.forecast._conformal import conformal_quantile
 from capplan.forecast._regression import LogLinear
 from capplan.forecast.features import (
     LOADS,
@@ -120,7 +122,7 @@ RULE = (
     "regression, replaces the rule so far where its mean |log error| over the earlier events' "
     "rolling-origin nowcasts is smaller by a one-sided paired test at p < 0.05 (at least 5 "
     "events); intervals: weighted split conformal on the rule's earlier |log errors| "
-    "(half-life 20 events, n + 1 correction), none below the peak so far"
+    "(half-life 20 events or more at high levels, n + 1 correction), none below the peak so far"
 )
 
 
@@ -432,7 +434,7 @@ class Nowcaster:
         log_seen0 = float(self._log_seen(np.array([seen]))[0])
         state = self._rolling(elapsed)
         combined, _ = state[with_prior]
-        radius = rolling.conformal_radius(
+        radius = conformal_quantile(
             [
                 abs(self._log_peaks[j] - combined[j])
                 for j in self._order
