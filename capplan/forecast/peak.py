@@ -525,7 +525,15 @@ class PeakForecast:
             f"{self.level:.0%} intervals",
         ]
         for column in self.peak_columns:
-            lines.append(f"  {column}: log of {', '.join(self.features_[column]) or '(none)'}")
+            design = self.designs_[column]
+            extra = [f"category {c} ({len(v)} levels)" for c, v in design.categories.items()]
+            if design.drift:
+                tested = self.drift == "auto"
+                extra.append("drift per day" + (" (significant at 5%)" if tested else ""))
+            elif self.drift == "auto":
+                extra.append("no drift (tested: not significant at 5%)")
+            logs = ", ".join(design.logs) or "(none)"
+            lines.append(f"  {column}: log of {logs}" + "".join(f"; {e}" for e in extra))
         if self.excluded_:
             left = "; ".join(f"{k} ({v})" for k, v in self.excluded_.items())
             lines.append(f"left out: {left}")
