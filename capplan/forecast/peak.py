@@ -526,7 +526,7 @@ class PeakForecast:
         ]
         for column in self.peak_columns:
             design = self.designs_[column]
-            extra = [f"category {c} ({len(v)} levels)" for c, v in design.categories.items()]
+            extra = [f"category {c} ({len(v)} level(s))" for c, v in design.categories.items()]
             if design.drift:
                 tested = self.drift == "auto"
                 extra.append("drift per day" + (" (significant at 5%)" if tested else ""))
