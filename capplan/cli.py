@@ -172,6 +172,48 @@ def _parser() -> argparse.ArgumentParser:
     _add_quiet_argument(plan)
     plan.set_defaults(run=_plan)
 
+    assess = commands.add_parser(
+        "assess",
+        help="the risk of the capacity already there: P(breach) per resource",
+        description="Assess the capacity already there against an event's forecast: per "
+        "resource (join-path workers, stream servers, a tested concurrency), the probability "
+        "that the event exceeds it, the expected excess given a breach, the first minute of "
+        "breach on the point and upper scenarios, and what breaks first. The forecast comes "
+        "from a saved plan (--plan; its own workers and stream servers unless given) or, "
+        "without one, from the history and signals as in `capplan plan` (default: the "
+        "headline event of notebook 03, the join path's service as `capplan plan`'s).",
+    )
+    assess.add_argument(
+        "--plan", metavar="FILE", help="a saved plan (.json, or a directory of CSV tables)"
+    )
+    _add_history_arguments(assess)
+    assess.add_argument(
+        "--signal",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="one audience signal, without --plan (default: the headline event)",
+    )
+    assess.add_argument("--level", type=float, default=0.9, help="forecast level (no --plan)")
+    capacity = assess.add_argument_group("the capacity already there")
+    capacity.add_argument("--tested-concurrency", type=float, metavar="STREAMS", help="e.g. 8e6")
+    capacity.add_argument("--workers", type=int, help="join-path workers (every minute)")
+    capacity.add_argument("--stream-servers", type=int, help="stream servers (every minute)")
+    capacity.add_argument(
+        "--streams-per-server", type=float, help="default: the plan's, else 20,000"
+    )
+    capacity.add_argument(
+        "--attack-rps", type=float, default=0.0, help="requests/s added to the join path"
+    )
+    assess.add_argument(
+        "--simulate",
+        action="store_true",
+        help="count refused and delayed joins by simulation, not the fluid approximation",
+    )
+    assess.add_argument("--seed", type=int, default=1, help="randomness of --simulate")
+    assess.add_argument("-o", "--output", help="write the per-minute table (.csv)")
+    assess.set_defaults(run=_assess)
+
     report = commands.add_parser(
         "report",
         help="run a notebook and export one self-contained HTML report",
@@ -368,6 +410,58 @@ def _plan(args) -> int:
         for name, row in validation.summary().iterrows():
             print(f"  {name} ({row['source']}): {row['share_meeting_slo']:.1%}")
     print("\nwrote " + ", ".join(map(str, written)))
+    return 0
+
+
+def _assess(args) -> int:
+    from capplan.planning.assess import Capacity, assess
+
+    given = {
+        "workers": args.workers,
+        "stream_servers": args.stream_servers,
+        "streams_per_server": args.streams_per_server,
+        "tested_concurrency": args.tested_concurrency,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.plan:
+        if args.signal:
+            raise ValueError("--signal applies without --plan (a plan has its forecast)")
+        source = capplan.load_plan(args.plan)
+        capacity = Capacity.of_plan(source, **given)
+        options = {}
+    else:
+        from capplan.report import parse_value
+
+        if not given or set(given) == {"streams_per_server"}:
+            raise ValueError(
+                "without --plan, give the capacity: --tested-concurrency, --workers or "
+                "--stream-servers"
+            )
+        if "stream_servers" in given:
+            given.setdefault("streams_per_server", 20_000.0)
+        capacity = Capacity(**given)
+        signals = (
+            {name: parse_value(value) for name, value in args.signal}
+            if args.signal
+            else pd.DataFrame(HEADLINE_SIGNALS, index=["headline event"])
+        )
+        source = capplan.forecast_event(_history(args), signals, level=args.level)
+        options = {
+            "service": capplan.JoinService(0.05, scv=2.0),
+            "client": capplan.ClientPolicy(timeout_s=10.0),
+        }
+    result = assess(
+        source,
+        capacity,
+        attack_rps=args.attack_rps,
+        method="simulate" if args.simulate else "fluid",
+        seed=args.seed,
+        **options,
+    )
+    print(result)
+    if args.output:
+        result.to_frame().to_csv(args.output, index=False)
+        print(f"wrote {args.output}")
     return 0
 
 

@@ -568,12 +568,22 @@ def _per_interval(name, values, n) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def _no_breach(m_star: float) -> dict:
+    return dict(
+        headroom_factor=m_star,
+        holds_to_quantile=1.0,
+        p_breach=0.0,
+        expected_excess=np.nan,
+        excess_p50=np.nan,
+        excess_p90=np.nan,
+    )
+
+
 def _risk(d: np.ndarray, c: np.ndarray, sigma: float) -> dict:
     """P(M d_i > c_i for some i), M = exp(sigma Z), and the excess max_i(M d_i - c_i)."""
     live = d > 0
     if not live.any():
-        return dict(headroom_factor=np.inf, holds_to_quantile=1.0, p_breach=0.0,
-                    expected_excess=np.nan, excess_p50=np.nan, excess_p90=np.nan)  # fmt: skip
+        return _no_breach(np.inf)
     dl, cl = d[live], c[live]
     m_star = float(max(np.min(cl / dl), 0.0))
 
@@ -583,13 +593,20 @@ def _risk(d: np.ndarray, c: np.ndarray, sigma: float) -> dict:
     if sigma == 0:
         broken = m_star < 1
         x = float(excess(1.0)[0]) if broken else np.nan
-        return dict(headroom_factor=m_star, holds_to_quantile=0.0 if broken else 1.0,
-                    p_breach=float(broken), expected_excess=x, excess_p50=x, excess_p90=x)  # fmt: skip
+        if not broken:
+            return _no_breach(m_star)
+        return dict(
+            headroom_factor=m_star,
+            holds_to_quantile=0.0,
+            p_breach=1.0,
+            expected_excess=x,
+            excess_p50=x,
+            excess_p90=x,
+        )
     z_star = -np.inf if m_star == 0 else math.log(m_star) / sigma
     p = float(special.ndtr(-z_star))
     if p <= 0:
-        return dict(headroom_factor=m_star, holds_to_quantile=1.0, p_breach=0.0,
-                    expected_excess=np.nan, excess_p50=np.nan, excess_p90=np.nan)  # fmt: skip
+        return _no_breach(m_star)
     lo = float(special.ndtr(z_star))
 
     def at_quantile(q):  # M's quantile q given a breach
