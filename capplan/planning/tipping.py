@@ -320,9 +320,9 @@ def tipping_phase(
         remedy: ``trigger_fresh_rate`` (first tries/s during it),
         ``trigger_critical_rate`` (the fold of the path during it) and
         ``no_good_state`` (the trigger leaves no good state, so a long enough one tips
-        the path). ``attrs`` holds the inputs, the mean-field thresholds at full
-        capacity (``fresh_rate_low``, ``fresh_rate_critical``, ``state``) and
-        ``runtime_s``.
+        the path; NaN and None for unlimited retries). ``attrs`` holds the inputs,
+        the mean-field thresholds at full capacity (``fresh_rate_low``,
+        ``fresh_rate_critical``, ``state``) and ``runtime_s``.
 
     Examples
     --------
@@ -389,25 +389,34 @@ def tipping_phase(
     table.insert(1, "kind", kind)
 
     # The mean field's view of each trigger (the retry policy's R, no remedy).
+    # (Unlimited retries, max_retries=None, have no finite R: the columns are NaN.)
     r = retry.max_retries
-    base = metastability(servers, mean_service_s, timeout_s, 0 if r is None else r, fresh_rate)
+    n_rows = len(table)
     if kind == "attack":
         trigger_rate = fresh_rate + table["size"].to_numpy()
-        critical = np.full(len(table), base.fresh_rate_critical)
+        left = np.full(n_rows, servers)
     else:
-        trigger_rate = np.full(len(table), float(fresh_rate))
+        trigger_rate = np.full(n_rows, float(fresh_rate))
         left = np.rint(servers * (1.0 - table["size"].to_numpy())).astype(int)
-        critical = np.array(
-            [
-                0.0
-                if k == 0
-                else metastability(k, mean_service_s, timeout_s, r or 0).fresh_rate_critical
-                for k in left
-            ]
-        )
+    if r is None:
+        low = crit_full = math.nan
+        state = "unknown: unlimited retries"
+        critical = np.full(n_rows, math.nan)
+        no_good = np.full(n_rows, None, dtype=object)
+    else:
+        base = metastability(servers, mean_service_s, timeout_s, r, fresh_rate)
+        low, crit_full, state = base.fresh_rate_low, base.fresh_rate_critical, str(base.state)
+        by_servers = {
+            int(k): 0.0
+            if k == 0
+            else metastability(int(k), mean_service_s, timeout_s, r).fresh_rate_critical
+            for k in set(left.tolist())
+        }
+        critical = np.array([by_servers[int(k)] for k in left])
+        no_good = trigger_rate >= critical
     table["trigger_fresh_rate"] = trigger_rate
     table["trigger_critical_rate"] = critical
-    table["no_good_state"] = trigger_rate >= critical
+    table["no_good_state"] = no_good
     table.attrs.update(
         servers=servers,
         mean_service_s=float(mean_service_s),
@@ -419,9 +428,9 @@ def tipping_phase(
         after_s=float(after_s),
         replications=int(replications),
         seed=seed,
-        fresh_rate_low=base.fresh_rate_low,
-        fresh_rate_critical=base.fresh_rate_critical,
-        state=str(base.state),
+        fresh_rate_low=low,
+        fresh_rate_critical=crit_full,
+        state=state,
         runtime_s=runtime,
     )
     return table
