@@ -227,7 +227,9 @@ class CapacityAssessment:
         """One row per scenario, resource and interval: ``start_s``, ``minute``,
         ``demand``, ``capacity``, ``breach`` (demand over capacity), and for the join
         path ``first_tries``, ``refused``, ``delayed``, ``timed_out`` and
-        ``meets_slo`` (NaN for the stream resources)."""
+        ``meets_slo`` (NaN for the stream resources). The fluid counts a join in the
+        interval it arrives; the simulation counts delayed joins in the interval they start
+        service (the totals agree; a backlog shifts them later)."""
         return self.frame.copy()
 
     def __str__(self) -> str:
