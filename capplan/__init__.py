@@ -35,6 +35,7 @@ from capplan.models import (
 )
 from capplan.planning import (
     SLO,
+    Capacity,
     ClientPolicy,
     EventForecast,
     EventPlan,
@@ -43,10 +44,13 @@ from capplan.planning import (
     Margins,
     PlanValidation,
     QueuePolicy,
+    assess,
     forecast_event,
     load_plan,
     plan_event,
     save_plan,
+    tipping_phase,
+    waiting_room,
 )
 from capplan.queueing import (
     ErlangA,
@@ -57,6 +61,7 @@ from capplan.queueing import (
     erlang_b,
     erlang_c,
     ggc_mean_wait,
+    metastability,
     mmc,
     mmck,
     servers_for,
@@ -79,6 +84,7 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 __all__ = [
     "SLO",
     "BurstFactor",
+    "Capacity",
     "ClientPolicy",
     "ConcurrencyResult",
     "ErlangA",
@@ -104,6 +110,7 @@ __all__ = [
     "Staffing",
     "__version__",
     "aggregate_logs",
+    "assess",
     "azure_llm2023_history",
     "azure_llm2023_requests",
     "burst_factor",
@@ -120,6 +127,7 @@ __all__ = [
     "higgs2012_history",
     "load_history",
     "load_plan",
+    "metastability",
     "mmc",
     "mmck",
     "nowcast",
@@ -129,5 +137,7 @@ __all__ = [
     "servers_for",
     "simulate",
     "sweep",
+    "tipping_phase",
+    "waiting_room",
     "worldcup98_history",
 ]

@@ -14,19 +14,27 @@ margins, validated by simulation.
   interval beside the target.
 - What-ifs (:mod:`capplan.planning.whatif`) and :func:`compare`.
 - :func:`save_plan` / :func:`load_plan`: JSON or CSV.
+- Protecting the event: :func:`assess` (the risk of the capacity already there),
+  :func:`waiting_room` (a line at the edge instead of a retry storm),
+  :func:`tipping_phase` (which trigger leaves the join path down, and which remedy helps).
 """
 
 from capplan.planning.analogue import EventForecast, forecast_event
+from capplan.planning.assess import Capacity, CapacityAssessment, assess
 from capplan.planning.forecast import JoinForecast
 from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, QueuePolicy
 from capplan.planning.io import load_plan, save_plan
 from capplan.planning.methods import METHODS, offered_load, stationary_servers
 from capplan.planning.plan import EventPlan, plan_event
+from capplan.planning.tipping import phase_chart, tipping_phase
 from capplan.planning.validate import PlanValidation
+from capplan.planning.waiting_room import WaitingRoomResult, waiting_room, waiting_room_chart
 
 __all__ = [
     "METHODS",
     "SLO",
+    "Capacity",
+    "CapacityAssessment",
     "ClientPolicy",
     "EventForecast",
     "EventPlan",
@@ -35,10 +43,16 @@ __all__ = [
     "Margins",
     "PlanValidation",
     "QueuePolicy",
+    "WaitingRoomResult",
+    "assess",
     "forecast_event",
     "load_plan",
     "offered_load",
+    "phase_chart",
     "plan_event",
     "save_plan",
     "stationary_servers",
+    "tipping_phase",
+    "waiting_room",
+    "waiting_room_chart",
 ]

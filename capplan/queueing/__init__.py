@@ -15,6 +15,7 @@ log space, exact to about 1e-14 relative up to ten million servers.
 from .approx import ggc_mean_wait
 from .erlang import MMc, erlang_b, erlang_c, mmc
 from .erlang_a import ErlangA, erlang_a
+from .metastability import Metastability, metastability
 from .mmck import MMcK, mmck
 from .staffing import Staffing, servers_for
 
@@ -22,11 +23,13 @@ __all__ = [
     "ErlangA",
     "MMc",
     "MMcK",
+    "Metastability",
     "Staffing",
     "erlang_a",
     "erlang_b",
     "erlang_c",
     "ggc_mean_wait",
+    "metastability",
     "mmc",
     "mmck",
     "servers_for",
