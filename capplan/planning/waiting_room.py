@@ -252,6 +252,7 @@ def _per_minute(frames, iv, *, line, counts):
         out[name] = stack(col).sum(axis=(1, 2)) / reps
     out["line_mean"] = stack(line[0]).mean(axis=(1, 2))
     out["line_max"] = stack(line[1]).max(axis=(1, 2))
+    out["line_end"] = stack(line[1])[:, :, -1].mean(axis=1)
     started = stack("started").reshape(n, reps * iv)
     wsum = (stack("wait_mean_s") * stack("started")).reshape(n, reps * iv)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -650,6 +651,7 @@ def waiting_room(
                     "wait_p99_s": q[2],
                     "peak_line": g["line_max"].max(),
                     "peak_line_mean": g["line_mean"].max(),
+                    "line_at_end": g["line_end"][-1],
                     "worst_wait_p99_s": np.nanmax(g["wait_p99_s"])
                     if np.isfinite(g["wait_p99_s"]).any()
                     else np.nan,
@@ -742,9 +744,10 @@ class WaitingRoomResult:
         (until admitted or until giving up: Erlang A's ``mean_wait``); without, of the
         attempts that started at a worker. ``wait_p50_s``... of the admitted (pooled,
         see the module notes); ``peak_line`` (listeners or requests waiting),
-        ``peak_line_mean``; ``worst_wait_p99_s`` (worst interval); the join path's
-        ``path_refused_share``, ``path_timed_out``, ``path_retries_per_first_try`` and
-        ``worst_path_wait_p99_s`` (s).
+        ``peak_line_mean``; ``line_at_end`` (still waiting when the window ends: neither
+        admitted nor given up, so not in the shares); ``worst_wait_p99_s`` (worst
+        interval); the join path's ``path_refused_share``, ``path_timed_out``,
+        ``path_retries_per_first_try`` and ``worst_path_wait_p99_s`` (s).
         """
         return self.totals.copy()
 
