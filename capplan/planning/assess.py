@@ -792,7 +792,10 @@ def assessment_chart(result: CapacityAssessment):
         cap = g[g["scenario"] == "point"][["start_s", "capacity"]]
         top = g[(g["scenario"] == "upper") & g["breach"]][["start_s"]].copy()
         top["end_s"] = top["start_s"] + result.interval_s
-        shade = alt.Chart(top).mark_rect(color="#e45756", opacity=0.2).encode(x=x, x2="end_s:Q")
+        layers = []
+        if len(top):  # an empty layer gives the browser an infinite extent to warn about
+            shade = alt.Chart(top).mark_rect(color="#e45756", opacity=0.2)
+            layers.append(shade.encode(x=x, x2="end_s:Q"))
         lines = (
             alt.Chart(g[["scenario", "start_s", "demand"]])
             .mark_line(interpolate="step-after")
@@ -805,7 +808,7 @@ def assessment_chart(result: CapacityAssessment):
         )
         r = result.resources.loc[resource]
         panels.append(
-            alt.layer(shade, lines, capacity).properties(
+            alt.layer(*layers, lines, capacity).properties(
                 width=WIDTH,
                 height=180,
                 title=f"{resource}: P(breach) {r['p_breach']:.3g}",
