@@ -401,14 +401,15 @@ class JoinCurveFit:
             mean_counts, _, _, params, bounds = _likelihood(self.form, counts)
             observed = np.isfinite(counts.y)
             values = _inside(self.params_[names].to_numpy(), params, bounds)
+            index = names.index(name)
             lower, upper, lower_open, upper_open = profile_interval(
                 lambda v: mean_counts(v)[observed],
                 counts.y[observed],
                 params,
                 values,
-                names.index(name),
+                index,
                 bounds=bounds,
-                step=float(np.sqrt(self.estimate.cov_theta[names.index(name)][names.index(name)])),
+                step=float(np.sqrt(self.estimate.cov_theta[index, index])),
                 level=level,
             )
             self._profiles[key] = {

@@ -328,7 +328,7 @@ def assess(
     """
     from capplan.planning.analogue import EventForecast
     from capplan.planning.forecast import JoinForecast
-    from capplan.planning.inputs import SLO, ClientPolicy, JoinService, QueuePolicy
+    from capplan.planning.inputs import DEFAULT_SLO, SLO, ClientPolicy, JoinService, QueuePolicy
     from capplan.planning.plan import EventPlan, _sessions_spec
 
     plan = None
@@ -374,7 +374,7 @@ def assess(
         )
     if plan is not None and capacity.streams_per_server is None:
         capacity = replace(capacity, streams_per_server=plan.streams_per_server)
-    slo = SLO(wait_s=2.0, fraction=0.99, max_refused=0.001) if slo is None else slo
+    slo = DEFAULT_SLO if slo is None else slo
     client = ClientPolicy() if client is None else client
     queue = QueuePolicy() if queue is None else queue
     for name, value, kind in (

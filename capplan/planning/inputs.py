@@ -128,6 +128,10 @@ class SLO:
         return f"{head}, at most {self.max_refused * 100:.3g}% refused"
 
 
+#: The SLO a plan (and an assessment of capacity) holds to when none is given.
+DEFAULT_SLO = SLO(wait_s=2.0, fraction=0.99, max_refused=0.001)
+
+
 @dataclass(frozen=True)
 class JoinService:
     """Work per join on one join-path worker.

@@ -11,7 +11,14 @@ import pandas as pd
 from capplan._text import table_text
 from capplan.planning import methods as _methods
 from capplan.planning.forecast import JoinForecast
-from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, QueuePolicy
+from capplan.planning.inputs import (
+    DEFAULT_SLO,
+    SLO,
+    ClientPolicy,
+    JoinService,
+    Margins,
+    QueuePolicy,
+)
 from capplan.queueing import mmck
 
 __all__ = ["EventPlan", "plan_event"]
@@ -142,7 +149,7 @@ def plan_event(
     >>> int(plan.frame["workers"].max()) > 6
     True
     """
-    slo = SLO(wait_s=2.0, fraction=0.99, max_refused=0.001) if slo is None else slo
+    slo = DEFAULT_SLO if slo is None else slo
     client = ClientPolicy() if client is None else client
     queue = QueuePolicy() if queue is None else queue
     margins = Margins() if margins is None else margins
