@@ -14,11 +14,14 @@ import math
 
 import mpmath as mp
 import numpy as np
+import pandas as pd
 import pytest
 
+from capplan.planning import JoinForecast, JoinService, plan_event
 from capplan.planning.tipping import (
     down_intervals,
     phase_chart,
+    plan_tipping,
     recovery_time,
     tipping_phase,
 )
@@ -388,6 +391,100 @@ def test_phase_table_remedies_and_capacity_loss():
     assert outcome["budget"].startswith("recovers")
     assert outcome["shedding"].startswith("recovers")
     assert "facet" in phase_chart(table).to_dict()
+
+
+def test_a_draining_path_is_extrapolated_to_its_recovery():
+    # a retry budget keeps the attempts within capacity: the long trigger's backlog drains,
+    # too slowly to clear in 40 s; the extrapolation agrees with a run long enough to see it
+    short = tipping_phase(
+        C, S, T, R, FRESH, [130.0], [20.0], remedy="budget", after_s=40.0, replications=2, seed=3
+    )
+    long = tipping_phase(
+        C, S, T, R, FRESH, [130.0], [20.0], remedy="budget", after_s=400.0, replications=2, seed=3
+    )
+    assert short["draining"].item() == 2 and "still draining" in short["outcome"].item()
+    assert long["draining"].item() == 0 and long["stays_down"].item() == 0
+    assert short["recovery_s"].item() > 40.0
+    assert short["recovery_s"].item() == pytest.approx(long["recovery_s"].item(), rel=0.25)
+    assert "drains slowly" in str(phase_chart(short).to_dict())
+
+
+# --- a plan's own join path -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flood_plan():
+    """A plan for a two-minute flood of 200 joins/s between 20/s before and 12/s after
+    (0.1 s of work per join, exponential)."""
+    t = np.arange(-300, 900)
+    rates = np.where((t >= 0) & (t < 120), 200.0, np.where(t < 0, 20.0, 12.0))
+    fc = JoinForecast.from_rates(pd.Series(rates, index=pd.RangeIndex(-300, 900)), factor=1.0)
+    return plan_event(
+        fc,
+        ("exponential", {"mean_s": 300.0}),
+        window=(-300, 900),
+        service=JoinService(0.1),
+        streams_per_server=1e6,
+        lobby_start_s=None,
+    )
+
+
+def test_plan_tipping_runs_the_plans_own_path(flood_plan):
+    frame = flood_plan.to_frame()
+    table = plan_tipping(
+        flood_plan,
+        [0.25, 1.0],
+        [15, 60],
+        queue_limit=False,
+        retry=ImmediateRetry(max_retries=3),
+        replications=2,
+        seed=1,
+    )
+    # the operating points, read off the plan by hand
+    rates = frame["join_rate_per_s"].tolist()
+    i_peak = rates.index(max(rates))
+    i_after = next(i for i in range(i_peak + 1, len(rates)) if rates[i] <= 0.1 * rates[i_peak])
+    points = table.attrs["points"]
+    for label, i in (("peak", i_peak), ("after", i_after)):
+        start = frame.index[i]
+        workers = int(frame["workers"].iloc[i])
+        assert points.at[label, "at_s"] == start
+        assert points.at[label, "servers"] == workers
+        assert points.at[label, "fresh_rate"] == rates[i]
+        assert points.at[label, "state"] == "bistable"
+        rows = table[table["at"] == label]
+        assert np.allclose(rows["size"], rows["share"] * workers / 0.1)
+    assert points["queue_limit"].eq(-1).all()
+
+    outcome = table.set_index(["at", "remedy", "share", "duration_s"])["outcome"]
+    # at the peak, a capacity-sized attack for a minute leaves no good state and tips the
+    # path; a quarter of it for 15 s does not reach the unstable state
+    assert outcome["peak", "none", 1.0, 60.0] == "stays down"
+    assert outcome["peak", "none", 0.25, 15.0].startswith("recovers")
+    assert table.set_index(["at", "remedy", "share", "duration_s"]).loc[
+        ("peak", "none", 1.0, 60.0), "no_good_state"
+    ]
+    assert outcome["peak", "backoff", 1.0, 60.0] == "stays down"  # back-off keeps R retries
+    for remedy in ("shedding", "waiting_room"):  # each removes the failed state
+        assert table[table["remedy"] == remedy]["stays_down"].eq(0).all(), remedy
+    assert "facet" in phase_chart(table).to_dict()
+
+
+def test_plan_tipping_keeps_the_plans_queue_limit(flood_plan):
+    frame = flood_plan.to_frame()
+    table = plan_tipping(flood_plan, [0.5], [15], at="peak", remedy="none", seed=1)
+    peak = frame["join_rate_per_s"].idxmax()
+    assert table.attrs["points"].at["peak", "queue_limit"] == frame.at[peak, "queue_limit"]
+    assert table["remedy"].tolist() == ["none"]
+
+
+@pytest.mark.parametrize(
+    "at, words",
+    [("never", "at must be"), (1e6, "outside the plan's window"), ([], "at is empty")],
+)
+def test_plan_tipping_bad_points(flood_plan, at, words):
+    with pytest.raises(ValueError, match=words):
+        plan_tipping(flood_plan, at=at)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ margins, validated by simulation.
 - :func:`save_plan` / :func:`load_plan`: JSON or CSV.
 - Protecting the event: :func:`assess` (the risk of the capacity already there),
   :func:`waiting_room` (a line at the edge instead of a retry storm),
-  :func:`tipping_phase` (which trigger leaves the join path down, and which remedy helps).
+  :func:`tipping_phase` and :func:`plan_tipping` (which trigger leaves the join path down,
+  on a plan's own path at the flood's peak and after it, and which remedy helps).
 """
 
 from capplan.planning.analogue import EventForecast, forecast_event
@@ -26,7 +27,7 @@ from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, Que
 from capplan.planning.io import load_plan, save_plan
 from capplan.planning.methods import METHODS, offered_load, stationary_servers
 from capplan.planning.plan import EventPlan, plan_event
-from capplan.planning.tipping import phase_chart, tipping_phase
+from capplan.planning.tipping import phase_chart, plan_tipping, tipping_phase
 from capplan.planning.validate import PlanValidation
 from capplan.planning.waiting_room import WaitingRoomResult, waiting_room, waiting_room_chart
 
@@ -50,6 +51,7 @@ __all__ = [
     "offered_load",
     "phase_chart",
     "plan_event",
+    "plan_tipping",
     "save_plan",
     "stationary_servers",
     "tipping_phase",

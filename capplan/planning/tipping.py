@@ -19,7 +19,17 @@ time much shorter than the timeout the two differ little.
 Remedies compared (``remedy=``): ``"backoff"`` (exponential back-off with full jitter,
 the same number of retries), ``"budget"`` (a Finagle-style :class:`RetryBudget` of 20%
 of first tries), ``"shedding"`` (a line of at most half a timeout's work: requests
-beyond it are refused at once instead of queued past their timeout).
+beyond it are refused at once instead of queued past their timeout), ``"waiting_room"``
+(a room at the edge admits one active join per worker; the rest wait in its line with
+exponential patience and never retry against the workers: see
+:mod:`capplan.planning.waiting_room`). With a room the workers never time out; the path
+counts as down while the room's line is longer than the workers clear within the
+timeout, that is while a newcomer would wait longer than the timeout.
+
+:func:`plan_tipping` runs the table for a plan's own join path: its workers, first-try
+rate and queue limit at the flood's peak and after it, its work per join (with its
+variability) and its clients' timeout and retries; trigger sizes are shares of the
+path's capacity there.
 """
 
 from __future__ import annotations
@@ -33,10 +43,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from capplan.planning.inputs import JoinService
 from capplan.queueing.metastability import metastability
 from capplan.simulation import (
+    Exponential,
     ExponentialBackoff,
     ImmediateRetry,
+    NoRetry,
     RetryBudget,
     RetryPolicy,
     simulate,
@@ -46,14 +59,17 @@ __all__ = [
     "KINDS",
     "REMEDIES",
     "down_intervals",
+    "drain_time",
     "phase_chart",
+    "plan_tipping",
     "recovery_time",
     "tipping_phase",
 ]
 
 KINDS = ("attack", "capacity_loss")
-REMEDIES = ("none", "backoff", "budget", "shedding")
+REMEDIES = ("none", "backoff", "budget", "shedding", "waiting_room")
 STAYS_DOWN = "stays down"
+DRAINS = "drains slowly"  # down at the end of the horizon, its line still falling
 
 
 # --- one path -------------------------------------------------------------------------
@@ -94,6 +110,33 @@ def recovery_time(
     return float(ends[late_down[-1]] - trigger_end_s)
 
 
+def drain_time(
+    frame: pd.DataFrame, timeout_s: float, mean_service_s: float, window_s: float = 10.0
+) -> float:
+    """For a path down at the end of its run: the seconds beyond the end until its line
+    falls under the down limit, extrapolated from the line's fall over the last
+    ``window_s`` (a least-squares slope, s); NaN when the line is not falling there, or
+    the path is down by refusals (the failed state, or a path held at its queue limit).
+
+    A path whose attempts at the end are within capacity drains, however slowly: after a
+    long trigger it may still be down at the end of the horizon without being in the
+    failed state.
+    """
+    ends = frame["end_s"].to_numpy()
+    last = ends > ends[-1] - window_s - 1e-9
+    if last.sum() < 3:
+        return math.nan
+    arrivals = frame["arrivals"].to_numpy()[last]
+    if (frame["refused"].to_numpy()[last] > 0.5 * np.maximum(arrivals, 1)).any():
+        return math.nan
+    queue = frame["queue"].to_numpy()[last].astype(float)
+    slope = np.polyfit(ends[last], queue, 1)[0]
+    if not slope < 0:
+        return math.nan
+    limit = frame["servers"].to_numpy()[-1] * (timeout_s / mean_service_s)
+    return float(max(queue[-1] - limit, 0.0) / -slope)
+
+
 def _scenario(servers, fresh_rate, kind, size, start_s, duration_s, after_s, interval_s):
     """Per-interval first-try rates and servers with the trigger in ``[start, start + d)``."""
     n_lead = round(start_s / interval_s)
@@ -115,9 +158,11 @@ def _cell(
     remedy,
     servers,
     mean_service_s,
+    service_scv,
     timeout_s,
     retry,
     buffer,
+    patience_s,
     fresh_rate,
     kind,
     size,
@@ -129,26 +174,36 @@ def _cell(
 ) -> dict:
     """One (size, duration, remedy) cell: ``len(replication_seeds)`` seeded paths.
 
-    ``remedy`` is the label only (the policy and buffer come in ``retry`` and ``buffer``).
+    ``remedy`` is the label only (the policy and buffer come in ``retry`` and ``buffer``);
+    ``patience_s`` (a mean, s) makes the run a waiting room: its line abandons with
+    exponential patience and nobody retries (``on_timeout="drop"``).
     """
     del remedy
+    work = JoinService(mean_service_s, scv=service_scv).distribution()
+    if patience_s is None:
+        client = {"timeout": timeout_s, "on_timeout": "serve", "retry": retry}
+    else:
+        client = {"timeout": Exponential(patience_s), "on_timeout": "drop", "retry": NoRetry()}
     rates, counts, _, end_s = _scenario(
         servers, fresh_rate, kind, size, lead_s, duration_s, after_s, interval_s
     )
-    times = []
+    times, draining = [], 0
     for rep_seed in replication_seeds:
         result = simulate(
             arrival_rate=rates,
-            service_time=mean_service_s,
+            service_time=work,
             servers=counts,
             interval=interval_s,
             buffer=buffer,
-            timeout=timeout_s,
-            on_timeout="serve",
-            retry=retry,
             seed=int(rep_seed),
+            **client,
         )
-        times.append(recovery_time(result.to_frame(), end_s, timeout_s, mean_service_s))
+        frame = result.to_frame()
+        t = recovery_time(frame, end_s, timeout_s, mean_service_s)
+        if math.isnan(t):  # down at the end: still draining, or failed?
+            t = (frame["end_s"].iloc[-1] - end_s) + drain_time(frame, timeout_s, mean_service_s)
+            draining += math.isfinite(t)
+        times.append(t)
     times = np.array(times)
     down = int(np.isnan(times).sum())
     n = times.size
@@ -158,11 +213,14 @@ def _cell(
         outcome = STAYS_DOWN
     elif down:
         outcome = f"{STAYS_DOWN} in {down}/{n}"
+    elif draining:
+        outcome = f"recovers in ~{worst:.0f} s (still draining at the end)"
     else:
         outcome = f"recovers in {worst:.0f} s"
     return {
         "stays_down": down,
         "recovered": n - down,
+        "draining": draining,
         "recovery_s": worst,
         "recovery_median_s": float(np.median(recovered)) if recovered.size else math.nan,
         "outcome": outcome,
@@ -183,15 +241,19 @@ def _as_retry(retry) -> RetryPolicy:
     )
 
 
-def _remedies(remedy, retry: RetryPolicy, servers, mean_service_s, timeout_s) -> list[dict]:
-    """``[{"remedy": label, "retry": policy, "buffer": K or None}, ...]``."""
+def _remedies(remedy, retry: RetryPolicy, servers, mean_service_s, timeout_s, buffer, patience_s):
+    """``[{"remedy": label, "retry": policy, "buffer": K or None, "patience_s": s or None}]``.
+
+    ``buffer`` is the path's own queue limit (None: unlimited), kept by every remedy but
+    shedding (which may only shorten it) and the waiting room (whose line is the room).
+    """
     items = remedy if isinstance(remedy, Sequence) and not isinstance(remedy, str) else [remedy]
     if len(items) == 0:
         raise ValueError("remedy is an empty list; give None, a name or a list of them")
     out = []
     for item in items:
         if item is None or item == "none":
-            out.append({"remedy": "none", "retry": retry, "buffer": None})
+            out.append({"remedy": "none", "retry": retry, "buffer": buffer})
         elif item == "backoff":
             policy = ExponentialBackoff(
                 base=timeout_s,
@@ -201,13 +263,23 @@ def _remedies(remedy, retry: RetryPolicy, servers, mean_service_s, timeout_s) ->
                 max_retries=retry.max_retries,
                 budget=retry.budget,
             )
-            out.append({"remedy": "backoff", "retry": policy, "buffer": None})
+            out.append({"remedy": "backoff", "retry": policy, "buffer": buffer})
         elif item == "budget":
             policy = dataclasses.replace(retry, budget=RetryBudget())
-            out.append({"remedy": "budget", "retry": policy, "buffer": None})
+            out.append({"remedy": "budget", "retry": policy, "buffer": buffer})
         elif item == "shedding":
             limit = math.floor(0.5 * servers * timeout_s / mean_service_s)
+            limit = limit if buffer is None else min(limit, buffer)
             out.append({"remedy": "shedding", "retry": retry, "buffer": limit})
+        elif item == "waiting_room":
+            out.append(
+                {
+                    "remedy": "waiting_room",
+                    "retry": NoRetry(),
+                    "buffer": None,
+                    "patience_s": float(patience_s),
+                }
+            )
         elif isinstance(item, Mapping):
             unknown = sorted(set(item) - {"name", "retry", "buffer"})
             if unknown or "name" not in item:
@@ -216,7 +288,9 @@ def _remedies(remedy, retry: RetryPolicy, servers, mean_service_s, timeout_s) ->
                     f"RetryPolicy) and 'buffer' (a queue limit); got keys {sorted(item)}"
                 )
             policy = _as_retry(item.get("retry", retry))
-            out.append({"remedy": str(item["name"]), "retry": policy, "buffer": item.get("buffer")})
+            out.append(
+                {"remedy": str(item["name"]), "retry": policy, "buffer": item.get("buffer", buffer)}
+            )
         else:
             raise ValueError(
                 f"remedy must be None, one of {REMEDIES}, a dict with 'name', 'retry' and "
@@ -225,7 +299,7 @@ def _remedies(remedy, retry: RetryPolicy, servers, mean_service_s, timeout_s) ->
     labels = [o["remedy"] for o in out]
     if len(set(labels)) != len(labels):
         raise ValueError(f"remedy lists a remedy twice: {labels}")
-    return out
+    return [{"patience_s": None, **o} for o in out]
 
 
 def _positive_list(name, values, *, upper=None) -> list[float]:
@@ -249,12 +323,15 @@ def tipping_phase(
     trigger_durations_s,
     *,
     kind: str = "attack",
+    service_scv: float = 1.0,
+    buffer: int | None = None,
     after_s: float = 60.0,
     lead_s: float = 10.0,
     interval_s: float = 1.0,
     replications: int = 3,
     seed: int | None = 0,
     remedy=None,
+    mean_patience_s: float = 300.0,
     scheduler="inline",
     progress: bool = False,
 ) -> pd.DataFrame:
@@ -263,14 +340,17 @@ def tipping_phase(
     Each path runs ``lead_s`` at ``fresh_rate``, then the trigger for its duration,
     then ``after_s`` at ``fresh_rate`` again; it "recovers in N s" when it is up from
     N seconds after the trigger's end to the end of the horizon, and "stays down" when
-    it is still down in the last interval (see :func:`down_intervals`).
+    it is still down in the last interval (see :func:`down_intervals`) with its line
+    not falling. A path down at the end whose line is falling is draining (the attempts
+    are back within capacity, the backlog of the trigger is not yet cleared): its
+    recovery is extrapolated (:func:`drain_time`).
 
     Parameters
     ----------
     servers : int
         Workers on the join path.
     mean_service_s : float
-        Mean (exponential) service time (s).
+        Mean service time (s): the work per join.
     timeout_s : float
         Client timeout (s); timed-out requests are still served (``on_timeout="serve"``).
     retry : RetryPolicy or int
@@ -285,6 +365,12 @@ def tipping_phase(
     trigger_durations_s : list of float
         Trigger lengths (s), whole multiples of ``interval_s``.
     kind : {"attack", "capacity_loss"}
+    service_scv : float, default 1
+        Squared coefficient of variation of the work: 1 is exponential (the mean
+        field's M/M/c), else as :class:`~capplan.JoinService` draws it (log-normal).
+    buffer : int or None, default None
+        The path's queue limit (requests waiting; None: unlimited). Refused attempts
+        retry as timed-out ones do.
     after_s : float, default 60
         Horizon after the trigger's end (s). A path still down at its end "stays down".
     lead_s : float, default 10
@@ -302,7 +388,11 @@ def tipping_phase(
         ``RetryBudget()``: 20% of first tries over 10 s, plus 10 retries/s),
         ``"shedding"`` (``buffer = floor(servers * timeout_s / (2 mean_service_s))``:
         the line holds half a timeout's work), or ``{"name": ..., "retry": policy,
-        "buffer": K}``. A list compares several, one block of rows each.
+        "buffer": K}``, or ``"waiting_room"`` (one active join per worker; the rest wait
+        in the room's line with exponential patience of mean ``mean_patience_s`` and do
+        not retry). A list compares several, one block of rows each.
+    mean_patience_s : float, default 300
+        Mean patience in the waiting room's line (s); only with ``"waiting_room"``.
     scheduler : "inline", None, str or distributed.Client, default "inline"
         Where the cells run, passed to :func:`capplan.scale.sweep`: ``"inline"`` in this
         process; None a local Dask cluster; an address or a client a running one.
@@ -313,10 +403,13 @@ def tipping_phase(
     -------
     pandas.DataFrame
         One row per (remedy, size, duration): ``remedy``, ``kind``, ``size`` (attack:
-        requests/s; capacity loss: share), ``duration_s``; ``stays_down`` and
-        ``recovered`` (replications), ``recovery_s`` (the slowest recovery, s; NaN when
-        none recovered), ``recovery_median_s``, ``outcome`` ("recovers in N s", "stays
-        down", or "stays down in k/n"); and the mean field's view of the trigger without
+        requests/s; capacity loss: share), ``duration_s``; ``stays_down``,
+        ``recovered`` and ``draining`` (replications: down at the end, but failed or
+        with the line still falling, see :func:`drain_time`; draining ones count as
+        recovered), ``recovery_s`` (the slowest recovery, s, extrapolated for draining
+        ones; NaN when none recovered), ``recovery_median_s``, ``outcome`` ("recovers in
+        N s", "recovers in ~N s (still draining at the end)", "stays down", or "stays
+        down in k/n"); and the mean field's view of the trigger without
         remedy: ``trigger_fresh_rate`` (first tries/s during it),
         ``trigger_critical_rate`` (the fold of the path during it) and
         ``no_good_state`` (the trigger leaves no good state, so a long enough one tips
@@ -355,6 +448,22 @@ def tipping_phase(
         or replications < 1
     ):
         raise ValueError(f"replications must be a whole number >= 1; got {replications!r}")
+    if not (
+        isinstance(service_scv, numbers.Real) and math.isfinite(service_scv) and service_scv >= 0
+    ):
+        raise ValueError(f"service_scv must be a finite number >= 0; got {service_scv!r}")
+    if buffer is not None and (
+        isinstance(buffer, bool) or not isinstance(buffer, numbers.Integral) or buffer < 0
+    ):
+        raise ValueError(f"buffer must be None or a whole number >= 0; got {buffer!r}")
+    if not (
+        isinstance(mean_patience_s, numbers.Real)
+        and math.isfinite(mean_patience_s)
+        and mean_patience_s > 0
+    ):
+        raise ValueError(
+            f"mean_patience_s must be a finite number > 0 (s); got {mean_patience_s!r}"
+        )
     retry = _as_retry(retry)
     sizes = _positive_list("trigger_sizes", trigger_sizes, upper=1.0 if kind != "attack" else None)
     durations = _positive_list("trigger_durations_s", trigger_durations_s)
@@ -365,7 +474,8 @@ def tipping_phase(
                 f"{name} must be a whole number of intervals of {interval_s:g} s; got "
                 f"{value:g} s: pass interval_s that divides it"
             )
-    remedies = _remedies(remedy, retry, servers, mean_service_s, timeout_s)
+    buffer = None if buffer is None else int(buffer)
+    remedies = _remedies(remedy, retry, servers, mean_service_s, timeout_s, buffer, mean_patience_s)
 
     rep_seeds = np.random.SeedSequence(seed).generate_state(replications, dtype=np.uint32)
     scenarios = [
@@ -374,6 +484,7 @@ def tipping_phase(
     fixed = {
         "servers": servers,
         "mean_service_s": float(mean_service_s),
+        "service_scv": float(service_scv),
         "timeout_s": float(timeout_s),
         "fresh_rate": float(fresh_rate),
         "kind": kind,
@@ -385,7 +496,7 @@ def tipping_phase(
     started = time.perf_counter()
     table = sweep(_cell, scenarios, fixed=fixed, scheduler=scheduler, progress=progress)
     runtime = time.perf_counter() - started
-    table = table.drop(columns=["retry", "buffer"]).reset_index(drop=True)
+    table = table.drop(columns=["retry", "buffer", "patience_s"]).reset_index(drop=True)
     table.insert(1, "kind", kind)
 
     # The mean field's view of each trigger (the retry policy's R, no remedy).
@@ -420,6 +531,8 @@ def tipping_phase(
     table.attrs.update(
         servers=servers,
         mean_service_s=float(mean_service_s),
+        service_scv=float(service_scv),
+        buffer=buffer,
         timeout_s=float(timeout_s),
         retry=repr(retry),
         fresh_rate=float(fresh_rate),
@@ -440,9 +553,10 @@ def tipping_phase(
 
 
 def phase_chart(frame: pd.DataFrame, *, title: str | None = None):
-    """A heatmap of :func:`tipping_phase`'s table: trigger size by duration, coloured by
-    recovers / stays down, the recovery seconds written in each cell; one panel per
-    remedy. Returns an altair Chart (not displayed)."""
+    """A heatmap of :func:`tipping_phase`'s (or :func:`plan_tipping`'s) table: trigger
+    size by duration, coloured by recovers / stays down, the recovery seconds written in
+    each cell; one column of panels per remedy and, for :func:`plan_tipping`, one row
+    per operating point. Returns an altair Chart (not displayed)."""
     import altair as alt
 
     needed = {"remedy", "size", "duration_s", "stays_down", "recovered", "recovery_s"}
@@ -450,27 +564,41 @@ def phase_chart(frame: pd.DataFrame, *, title: str | None = None):
     if missing:
         raise ValueError(f"phase_chart needs a table from tipping_phase; missing columns {missing}")
     data = frame.copy()
+    draining = data["draining"] if "draining" in data else 0
     data["status"] = np.where(
         data["stays_down"] == 0,
-        "recovers",
+        np.where(draining > 0, DRAINS, "recovers"),
         np.where(data["recovered"] == 0, STAYS_DOWN, "mixed"),
     )
+    labels = {
+        "recovers": "{t:.0f} s",
+        DRAINS: "~{t:.0f} s",
+        STAYS_DOWN: "down",
+        "mixed": "{d} down",
+    }
     data["label"] = [
-        "down" if s == STAYS_DOWN else f"{t:.0f} s" if s == "recovers" else f"{d} down"
+        labels[s].format(t=t, d=d)
         for s, t, d in zip(data["status"], data["recovery_s"], data["stays_down"], strict=True)
     ]
     kind = frame.attrs.get("kind", data["kind"].iloc[0] if "kind" in data else "attack")
-    size_title = "attack (requests/s)" if kind == "attack" else "servers lost (share)"
+    by_share = "share" in data and "at" in data
+    if by_share:
+        size_field = "share:O"
+        size_title = "attack (share of capacity)" if kind == "attack" else "servers lost (share)"
+    else:
+        size_field = "size:O"
+        size_title = "attack (requests/s)" if kind == "attack" else "servers lost (share)"
     base = alt.Chart().encode(
         x=alt.X("duration_s:O", title="trigger duration (s)"),
-        y=alt.Y("size:O", title=size_title, sort="descending"),
+        y=alt.Y(size_field, title=size_title, sort="descending"),
     )
     cells = base.mark_rect().encode(
         color=alt.Color(
             "status:N",
             title="after the trigger",
             scale=alt.Scale(
-                domain=["recovers", "mixed", STAYS_DOWN], range=["#4c9a5b", "#e0a030", "#c0392b"]
+                domain=["recovers", DRAINS, "mixed", STAYS_DOWN],
+                range=["#4c9a5b", "#c9a227", "#e07b30", "#c0392b"],
             ),
         ),
         tooltip=["remedy:N", "size:Q", "duration_s:Q", "outcome:N", "recovery_s:Q"],
@@ -482,6 +610,198 @@ def phase_chart(frame: pd.DataFrame, *, title: str | None = None):
         if fresh is not None:
             title += f" (fresh {fresh:g} first tries/s)"
     layered = alt.layer(cells, text, data=data)
+    facets = {}
     if data["remedy"].nunique() > 1:
-        return layered.facet(column=alt.Column("remedy:N", title="remedy")).properties(title=title)
+        facets["column"] = alt.Column(
+            "remedy:N", title="remedy", sort=list(dict.fromkeys(data["remedy"]))
+        )
+    if by_share and data["at"].nunique() > 1:
+        data["point"] = [
+            f"{a}: {n:,} workers, {r:,.0f}/s"
+            for a, n, r in zip(data["at"], data["servers"], data["fresh_rate"], strict=True)
+        ]
+        layered = alt.layer(cells, text, data=data)
+        facets["row"] = alt.Row("point:N", title=None, sort=list(dict.fromkeys(data["point"])))
+    if facets:
+        return layered.facet(**facets).properties(title=title)
     return layered.properties(title=title)
+
+
+# --- a plan's own join path -------------------------------------------------------------
+
+AFTER_SHARE = 0.1  # "after the flood": the first interval back under 10% of the peak's rate
+
+
+def _operating_points(frame: pd.DataFrame, at) -> list[tuple[str, float]]:
+    """``[(label, start_s), ...]`` of the plan's intervals named by ``at``."""
+    items = [at] if isinstance(at, str | numbers.Real) else list(at)
+    if not items:
+        raise ValueError('at is empty; give "peak", "after", seconds, or a list of them')
+    rates = frame["join_rate_per_s"].to_numpy()
+    starts = frame.index.to_numpy(dtype=float)
+    i_peak = int(np.argmax(rates))
+    out = []
+    for item in items:
+        if item == "peak":
+            out.append(("peak", float(starts[i_peak])))
+        elif item == "after":
+            later = np.flatnonzero(
+                (np.arange(rates.size) > i_peak) & (rates <= AFTER_SHARE * rates[i_peak])
+            )
+            if later.size == 0:
+                raise ValueError(
+                    f"at='after': the plan's first-try rate never falls back under "
+                    f"{AFTER_SHARE:.0%} of its peak within its window; give the time in "
+                    "seconds from the scheduled start instead"
+                )
+            out.append(("after", float(starts[later[0]])))
+        elif isinstance(item, numbers.Real) and not isinstance(item, bool):
+            inside = np.flatnonzero(starts <= item)
+            if (
+                not math.isfinite(item)
+                or inside.size == 0
+                or item >= starts[-1] + (starts[-1] - starts[-2] if starts.size > 1 else math.inf)
+            ):
+                raise ValueError(
+                    f"at={item!r} s is outside the plan's window {starts[0]:g}..{starts[-1]:g} s"
+                )
+            out.append((f"{item:g} s", float(starts[inside[-1]])))
+        else:
+            raise ValueError(
+                f'at must be "peak", "after", seconds from the scheduled start, or a list of '
+                f"them; got {item!r}"
+            )
+    return out
+
+
+def plan_tipping(
+    plan,
+    trigger_shares=(0.25, 0.5, 1.0),
+    trigger_durations_s=(15, 30, 60),
+    *,
+    at=("peak", "after"),
+    kind: str = "attack",
+    retry=None,
+    queue_limit: bool = True,
+    remedy=("none", "backoff", "budget", "shedding", "waiting_room"),
+    replications: int = 1,
+    after_s: float = 60.0,
+    seed: int | None = 0,
+    mean_patience_s: float = 300.0,
+    scheduler="inline",
+    progress: bool = False,
+) -> pd.DataFrame:
+    """:func:`tipping_phase` on a plan's own join path, at the flood's peak and after it.
+
+    At each operating point the path is the plan's as it stands there: its workers and
+    queue limit in that interval, its point first-try rate held constant, its work per
+    join (mean and variability) and its clients' timeout and retry policy. Each trigger
+    is a share of the path's capacity there (attack: ``share * workers / mean work``
+    extra first tries per second; capacity loss: the share of workers lost).
+
+    Parameters
+    ----------
+    plan : EventPlan
+    trigger_shares : list of float, default (0.25, 0.5, 1.0)
+        Trigger sizes as shares of the path's capacity (capacity loss: at most 1).
+    trigger_durations_s : list of float, default (15, 30, 60)
+        Trigger lengths (s).
+    at : "peak", "after", float, or a list of them, default ("peak", "after")
+        ``"peak"``: the interval of the highest first-try rate; ``"after"``: the first
+        interval after it whose rate is back under 10% of the peak's (the plan has
+        scaled down, and a late surge or an attack meets a small path); a number: the
+        interval holding that second from the scheduled start.
+    kind : {"attack", "capacity_loss"}
+    retry : RetryPolicy, int or None
+        The clients' retries; None: the plan's (``plan.client.retry``).
+    queue_limit : bool, default True
+        Keep the plan's queue limit in that interval (every remedy keeps it but the
+        waiting room; shedding may only shorten it). False: the line is unlimited, as
+        on a server that queues whatever comes. A limit of about one timeout's work
+        (the plan's default) is itself load shedding: compare both.
+    remedy, replications, after_s, seed, mean_patience_s, scheduler, progress
+        As :func:`tipping_phase` (here one replication and every remedy by default).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`tipping_phase`'s rows for every point, with ``at`` (the point's label),
+        ``at_s`` (its interval's start, s), ``servers``, ``fresh_rate`` (1/s) and
+        ``share`` in front. ``attrs["points"]``: one row per point with its workers,
+        queue limit, first-try rate, capacity (attempts/s) and the mean-field band
+        (``fresh_rate_low``, ``fresh_rate_critical``, ``state``); ``attrs["runtime_s"]``.
+
+    Examples
+    --------
+    >>> table = plan_tipping(plan)  # doctest: +SKIP
+    >>> phase_chart(table)  # doctest: +SKIP
+    """
+    frame = plan.to_frame()
+    points = _operating_points(frame, at)
+    shares = _positive_list(
+        "trigger_shares", trigger_shares, upper=1.0 if kind != "attack" else None
+    )
+    policy = plan.client.retry if retry is None else retry
+    tables, rows = [], []
+    started = time.perf_counter()
+    for label, start_s in points:
+        servers = int(frame.at[start_s, "workers"])
+        fresh = float(frame.at[start_s, "join_rate_per_s"])
+        limit = int(frame.at[start_s, "queue_limit"])
+        capacity = servers / plan.service.mean_s
+        sizes = [s * capacity for s in shares] if kind == "attack" else shares
+        table = tipping_phase(
+            servers,
+            plan.service.mean_s,
+            plan.client.timeout_s,
+            policy,
+            fresh,
+            sizes,
+            trigger_durations_s,
+            kind=kind,
+            service_scv=plan.service.scv,
+            buffer=None if limit < 0 or not queue_limit else limit,
+            after_s=after_s,
+            replications=replications,
+            seed=seed,
+            remedy=remedy,
+            mean_patience_s=mean_patience_s,
+            scheduler=scheduler,
+            progress=progress,
+        )
+        share_of = dict(zip(sizes, shares, strict=True))
+        head = {
+            "at": label,
+            "at_s": start_s,
+            "servers": servers,
+            "fresh_rate": fresh,
+        }
+        for position, (name, value) in enumerate(head.items()):
+            table.insert(position, name, value)
+        table.insert(4, "share", table["size"].map(share_of))
+        tables.append(table)
+        rows.append(
+            {
+                "at": label,
+                "at_s": start_s,
+                "servers": servers,
+                "queue_limit": limit if queue_limit else -1,
+                "fresh_rate": fresh,
+                "capacity_rate": capacity,
+                "fresh_rate_low": table.attrs["fresh_rate_low"],
+                "fresh_rate_critical": table.attrs["fresh_rate_critical"],
+                "state": table.attrs["state"],
+            }
+        )
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs.update(
+        kind=kind,
+        retry=repr(_as_retry(policy)),
+        timeout_s=float(plan.client.timeout_s),
+        mean_service_s=float(plan.service.mean_s),
+        replications=int(replications),
+        seed=seed,
+        points=pd.DataFrame(rows).set_index("at"),
+        runtime_s=time.perf_counter() - started,
+    )
+    return out
