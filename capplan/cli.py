@@ -214,6 +214,41 @@ def _parser() -> argparse.ArgumentParser:
     assess.add_argument("-o", "--output", help="write the per-minute table (.csv)")
     assess.set_defaults(run=_assess)
 
+    loadtest = commands.add_parser(
+        "loadtest",
+        help="write a Locust and a k6 load test of a saved plan's join flood",
+        description="Write a Locust locustfile (a LoadTestShape with open-model arrivals) and "
+        "a k6 script (ramping-arrival-rate) that send a saved plan's forecast joins per "
+        "second, optionally compressed in time and scaled in rate, with the users from "
+        "Little's law on the SLO's wait, and their settings.json, profile.csv and README.txt.",
+    )
+    loadtest.add_argument("plan", help="a saved plan (.json, or a directory of CSV tables)")
+    loadtest.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="the directory to write into"
+    )
+    loadtest.add_argument(
+        "--curve", choices=["point", "upper"], default="point", help="forecast curve (point)"
+    )
+    loadtest.add_argument(
+        "--compress", type=float, default=1.0, help="play the window X times faster (1)"
+    )
+    loadtest.add_argument(
+        "--rate-scale", type=float, default=1.0, help="multiply every rate by Y (1)"
+    )
+    loadtest.add_argument(
+        "--window",
+        nargs=2,
+        type=float,
+        metavar=("START_S", "END_S"),
+        help="event seconds to play (default: the plan's window)",
+    )
+    loadtest.add_argument(
+        "--headroom", type=float, default=1.5, help="users per busy user (Little's law; 1.5)"
+    )
+    loadtest.add_argument("--host", metavar="URL", help="the target's base URL, e.g. https://...")
+    loadtest.add_argument("--path", default="/join", help="the request's path (/join)")
+    loadtest.set_defaults(run=_loadtest)
+
     report = commands.add_parser(
         "report",
         help="run a notebook and export one self-contained HTML report",
@@ -462,6 +497,30 @@ def _assess(args) -> int:
     if args.output:
         result.to_frame().to_csv(args.output, index=False)
         print(f"wrote {args.output}")
+    return 0
+
+
+def _loadtest(args) -> int:
+    from capplan.loadtest import write_loadtest
+
+    try:
+        plan = capplan.load_plan(args.plan)
+    except (ValueError, AttributeError, TypeError) as error:  # not JSON, or not a plan's
+        if str(args.plan) in str(error):
+            raise
+        raise ValueError(f"{args.plan} is not a capplan plan ({error})") from None
+    written = write_loadtest(
+        plan,
+        args.output,
+        host=args.host,
+        path=args.path,
+        curve=args.curve,
+        compress=args.compress,
+        rate_scale=args.rate_scale,
+        window_s=args.window,
+        headroom=args.headroom,
+    )
+    print("wrote " + ", ".join(map(str, written)))
     return 0
 
 

@@ -1,5 +1,6 @@
 """Load tests written from a plan: the profile by hand, the scripts, and a real Locust run."""
 
+import importlib.util
 import json
 import math
 import os
@@ -100,7 +101,8 @@ def test_a_stage_is_the_mean_rate_over_its_event_seconds_and_users_follow_little
     # Users: ceil(1.5 x (0.25 + 0.05) s x the higher rate of this stage and the next),
     # never fewer than before.
     rate = profile["rate_per_s"].to_numpy()
-    need = [math.ceil(1.5 * 0.3 * max(rate[i], rate[i + 1] if i + 1 < len(rate) else 0)) for i in range(len(rate))]
+    ahead = np.append(rate[1:], 0.0)
+    need = [math.ceil(1.5 * 0.3 * max(now, then)) for now, then in zip(rate, ahead, strict=True)]
     np.testing.assert_array_equal(profile["users"], np.maximum.accumulate(need))
     assert profile.attrs["peak_users"] == max(need)
     assert profile.attrs["response_s"] == pytest.approx(0.3)
@@ -145,12 +147,19 @@ def test_the_locustfile_embeds_the_profile_and_reads_nothing(plan, tmp_path):
 
 
 def test_the_locust_schedule_sends_every_join_in_its_stage(plan, tmp_path):
-    """The file's own clock, run without Locust's runner: the k-th join's time."""
+    """The file's own clock, without Locust's runner: the k-th join's time."""
     path = write_locust(plan, tmp_path, compress=60, rate_scale=0.08)
     profile = load_profile(plan, compress=60, rate_scale=0.08)
-    namespace = {}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)  # imports locust only
-    times = np.array([namespace["scheduled_time"](k) for k in range(namespace["TOTAL"])])
+    # In a process of its own: importing locust monkey-patches the standard library.
+    script = (
+        "import json, runpy, sys; ns = runpy.run_path(sys.argv[1]); "
+        "print(json.dumps([ns['scheduled_time'](k) for k in range(ns['TOTAL'])]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    times = np.array(json.loads(result.stdout))
     assert len(times) == profile.attrs["total_requests"]
     assert np.all(np.diff(times) > 0) and times[0] > 0 and times[-1] < 35
     per_stage = np.bincount(times.astype(int), minlength=len(profile))
@@ -185,6 +194,18 @@ def test_k6_counts_per_minute_when_the_rates_are_small(plan, tmp_path):
     assert scenario["stages"][0]["target"] == round(profile["rate_per_s"].iloc[0] * 60)
 
 
+def test_write_loadtest_writes_both_with_one_settings(plan, tmp_path):
+    paths = write_loadtest(plan, tmp_path, compress=60, rate_scale=0.08)
+    names = [p.name for p in paths]
+    assert names == ["locustfile.py", "k6.js", "settings.json", "profile.csv", "README.txt"]
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    k6 = k6_options((tmp_path / "k6.js").read_text())["scenarios"]["join_flood"]
+    assert settings["k6"]["preAllocatedVUs"] == k6["preAllocatedVUs"]
+    assert settings["k6"]["maxVUs"] == k6["maxVUs"]
+    table = pd.read_csv(tmp_path / "profile.csv", index_col="test_s")
+    assert table["requests"].sum() == pytest.approx(settings["total_requests"], abs=0.5)
+
+
 def test_bad_host_or_path_is_refused(plan, tmp_path):
     with pytest.raises(ValueError, match="host must be a URL"):
         write_locust(plan, tmp_path, host="127.0.0.1:80")
@@ -212,9 +233,10 @@ def test_cli_writes_both_scripts(plan, tmp_path):
     for name in ("locustfile.py", "k6.js", "settings.json", "profile.csv", "README.txt"):
         assert (out / name).exists() and name in result.stdout
     settings = json.loads((out / "settings.json").read_text())
-    assert settings["total_requests"] == load_profile(plan, compress=60, rate_scale=0.08).attrs[
-        "total_requests"
-    ]
+    assert (
+        settings["total_requests"]
+        == load_profile(plan, compress=60, rate_scale=0.08).attrs["total_requests"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -229,22 +251,29 @@ def test_cli_writes_both_scripts(plan, tmp_path):
         (["plan.json", "--host", "localhost"], "host must be a URL"),
     ],
 )
-def test_cli_bad_input_is_one_line_and_exit_code_2(plan, tmp_path, args, message):
+def test_cli_bad_input_is_one_line_and_exit_code_2(
+    plan, tmp_path, monkeypatch, capsys, args, message
+):
+    from capplan.cli import main
+
     capplan.save_plan(plan, tmp_path / "plan.json")
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "list.json").write_text("[1, 2]")
-    result = subprocess.run(
-        [sys.executable, "-m", "capplan.cli", "loadtest", *args, "-o", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
+    monkeypatch.chdir(tmp_path)
+    assert main(["loadtest", *args, "-o", "out"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("capplan loadtest: error: ")
     assert re.search(message, lines[0])
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_bad_plan_has_no_traceback(tmp_path):
+    result = cli(str(tmp_path / "missing.json"), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        == f"capplan loadtest: error: no saved plan at {tmp_path}/missing.json"
+    )
 
 
 # -- a real Locust run ------------------------------------------------------------------------
@@ -302,16 +331,17 @@ def run_locust(locustfile, host, cwd, timeout_s):
 
 
 @pytest.mark.slow
-def test_a_real_locust_run_follows_the_exported_profile_within_10_percent(
-    plan, server, tmp_path
-):
+@pytest.mark.skipif(
+    importlib.util.find_spec("locust") is None, reason="pip install capplan[loadtest]"
+)
+def test_a_real_locust_run_follows_the_exported_profile_within_10_percent(plan, server, tmp_path):
     # The 35-minute window in 35 s (compress 60), rates x 0.08: 34/s in the lobby, a
     # peak of 195/s, 2,874 joins. Loopback only; the shape ends the run after 36 s.
     options = dict(compress=60, rate_scale=0.08)
     locustfile = write_locust(plan, tmp_path / "lt", **options)
     profile = load_profile(plan, **options)
     started = time.monotonic()
-    code, out, err = run_locust(
+    code, _out, err = run_locust(
         locustfile, f"http://127.0.0.1:{server.server_port}", tmp_path, timeout_s=150
     )
     took = time.monotonic() - started
@@ -331,12 +361,18 @@ def test_a_real_locust_run_follows_the_exported_profile_within_10_percent(
     windows = np.arange(5, profile.attrs["duration_s"] - 1e-9, 5.0)
     achieved = np.array([np.sum((test_s >= w) & (test_s < w + 5)) for w in windows])
     expected = np.array(
-        [profile.loc[(profile.index >= w) & (profile.index < w + 5), "requests"].sum() for w in windows]
+        [
+            profile.loc[(profile.index >= w) & (profile.index < w + 5), "requests"].sum()
+            for w in windows
+        ]
     )
     deviation = achieved / expected - 1
-    report = pd.DataFrame({"window_s": windows, "expected": expected, "achieved": achieved,
-                           "deviation": deviation})
+    report = pd.DataFrame(
+        {"window_s": windows, "expected": expected, "achieved": achieved, "deviation": deviation}
+    )
     print(report.to_string(index=False))
-    print(f"total {len(arrivals)}, run {took:.1f} s, lateness p50 {np.median(late):.4f} s, "
-          f"p99 {np.quantile(late, 0.99):.4f} s, worst window {np.abs(deviation).max():.2%}")
+    print(
+        f"total {len(arrivals)}, run {took:.1f} s, lateness p50 {np.median(late):.4f} s, "
+        f"p99 {np.quantile(late, 0.99):.4f} s, worst window {np.abs(deviation).max():.2%}"
+    )
     assert np.all(np.abs(deviation) <= 0.10), report.to_string()
