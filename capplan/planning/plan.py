@@ -10,6 +10,7 @@ import pandas as pd
 
 from capplan._text import table_text
 from capplan.planning import methods as _methods
+from capplan.planning import steps
 from capplan.planning.forecast import JoinForecast
 from capplan.planning.inputs import (
     DEFAULT_SLO,
@@ -19,11 +20,8 @@ from capplan.planning.inputs import (
     Margins,
     QueuePolicy,
 )
-from capplan.queueing import mmck
 
 __all__ = ["EventPlan", "plan_event"]
-
-_MAX_SERVERS = 1e9
 
 
 def _sessions_spec(sessions):
@@ -50,13 +48,6 @@ def _positive_int(name, value, minimum=1):
     ):
         raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}")
     return int(value)
-
-
-def _concurrency_per_interval(t, rates, sessions, interval_s, lobby_start_s):
-    from capplan.models import concurrency
-
-    conc = concurrency(pd.Series(rates, index=pd.Index(t)), sessions, clock_start_s=lobby_start_s)
-    return conc.frame["mean"].to_numpy().reshape(-1, interval_s).max(axis=1)
 
 
 def plan_event(
@@ -202,100 +193,48 @@ def plan_event(
     if lobby_start_s is not None and not start_s + 1 <= lobby_start_s <= end_s - 1:
         lobby_start_s = None
 
-    n = round((end_s - start_s) / interval_s)
-    point_i = fc.point.reshape(n, interval_s).mean(axis=1)
-    upper_i = fc.upper.reshape(n, interval_s).mean(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fq = np.where(point_i > 0, upper_i / point_i, 1.0)
-    burst = fc.burst_factor(interval_s, margins.burst_quantile)
-    amp = client.retry_amplification(margins.retry_failure_prob)
-    attack = margins.attack_rps
-
-    def load_of(rate_i):
-        return _methods.offered_load(
-            np.repeat(rate_i, interval_s), service, interval_s, "mol" if method == "isa" else method
-        )
-
-    design_i = amp * burst * upper_i + attack
-    load = load_of(design_i)
-
-    def staff(a):
-        s = _methods.stationary_servers(a, slo, service)
-        c = np.asarray(s.servers, dtype=np.int64)
-        if np.any(c > _MAX_SERVERS):
-            raise ValueError(
-                "the SLO needs more than 1e9 workers in some interval: check the "
-                "forecast's units (joins per second) and the work per join (s)"
-            )
-        return c, s.model
-
-    needed, model = staff(load)
-    notes = []
+    # The pipeline: each step is a function of capplan.planning.steps.
+    demand = steps.join_demand(fc, interval_s, margins, client)
+    design_i = demand.design
+    load = steps.offered_load(design_i, service, interval_s, method)
+    needed, model = steps.staffing(load, slo, service)
+    amp = demand.amplification
     isa_history = None
-    if method == "isa":
-        des_per_s = np.repeat(burst * upper_i + attack, interval_s)
-        warm = int(max(1, math.ceil(10 * service.mean_s / interval_s))) * interval_s
-        needed, isa_history, amp = _methods.iterative_staffing(
-            des_per_s,
+    if method == "isa":  # measures the retry amplification instead of assuming it
+        needed, isa_history, amp, model = _isa(
+            demand,
             needed,
-            slo=slo,
-            service=service,
-            client=client,
-            queue=queue,
-            interval_steps=interval_s,
-            replications=isa_replications,
-            max_iter=isa_max_iter,
-            seed=seed,
-            warmup_s=warm,
+            model,
+            slo,
+            service,
+            client,
+            queue,
+            interval_s,
+            isa_replications,
+            isa_max_iter,
+            seed,
         )
-        model = f"simulation (ISA, {len(isa_history)} iterations) on {model}"
-        load = load_of(design_i)
-    # The queue limit must not refuse more than allowed (M/M/c/K at the design load).
-    limits = queue.limits(needed, service.mean_s, client.timeout_s)
-    if limits[0] >= 0:
-        blocking = mmck(needed, needed + limits, load).blocking
-        bad = np.asarray(blocking) > slo.max_refused
-        if np.any(bad):
-            c_b = needed.copy()
-            for _ in range(20):
-                c_b = np.where(bad, c_b + np.maximum(1, np.ceil(0.01 * c_b)), c_b).astype(np.int64)
-                k = (
-                    queue.limits(c_b, service.mean_s, client.timeout_s)
-                    if queue.kind != "fixed"
-                    else limits
-                )
-                bad = np.asarray(mmck(c_b, c_b + k, load).blocking) > slo.max_refused
-                if not np.any(bad):
-                    break
-            notes.append(
-                f"{int(np.sum(c_b > needed))} interval(s) raised so that the queue "
-                "limit refuses at most max_refused (M/M/c/K)"
-            )
-            needed = c_b
-    workers = (
-        np.ceil(needed / (1 - margins.zone_loss) - 1e-9).astype(np.int64) + margins.spare_workers
+    needed, notes = steps.queue_limited(
+        needed, load, slo=slo, service=service, client=client, queue=queue
     )
+    workers = steps.failure_headroom(needed, margins.zone_loss, margins.spare_workers)
     queue_limit = queue.limits(workers, service.mean_s, client.timeout_s)
-
-    # Stream servers: expected concurrency of the upper and the point curve.
-    conc_point = _concurrency_per_interval(fc.t, fc.point, sessions, interval_s, lobby_start_s)
-    conc_upper = _concurrency_per_interval(fc.t, fc.upper, sessions, interval_s, lobby_start_s)
-    stream_need = np.ceil(conc_upper / streams_per_server - 1e-9).astype(np.int64)
-    stream_servers = (
-        np.ceil(stream_need / (1 - margins.zone_loss) - 1e-9).astype(np.int64)
-        + margins.spare_stream_servers
+    conc_point, conc_upper = (
+        steps.concurrency_per_interval(fc.t, curve, sessions, interval_s, lobby_start_s)
+        for curve in (fc.point, fc.upper)
     )
+    stream_need, stream_servers = steps.stream_servers(conc_upper, streams_per_server, margins)
 
-    starts = start_s + interval_s * np.arange(n)
+    starts = start_s + interval_s * np.arange(len(design_i))
     frame = pd.DataFrame(
         {
             "end_s": starts + interval_s,
-            "join_rate_per_s": point_i,
-            "join_rate_upper_per_s": upper_i,
-            "forecast_factor": fq,
-            "burst_factor": burst,
+            "join_rate_per_s": demand.point,
+            "join_rate_upper_per_s": demand.upper,
+            "forecast_factor": demand.forecast_factor,
+            "burst_factor": demand.burst,
             "retry_amplification": amp,
-            "attack_rps": attack,
+            "attack_rps": demand.attack_rps,
             "design_rate_per_s": design_i,
             "offered_load": load,
             "workers_needed": needed,
@@ -339,6 +278,29 @@ def plan_event(
         notes=notes,
         isa_history=isa_history,
     )
+
+
+def _isa(
+    demand, needed, model, slo, service, client, queue, interval_s, replications, max_iter, seed
+):
+    """Iterative staffing by simulation from the stationary staffing ``needed``: returns
+    the workers, the iterations, the measured retry amplification and the model name."""
+    des_per_s = np.repeat(demand.burst * demand.upper + demand.attack_rps, interval_s)
+    warm = int(max(1, math.ceil(10 * service.mean_s / interval_s))) * interval_s
+    needed, history, amp = _methods.iterative_staffing(
+        des_per_s,
+        needed,
+        slo=slo,
+        service=service,
+        client=client,
+        queue=queue,
+        interval_steps=interval_s,
+        replications=replications,
+        max_iter=max_iter,
+        seed=seed,
+        warmup_s=warm,
+    )
+    return needed, history, amp, f"simulation (ISA, {len(history)} iterations) on {model}"
 
 
 def _margins_table(
