@@ -684,52 +684,60 @@ def _fluid(rates, w_s, n, iv, service, slo, client, limits_i):
     Backlog ``Q``: each second ``Q <- min(max(Q + r - mu, 0), K)``, ``mu = c / E[B]``
     (the rest refused); arrivals in a second see the backlog move linearly from its
     start to its end, wait ``Q / mu``; with no backlog, the stationary formula's share
-    waits beyond the SLO.
+    waits beyond the SLO. ``rates`` is one curve per second, or one row per scenario
+    (then every output has one row per scenario too).
     """
     from capplan.planning.methods import stationary_measure
 
+    rates = np.asarray(rates, dtype=float)
+    rows = np.atleast_2d(rates)
     mu = w_s / service.mean_s
     k_s = np.repeat(np.where(limits_i < 0, np.inf, limits_i.astype(float)), iv)
-    stationary = stationary_measure(np.maximum(w_s, 1), rates * service.mean_s, slo, service)
+    w = np.broadcast_to(np.maximum(w_s, 1), rows.shape)
+    stationary = stationary_measure(w, rows * service.mean_s, slo, service)
     stationary = np.where(w_s > 0, stationary, 1.0)
     wait_s = slo.wait_s if slo.kind == "service_level" else 0.0
     timeout = np.inf if client.timeout_s is None else client.timeout_s
-    refused = np.zeros(rates.size)
-    delayed = np.zeros(rates.size)
-    timed_out = np.zeros(rates.size)
-    q = 0.0
-    for s in range(rates.size):
-        r, m = rates[s], mu[s]
+    refused, delayed, timed_out = (np.zeros(rows.shape) for _ in range(3))
+    q = np.zeros(rows.shape[0])
+    for s in range(rows.shape[1]):  # the backlog of each scenario, second by second
+        r, m = rows[:, s], mu[s]
         end = q + r - m
-        over = max(end - k_s[s], 0.0)
-        end = min(max(end, 0.0), k_s[s])
-        refused[s] = over
-        if q <= 0 and end <= 0:
-            delayed[s] = (r - over) * stationary[s]
+        over = np.maximum(end - k_s[s], 0.0)
+        end = np.minimum(np.maximum(end, 0.0), k_s[s])
+        admitted = r - over
+        refused[:, s] = over
+        idle = (q <= 0) & (end <= 0)
+        if m > 0:
+            late = admitted * _share_above(q, end, wait_s * m)
+            lost = admitted * _share_above(q, end, timeout * m)
         else:
-            admitted = r - over
-            delayed[s] = admitted * _share_above(q, end, wait_s * m) if m > 0 else admitted
-            timed_out[s] = admitted * _share_above(q, end, timeout * m) if m > 0 else admitted
+            late = lost = admitted
+        delayed[:, s] = np.where(idle, admitted * stationary[:, s], late)
+        timed_out[:, s] = np.where(idle, 0.0, lost)
         q = end
+    k = rows.shape[0]
     per = {
-        "first_tries": rates.reshape(n, iv).sum(axis=1),
-        "refused": refused.reshape(n, iv).sum(axis=1),
-        "delayed": delayed.reshape(n, iv).sum(axis=1),
-        "timed_out": timed_out.reshape(n, iv).sum(axis=1),
+        "first_tries": rows.reshape(k, n, iv).sum(axis=2),
+        "refused": refused.reshape(k, n, iv).sum(axis=2),
+        "delayed": delayed.reshape(k, n, iv).sum(axis=2),
+        "timed_out": timed_out.reshape(k, n, iv).sum(axis=2),
     }
     tot = np.maximum(per["first_tries"], 1e-300)
     per["meets_slo"] = (per["refused"] / tot <= slo.max_refused) & (
         per["delayed"] / np.maximum(tot - per["refused"], 1e-300) <= slo.miss_limit
     ) | (per["first_tries"] == 0)
-    return per
+    return per if rates.ndim == 2 else {name: v[0] for name, v in per.items()}
 
 
-def _share_above(a: float, b: float, x: float) -> float:
-    """Share of a second in which a backlog moving linearly from ``a`` to ``b`` is > ``x``."""
-    if a == b:
-        return float(a > x)
-    f = (x - a) / (b - a)  # where the line crosses x
-    return float(np.clip(1 - f if b > a else f, 0.0, 1.0))
+def _share_above(a, b, x):
+    """Share of a second in which a backlog moving linearly from ``a`` to ``b`` is > ``x``
+    (elementwise)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = (x - a) / (b - a)  # where the line crosses x
+    moving = np.clip(np.where(b > a, 1 - f, f), 0.0, 1.0)
+    return np.where(a == b, (a > x).astype(float), moving)
 
 
 def _simulated(fc, name, w_s, n, iv, service, slo, client, limits_i, attack, reps, seed):
