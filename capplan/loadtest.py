@@ -143,10 +143,11 @@ def load_profile(
     duration = np.diff(bounds) / compress
     requests = events * rate_scale / compress
     rate = requests / duration
-    if not requests.sum() > 0:
+    if not requests.sum() >= 0.5:
         raise ValueError(
-            f"the {curve!r} curve sends no joins over {start:g}..{end:g} s: pick another "
-            "window_s or curve"
+            f"the {curve!r} curve sends {requests.sum():.3g} joins over {start:g}..{end:g} s "
+            f"at rate_scale {rate_scale:g} and compress {compress:g}: not one whole join; "
+            "raise rate_scale or pick another window_s or curve"
         )
 
     wait_s, work_s = float(plan.slo.wait_s or 0.0), float(plan.service.mean_s)
@@ -372,11 +373,8 @@ def _end_s(profile) -> float:
 
 
 def _locust_command(profile, host) -> str:
-    run_time = int(_end_s(profile)) + 30
     target = host or "https://join.example.internal"
-    return (
-        f"locust -f {LOCUSTFILE} --headless --host {target} --run-time {run_time}s --only-summary"
-    )
+    return f"locust -f {LOCUSTFILE} --headless --host {target} --only-summary"
 
 
 def _k6_command(host) -> str:
@@ -401,7 +399,8 @@ Users (Little's law): a join holds a user for up to R = SLO wait + work =
 
 Locust (one process; the profile is in the file):
     {settings["locust"]["command"]}
-  The shape ends the test after {settings["locust"]["end_s"]:g} s (--run-time is a safety net).
+  The shape ends the test after {settings["locust"]["end_s"]:g} s (Locust ignores --run-time
+  with a shape).
   Joins sent more than {LATE_S:g} s late are counted and reported at the end.
 
 k6 (ramping-arrival-rate, preAllocatedVUs {a["peak_users"]}, maxVUs {_max_vus(profile)}):
@@ -446,7 +445,8 @@ Users (Little's law on the SLO's wait)
 
 Run
     $command
-    The shape ends the test after END_S = $end s; --run-time is a safety net.
+    The shape ends the test after END_S = $end s (Locust ignores --run-time with a
+    shape: stop it by hand with Ctrl-C, or by a timeout around the command).
     Run one Locust process, not --processes or --master/--worker (each process would
     send the whole profile). For more load than one process sends, write the test with
     --rate-scale divided by N and start N of them together.

@@ -1,5 +1,6 @@
 """Load tests written from a plan: the profile by hand, the scripts, and a real Locust run."""
 
+import doctest
 import importlib.util
 import json
 import math
@@ -120,11 +121,19 @@ def test_a_stage_is_the_mean_rate_over_its_event_seconds_and_users_follow_little
         (dict(curve="median"), r"curve must be one of .*'point', 'upper'"),
         (dict(window_s=(-900, 0)), r"outside the plan's forecast \(-600\.\.1500 s\)"),
         (dict(window_s=(10, 10)), "start < end"),
+        (dict(rate_scale=1e-8), "not one whole join; raise rate_scale"),
     ],
 )
 def test_bad_options_are_refused(plan, options, message):
     with pytest.raises(ValueError, match=message):
         load_profile(plan, **options)
+
+
+def test_the_module_examples_run():
+    import capplan.loadtest
+
+    failed, tried = doctest.testmod(capplan.loadtest)
+    assert tried > 0 and failed == 0
 
 
 # -- the scripts ------------------------------------------------------------------------------
@@ -312,7 +321,8 @@ def server():
 def run_locust(locustfile, host, cwd, timeout_s):
     """Locust headless in its own process group; killed (group and all) if it overruns."""
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless"]
-    command += ["--host", host, "--run-time", "60s", "--only-summary", "--stop-timeout", "2"]
+    # No --run-time: Locust ignores it with a shape, whose END_S ends the run.
+    command += ["--host", host, "--only-summary", "--stop-timeout", "2"]
     process = subprocess.Popen(
         command,
         cwd=cwd,
@@ -342,11 +352,10 @@ def test_a_real_locust_run_follows_the_exported_profile_within_10_percent(plan, 
     profile = load_profile(plan, **options)
     started = time.monotonic()
     code, _out, err = run_locust(
-        locustfile, f"http://127.0.0.1:{server.server_port}", tmp_path, timeout_s=150
+        locustfile, f"http://127.0.0.1:{server.server_port}", tmp_path, timeout_s=60
     )
     took = time.monotonic() - started
     assert code == 0, err[-3000:]
-    assert took < 90, f"Locust ran {took:.0f} s"
     arrivals = np.array(server.arrivals)
     total = profile.attrs["total_requests"]
     assert len(arrivals) == total  # bounded: every scheduled join, once, and no more
@@ -357,8 +366,8 @@ def test_a_real_locust_run_follows_the_exported_profile_within_10_percent(plan, 
     offset = np.median(received - scheduled)
     test_s = received - offset
     late = test_s - scheduled
-    # Per 5-s window after a 5-s warm-up, the achieved count against the profile's.
-    windows = np.arange(5, profile.attrs["duration_s"] - 1e-9, 5.0)
+    # Per 5-s window, the achieved count against the profile's; the first is the warm-up.
+    windows = np.arange(0, profile.attrs["duration_s"] - 1e-9, 5.0)
     achieved = np.array([np.sum((test_s >= w) & (test_s < w + 5)) for w in windows])
     expected = np.array(
         [
@@ -373,6 +382,7 @@ def test_a_real_locust_run_follows_the_exported_profile_within_10_percent(plan, 
     print(report.to_string(index=False))
     print(
         f"total {len(arrivals)}, run {took:.1f} s, lateness p50 {np.median(late):.4f} s, "
-        f"p99 {np.quantile(late, 0.99):.4f} s, worst window {np.abs(deviation).max():.2%}"
+        f"p99 {np.quantile(late, 0.99):.4f} s, worst window after the warm-up "
+        f"{np.abs(deviation[1:]).max():.2%}"
     )
-    assert np.all(np.abs(deviation) <= 0.10), report.to_string()
+    assert np.all(np.abs(deviation[1:]) <= 0.10), report.to_string()
