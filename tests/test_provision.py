@@ -121,14 +121,17 @@ def test_ready_covers_need_and_limits_hold():
     assert np.all(f.index == START_UTC + pd.to_timedelta(f["start_s"], unit="s"))
 
 
-def test_no_scale_in_for_a_dip_shorter_than_the_lead_time():
-    # Need 10, 2, 10 instances, lead 2 minutes, no hold: a replacement for minute 2 would
-    # be requested (and billed) from minute 0, so the 8 stay through minute 1.
+def test_no_scale_in_for_a_dip_within_the_lead_time():
+    # Need 10, 2, 2, 10 instances, lead 2 minutes, no hold: a replacement for minute 3 would
+    # be requested (and billed) from minute 1, so the 8 stay.
     ladder = provision(
-        fake_plan([40, 8, 40]), fleet(max_added_per_min=None, min_hold_s=0), scheduled_start=START
+        fake_plan([40, 8, 8, 40]),
+        fleet(max_added_per_min=None, min_hold_s=0),
+        scheduled_start=START,
     )
     g = ladder.to_frame()
-    assert g.loc[g["start_s"] >= 0, "ready"].tolist() == [10, 10, 10]
+    assert g.loc[g["start_s"] >= 0, "ready"].tolist() == [10, 10, 10, 10]
+    assert g["requested_now"].sum() == 10
     # With a dip of 3 minutes they go: 2 ready at minute 1, 8 requested at minute 2.
     ladder = provision(
         fake_plan([40, 8, 8, 8, 40]),
@@ -328,3 +331,19 @@ def test_ladder_meets_the_slo_on_a_flood_the_reactive_autoscaler_misses():
     assert np.array_equal(result.ladder_intervals["first_tries"], first_tries)
     spec = json.dumps(result.chart().to_dict())
     assert "pre-warm ladder" in spec and '"type": "utc"' in spec
+
+
+def test_schedule_leaves_a_fleet_alone_until_its_first_request():
+    # Streams: lead 0, requested first at 19:00; join: lead 2 minutes, at 18:58. The stream
+    # fleet's schedule starts at 19:00, not at the join fleet's 18:58 (where it holds 0).
+    frame = pd.DataFrame(
+        {"workers": [4.0, 40.0], "stream_servers": [3.0, 3.0]},
+        index=pd.Index([0.0, 60.0], name="start_s"),
+    )
+    plan = SimpleNamespace(to_frame=frame.copy, interval_s=60)
+    streams = fleet(name="s", resource="stream_servers", units_per_instance=1, lead_time_s=0)
+    ladder = provision(plan, [fleet(max_added_per_min=None), streams], scheduled_start=START)
+    by_fleet = {}
+    for r in ladder.schedule():
+        by_fleet.setdefault(r["fleet"], []).append((r["time_utc"][11:16], r["desired_instances"]))
+    assert by_fleet == {"join": [("18:58", 1), ("18:59", 10)], "s": [("19:00", 3)]}

@@ -1,11 +1,12 @@
 """A reactive autoscaler against the pre-warm ladder: the service level each reaches.
 
 :func:`simulate_autoscaler` models target tracking at one-second resolution on the plan's
-window. Every metric period ``P`` (at ``P, 2P, ...`` s after the window's start) the
-autoscaler reads one datapoint: the mean offered load ``a`` (Erlangs: the point
-forecast's first tries per second times the work per join, the load that arrives) over a
-period that ended ``metric_delay_periods`` periods before (a monitoring system publishes a
-period's datapoint after it ends). It sets
+window. Every metric period ``P`` (from ``(1 + metric_delay_periods) P`` s after the
+window's start, when the first datapoint is out) the autoscaler reads one datapoint: the
+mean offered load ``a`` (Erlangs: the point forecast's first tries per second times the
+work per join, the load that arrives) over a period that ended ``metric_delay_periods``
+periods before (a monitoring system publishes a period's datapoint after it ends). It
+sets
 
     desired = max(min_instances, ceil(a / (units_per_instance * target_utilization))),
 
@@ -195,11 +196,13 @@ def autoscaler_schedule(load, *, fleet: Fleet, policy: AutoscalerPolicy, initial
 # -- the join path under a schedule of workers ----------------------------------------------
 
 
-def _seed_entropy(seed) -> int | None:
-    """An int seed (or None) from an int, a Generator or None, drawn once so that runs
-    share it."""
+def _seed_entropy(seed) -> int:
+    """An int seed from an int, a Generator or None (fresh entropy), drawn once so that
+    the runs given it share their arrivals."""
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(2**63))
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
     return seed
 
 
@@ -370,10 +373,10 @@ def simulate_autoscaler(plan, fleet: Fleet, policy: AutoscalerPolicy | None = No
 
     Notes
     -----
-    See the module's docstring. After a step in load inside metric period ``k``, the
-    first datapoint that sees it is read at the end of period ``k + 1 +
-    metric_delay_periods``... with the default one period of delay, the first extra
-    instance is ready between ``lead_time_s + P`` and ``lead_time_s + 2 P`` after the step.
+    See the module's docstring. A step in load inside metric period ``k`` is first seen
+    by period ``k``'s datapoint, read at the end of period ``k + metric_delay_periods``;
+    so with the default one period of delay the first extra instance is ready between
+    ``lead_time_s + P`` and ``lead_time_s + 2 P`` after the step (``P`` the metric period).
 
     Examples
     --------

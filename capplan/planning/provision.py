@@ -19,8 +19,8 @@ The ladder, per fleet, on a grid of whole minutes from the plan's window start:
   ``L = ceil(lead_time_s / 60)`` (requests on the minute; a booting instance is billed);
 - **scale-in** (a forward pass): instances beyond ``r[m]`` are released, oldest first,
   once they have been ready ``min_hold_s``, but not while the ladder needs them again
-  within the lead time (a replacement would be billed from its request anyway), and
-  never below ``r[m]``;
+  within the lead time, ``max(r[m..m + L])`` (a replacement would be requested, and
+  billed, by now anyway), and never below ``r[m]``;
 - **billed** instances: ready plus requested and not ready yet; the cost is
   ``sum over minutes of billed / 60 x price_per_hour``.
 
@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -253,8 +253,9 @@ def ladder_counts(
     floor = needed.copy()
     for i in range(n - 2, -1, -1):  # start ramps early enough for the rate limit
         floor[i] = max(floor[i], floor[i + 1] - rate)
-    # Keep an instance while the ladder needs it again within the lead time.
-    keep = pd.Series(floor[::-1]).rolling(max(lead_steps, 1), min_periods=1).max()
+    # Keep an instance the ladder needs again within the lead time: a replacement would be
+    # requested, and billed, from now on anyway.
+    keep = pd.Series(floor[::-1]).rolling(lead_steps + 1, min_periods=1).max()
     keep = keep.to_numpy(dtype=np.int64)[::-1]
     ready = np.zeros(n, np.int64)
     requested = np.zeros(n, np.int64)
@@ -506,14 +507,19 @@ class ProvisioningLadder:
     # -- exports -------------------------------------------------------------------------
 
     def schedule(self) -> list[dict]:
-        """The desired instances per fleet, one entry at the first minute and at each change:
-        ``{"time_utc": "...Z", "fleet": name, "desired_instances": n}`` in time order.
-        The desired count is the billed one (ready plus booting): the capacity to ask for."""
+        """The desired instances per fleet: ``{"time_utc": "...Z", "fleet": name,
+        "desired_instances": n}`` at the fleet's first request and at each change after it
+        (a fleet never requested: one entry, its ``min_instances``, at the first minute),
+        in time order. The desired count is the billed one (ready plus booting): the
+        capacity to ask for. Nothing is set before a fleet's first request: the fleet is
+        left as it is until its ladder starts."""
         out = []
         for f in self.fleets:
-            g = self.frame[self.frame["fleet"] == f.name]["billed"]
-            changed = g.ne(g.shift())
-            for t, n in g[changed].items():
+            g = self.frame[self.frame["fleet"] == f.name]
+            asked = np.flatnonzero(g["requested_now"].to_numpy() > 0)
+            billed = g["billed"].iloc[asked[0] if asked.size else 0 :]
+            changed = billed.ne(billed.shift())
+            for t, n in billed[changed].items():
                 out.append({"time_utc": _z(t), "fleet": f.name, "desired_instances": int(n)})
         return sorted(out, key=lambda r: r["time_utc"])
 
@@ -579,11 +585,6 @@ class ProvisioningLadder:
                 }
             )
         return out
-
-
-def fleet_dict(fleet: Fleet) -> dict:
-    """A fleet's fields as a plain dict (for JSON)."""
-    return asdict(fleet)
 
 
 # -- chart (to move to capplan.charts with the other charts) --------------------------------
