@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import docstring_examples
 
 from capplan.planning import JoinForecast, JoinService, plan_event
 from capplan.planning.autoscale import (
@@ -306,7 +307,8 @@ def test_simulate_autoscaler_on_a_plan():
     first = frame.index[(frame["workers"] > frame["workers"].loc[:29].max())][0]
     assert 150 + 60 <= first - 30 <= 150 + 120
     assert run.summary()["instance_hours"].iloc[0] == pytest.approx(frame["billed"].sum() / 3600)
-    assert "reactive autoscaler" in str(run)
+    assert "reactive autoscaler" in str(run) and "minutes in breach" in repr(run)
+    assert "seconds from the scheduled start" in json.dumps(run.chart().to_dict())
 
 
 def test_ladder_meets_the_slo_on_a_flood_the_reactive_autoscaler_misses():
@@ -347,3 +349,9 @@ def test_schedule_leaves_a_fleet_alone_until_its_first_request():
     for r in ladder.schedule():
         by_fleet.setdefault(r["fleet"], []).append((r["time_utc"][11:16], r["desired_instances"]))
     assert by_fleet == {"join": [("18:58", 1), ("18:59", 10)], "s": [("19:00", 3)]}
+
+
+@pytest.mark.parametrize("function", [Fleet, provision, AutoscalerPolicy, simulate_autoscaler])
+def test_docstring_examples(function):
+    failed, attempted = docstring_examples(function)
+    assert attempted > 0 and failed == 0

@@ -86,6 +86,7 @@ class AutoscalerPolicy:
 
     Examples
     --------
+    >>> from capplan.planning.autoscale import AutoscalerPolicy
     >>> AutoscalerPolicy(target_utilization=0.5).metric_period_s
     60
     """
@@ -382,6 +383,8 @@ def simulate_autoscaler(plan, fleet: Fleet, policy: AutoscalerPolicy | None = No
     --------
     >>> import pandas as pd
     >>> from capplan.planning import JoinForecast, JoinService, plan_event
+    >>> from capplan.planning.autoscale import AutoscalerPolicy, simulate_autoscaler
+    >>> from capplan.planning.provision import Fleet
     >>> rates = pd.Series([20.0] * 600 + [200.0] * 600, index=range(-600, 600))
     >>> plan = plan_event(JoinForecast.from_rates(rates, factor=1.0),
     ...                   ("exponential", {"mean_s": 300.0}), window=(-600, 600),

@@ -106,6 +106,7 @@ class Fleet:
 
     Examples
     --------
+    >>> from capplan.planning.provision import Fleet
     >>> Fleet(name="join", resource="workers", units_per_instance=16, lead_time_s=330,
     ...       price_per_hour=0.68, max_added_per_min=200).units_per_instance
     16
@@ -326,6 +327,7 @@ def provision(plan, fleets, *, scheduled_start) -> ProvisioningLadder:
     --------
     >>> import pandas as pd
     >>> from types import SimpleNamespace
+    >>> from capplan.planning.provision import Fleet, provision
     >>> frame = pd.DataFrame({"workers": [4, 40, 8]},
     ...                      index=pd.Index([0.0, 60.0, 120.0], name="start_s"))
     >>> plan = SimpleNamespace(to_frame=frame.copy, interval_s=60)
