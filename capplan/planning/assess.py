@@ -59,6 +59,7 @@ import pandas as pd
 from scipy import integrate, special
 
 from capplan._text import table_text
+from capplan.planning.steps import proportional
 
 __all__ = ["Capacity", "CapacityAssessment", "assess"]
 
@@ -422,8 +423,7 @@ def assess(
     peak_point, peak_upper = float(fc.point.max()), float(fc.upper.max())
     if not peak_point > 0:
         raise ValueError("the forecast's point curve is zero everywhere: nothing to assess")
-    z_level = float(special.ndtri(fc.level))
-    sigma = max(math.log(peak_upper / peak_point), 0.0) / z_level
+    sigma = fc.peak_sigma
     notes = []
     ratio = fc.upper / np.where(fc.point > 0, fc.point, 1.0)
     busy = fc.point > 0.01 * peak_point
@@ -473,10 +473,9 @@ def assess(
     def demand(resource, name):
         rates = fc.scenarios[name]
         if resource != JOIN_PATH:
-            k = rates / np.where(fc.point > 0, fc.point, 1.0)
-            flat = np.all(np.abs(k[fc.point > 0] - k[fc.point > 0][0]) <= 1e-9 * abs(k[0]) + 1e-12)
-            if flat and np.all(rates[fc.point == 0] == 0) and np.any(fc.point > 0):
-                return point_conc * k[fc.point > 0][0]
+            k = proportional(rates, fc.point)
+            if k is not None:
+                return point_conc * k
         return demand_of[resource](rates)
 
     rows, parts = {}, []
@@ -675,47 +674,42 @@ def _join_outcomes(fc, name, w_s, n, iv, service, slo, client, queue, attack, me
     limits_i = queue.limits(w_s[::iv], service.mean_s, client.timeout_s)
     if method == "simulate":
         return _simulated(fc, name, w_s, n, iv, service, slo, client, limits_i, attack, reps, seed)
-    return _fluid(fc.scenarios[name] + attack, w_s, n, iv, service, slo, client, limits_i)
+    return fluid_outcomes(fc.scenarios[name] + attack, w_s, n, iv, service, slo, client, limits_i)
 
 
-def _fluid(rates, w_s, n, iv, service, slo, client, limits_i):
+def fluid_outcomes(rates, w_s, n, iv, service, slo, client, limits_i, *, delays=True):
     """Per interval: first tries, refused, delayed beyond the SLO, timed out, meets_slo.
 
     Backlog ``Q``: each second ``Q <- min(max(Q + r - mu, 0), K)``, ``mu = c / E[B]``
     (the rest refused); arrivals in a second see the backlog move linearly from its
     start to its end, wait ``Q / mu``; with no backlog, the stationary formula's share
-    waits beyond the SLO. ``rates`` is one curve per second, or one row per scenario
-    (then every output has one row per scenario too).
+    waits beyond the SLO (``delays=False`` skips it: nobody is delayed without a
+    backlog, which is cheaper where only refusals count). ``rates`` is one curve per
+    second, or one row per scenario (then every output has one row per scenario too).
     """
+    from capplan.planning._fluid import backlog_outcomes
     from capplan.planning.methods import stationary_measure
 
     rates = np.asarray(rates, dtype=float)
     rows = np.atleast_2d(rates)
     mu = w_s / service.mean_s
     k_s = np.repeat(np.where(limits_i < 0, np.inf, limits_i.astype(float)), iv)
-    w = np.broadcast_to(np.maximum(w_s, 1), rows.shape)
-    stationary = stationary_measure(w, rows * service.mean_s, slo, service)
-    stationary = np.where(w_s > 0, stationary, 1.0)
+    if delays:
+        w = np.broadcast_to(np.maximum(w_s, 1), rows.shape)
+        stationary = stationary_measure(w, rows * service.mean_s, slo, service)
+        stationary = np.where(w_s > 0, stationary, 1.0)
+    else:
+        stationary = np.zeros(rows.shape)
     wait_s = slo.wait_s if slo.kind == "service_level" else 0.0
     timeout = np.inf if client.timeout_s is None else client.timeout_s
-    refused, delayed, timed_out = (np.zeros(rows.shape) for _ in range(3))
-    q = np.zeros(rows.shape[0])
-    for s in range(rows.shape[1]):  # the backlog of each scenario, second by second
-        r, m = rows[:, s], mu[s]
-        end = q + r - m
-        over = np.maximum(end - k_s[s], 0.0)
-        end = np.minimum(np.maximum(end, 0.0), k_s[s])
-        admitted = r - over
-        refused[:, s] = over
-        idle = (q <= 0) & (end <= 0)
-        if m > 0:
-            late = admitted * _share_above(q, end, wait_s * m)
-            lost = admitted * _share_above(q, end, timeout * m)
-        else:
-            late = lost = admitted
-        delayed[:, s] = np.where(idle, admitted * stationary[:, s], late)
-        timed_out[:, s] = np.where(idle, 0.0, lost)
-        q = end
+    refused, delayed, timed_out = backlog_outcomes(
+        np.ascontiguousarray(rows),
+        np.asarray(mu, dtype=float),
+        k_s,
+        np.ascontiguousarray(stationary, dtype=float),
+        float(wait_s),
+        float(timeout),
+    )
     k = rows.shape[0]
     per = {
         "first_tries": rows.reshape(k, n, iv).sum(axis=2),
@@ -728,16 +722,6 @@ def _fluid(rates, w_s, n, iv, service, slo, client, limits_i):
         per["delayed"] / np.maximum(tot - per["refused"], 1e-300) <= slo.miss_limit
     ) | (per["first_tries"] == 0)
     return per if rates.ndim == 2 else {name: v[0] for name, v in per.items()}
-
-
-def _share_above(a, b, x):
-    """Share of a second in which a backlog moving linearly from ``a`` to ``b`` is > ``x``
-    (elementwise)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f = (x - a) / (b - a)  # where the line crosses x
-    moving = np.clip(np.where(b > a, 1 - f, f), 0.0, 1.0)
-    return np.where(a == b, (a > x).astype(float), moving)
 
 
 def _simulated(fc, name, w_s, n, iv, service, slo, client, limits_i, attack, reps, seed):

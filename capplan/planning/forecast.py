@@ -18,11 +18,13 @@ One way per kind of uncertainty:
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from capplan.models.noise import mixing_alpha
 
@@ -296,6 +298,36 @@ class JoinForecast:
             self.description,
             self.observed,
             self.cluster_per_second,
+        )
+
+    @property
+    def peak_sigma(self) -> float:
+        """Log-scale spread of the event's size: ``log(upper peak / point peak) / z_level``.
+
+        The peak's predictive distribution is taken as log-normal with the point as its
+        median and the upper curve as its ``level`` quantile; the whole curve scales with
+        the peak (``M * point``, ``log M ~ N(0, peak_sigma**2)``). 0 when the upper curve
+        is no higher than the point.
+        """
+        peak_point, peak_upper = float(self.point.max()), float(self.upper.max())
+        if not peak_point > 0:
+            raise ValueError("the forecast's point curve is zero everywhere: it has no peak")
+        return max(math.log(peak_upper / peak_point), 0.0) / float(special.ndtri(self.level))
+
+    def at_level(self, level: float) -> JoinForecast:
+        """The forecast whose upper curve is the point times the event-size multiplier's
+        ``level`` quantile, ``exp(peak_sigma * z_level)`` (see :attr:`peak_sigma`): what a
+        plan sized at that level is sized for. Keeps the observed seconds."""
+        if not (isinstance(level, float | int) and 0 < level < 1):
+            raise ValueError(f"level must be a probability in (0, 1); got {level!r}")
+        m = math.exp(self.peak_sigma * float(special.ndtri(level)))
+        upper = self.point * m
+        return dataclasses.replace(
+            self,
+            upper=upper,
+            level=float(level),
+            scenarios={"point": self.point, "upper": upper},
+            description=f"{self.description}; upper at the {level:.1%} quantile (x {m:.3g})",
         )
 
     def replace(self, **curves) -> JoinForecast:

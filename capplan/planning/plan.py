@@ -219,10 +219,7 @@ def plan_event(
     )
     workers = steps.failure_headroom(needed, margins.zone_loss, margins.spare_workers)
     queue_limit = queue.limits(workers, service.mean_s, client.timeout_s)
-    conc_point, conc_upper = (
-        steps.concurrency_per_interval(fc.t, curve, sessions, interval_s, lobby_start_s)
-        for curve in (fc.point, fc.upper)
-    )
+    conc_point, conc_upper = steps.concurrency_of(fc, sessions, interval_s, lobby_start_s)
     stream_need, stream_servers = steps.stream_servers(conc_upper, streams_per_server, margins)
 
     starts = start_s + interval_s * np.arange(len(design_i))

@@ -30,10 +30,12 @@ from capplan.queueing import mmck
 
 __all__ = [
     "JoinDemand",
+    "concurrency_of",
     "concurrency_per_interval",
     "failure_headroom",
     "join_demand",
     "offered_load",
+    "proportional",
     "queue_limited",
     "staffing",
     "stream_servers",
@@ -148,6 +150,33 @@ def concurrency_per_interval(t, rates, sessions, interval_s: int, lobby_start_s)
 
     conc = concurrency(pd.Series(rates, index=pd.Index(t)), sessions, clock_start_s=lobby_start_s)
     return conc.frame["mean"].to_numpy().reshape(-1, interval_s).max(axis=1)
+
+
+def proportional(curve, base) -> float | None:
+    """``k`` when ``curve == k * base`` second by second (to 1e-12), else None."""
+    busy = base > 0
+    if not busy.any() or np.any(curve[~busy] != 0):
+        return None
+    k = curve[busy] / base[busy]
+    return float(k[0]) if np.all(np.abs(k - k[0]) <= 1e-12 * k[0]) else None
+
+
+def concurrency_of(forecast, sessions, interval_s: int, lobby_start_s):
+    """``(point, upper)`` highest expected concurrent streams per interval.
+
+    M_t/G/inf is linear in the join rates: an upper curve proportional to the point
+    (a peak forecast's, or :meth:`JoinForecast.at_level`'s) scales the point's.
+    """
+    point = concurrency_per_interval(
+        forecast.t, forecast.point, sessions, interval_s, lobby_start_s
+    )
+    k = proportional(forecast.upper, forecast.point)
+    if k is not None:
+        return point, k * point
+    upper = concurrency_per_interval(
+        forecast.t, forecast.upper, sessions, interval_s, lobby_start_s
+    )
+    return point, upper
 
 
 def stream_servers(concurrent, streams_per_server: float, margins) -> tuple[np.ndarray, np.ndarray]:
