@@ -14,6 +14,11 @@ margins, validated by simulation.
   interval beside the target.
 - What-ifs (:mod:`capplan.planning.whatif`) and :func:`compare`.
 - :func:`save_plan` / :func:`load_plan`: JSON or CSV.
+- From plan to action: :func:`provision` (a pre-warm ladder of instances on the wall
+  clock for :class:`Fleet` kinds, its cost, CSV/JSON and AWS scheduled actions),
+  :func:`compare_reactive` (a target-tracking autoscaler against it),
+  :func:`least_regret` (the forecast level to plan for by expected cost, :class:`Costs`);
+  the load test that proves it is :mod:`capplan.loadtest`.
 - Protecting the event: :func:`assess` (the risk of the capacity already there),
   :func:`waiting_room` (a line at the edge instead of a retry storm),
   :func:`tipping_phase` and :func:`plan_tipping` (which trigger leaves the join path down,
@@ -22,11 +27,20 @@ margins, validated by simulation.
 
 from capplan.planning.analogue import EventForecast, forecast_event
 from capplan.planning.assess import Capacity, CapacityAssessment, assess
+from capplan.planning.autoscale import (
+    AutoscalerPolicy,
+    AutoscalerRun,
+    ReactiveComparison,
+    compare_reactive,
+    simulate_autoscaler,
+)
 from capplan.planning.forecast import JoinForecast
 from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, QueuePolicy
 from capplan.planning.io import load_plan, save_plan
 from capplan.planning.methods import METHODS, offered_load, stationary_servers
 from capplan.planning.plan import EventPlan, plan_event
+from capplan.planning.provision import Fleet, ProvisioningLadder, provision
+from capplan.planning.regret import Costs, LeastRegret, least_regret
 from capplan.planning.tipping import phase_chart, plan_tipping, tipping_phase
 from capplan.planning.validate import PlanValidation
 from capplan.planning.waiting_room import WaitingRoomResult, waiting_room, waiting_room_chart
@@ -34,25 +48,36 @@ from capplan.planning.waiting_room import WaitingRoomResult, waiting_room, waiti
 __all__ = [
     "METHODS",
     "SLO",
+    "AutoscalerPolicy",
+    "AutoscalerRun",
     "Capacity",
     "CapacityAssessment",
     "ClientPolicy",
+    "Costs",
     "EventForecast",
     "EventPlan",
+    "Fleet",
     "JoinForecast",
     "JoinService",
+    "LeastRegret",
     "Margins",
     "PlanValidation",
+    "ProvisioningLadder",
     "QueuePolicy",
+    "ReactiveComparison",
     "WaitingRoomResult",
     "assess",
+    "compare_reactive",
     "forecast_event",
+    "least_regret",
     "load_plan",
     "offered_load",
     "phase_chart",
     "plan_event",
     "plan_tipping",
+    "provision",
     "save_plan",
+    "simulate_autoscaler",
     "stationary_servers",
     "tipping_phase",
     "waiting_room",
