@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -27,6 +29,29 @@ HEADLINE_SIGNALS = {
     "registrations": 2_000_000,
     "notifications_sent": 135_000_000,
 }
+HEADLINE_SCHEDULED_START = "2025-06-14T19:00:00+00:00"
+# Instance kinds of notebook 03 (assumptions: 16 join workers per instance, about 4 min
+# from a baked image plus 90 s of application boot, at most 200 added a minute).
+HEADLINE_FLEETS = (
+    {
+        "name": "join",
+        "resource": "workers",
+        "units_per_instance": 16,
+        "lead_time_s": 330,
+        "price_per_hour": 0.68,
+        "max_added_per_min": 200,
+        "min_hold_s": 600,
+    },
+    {
+        "name": "streams",
+        "resource": "stream_servers",
+        "units_per_instance": 1,
+        "lead_time_s": 330,
+        "price_per_hour": 1.53,
+        "max_added_per_min": 200,
+        "min_hold_s": 600,
+    },
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,12 +187,30 @@ def _parser() -> argparse.ArgumentParser:
         "real seconds scaled to the forecast (slower)",
     )
     plan.add_argument("--seed", type=int, default=1, help="randomness of the validation")
+    ladder = plan.add_argument_group("provisioning")
+    ladder.add_argument(
+        "--scheduled-start",
+        default=HEADLINE_SCHEDULED_START,
+        metavar="TIME",
+        help="the event's scheduled start, ISO 8601 with a zone (default: the headline's, "
+        f"{HEADLINE_SCHEDULED_START})",
+    )
+    ladder.add_argument(
+        "--fleets",
+        metavar="FILE",
+        help="instance kinds, one row each (.csv or .parquet) with the columns of "
+        "capplan.Fleet: name, resource (workers or stream_servers), units_per_instance, "
+        "lead_time_s, price_per_hour, and optionally max_added_per_min, min_hold_s, "
+        "min_instances, currency (default: notebook 03's join and stream fleets)",
+    )
     plan.add_argument(
         "-o",
         "--output",
         default="reports/plan",
         metavar="OUT",
-        help="write OUT.json and the CSV tables in OUT/ (default reports/plan)",
+        help="write OUT.json, the CSV tables in OUT/ and the pre-warm ladder "
+        "(OUT/ladder.csv, OUT.ladder.json, OUT.aws-scheduled-actions.json; default "
+        "reports/plan)",
     )
     _add_quiet_argument(plan)
     plan.set_defaults(run=_plan)
@@ -389,6 +432,7 @@ def _simulate(args) -> int:
 
 
 def _plan(args) -> int:
+    from capplan.planning.provision import utc_timestamp
     from capplan.report import parse_value
 
     history = _history(args)
@@ -401,6 +445,8 @@ def _plan(args) -> int:
         signals = {name: parse_value(value) for name, value in args.signal}
     else:
         signals = pd.DataFrame(HEADLINE_SIGNALS, index=["headline event"])
+    fleets = _fleets(args.fleets)  # bad fleets or times fail before the work, not after
+    start = utc_timestamp(args.scheduled_start, "--scheduled-start")
     steps = progress_bar(3 + args.validate, "planning", "step", not args.quiet)
     steps.set_postfix_str("forecast")
     event = capplan.forecast_event(history, signals, level=args.level)
@@ -429,15 +475,30 @@ def _plan(args) -> int:
         steps.set_postfix_str("simulate")
         validation = plan.validate(seed=args.seed)
         steps.update()
+    ladder = capplan.provision(plan, fleets, scheduled_start=start)
     steps.set_postfix_str("write")
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = [plan.save(out.with_name(out.name + ".json")), plan.save(out, format="csv")]
+    written += [
+        ladder.to_csv(out / "ladder.csv"),
+        ladder.to_json(out.with_name(out.name + ".ladder.json")),
+        _write_json(
+            out.with_name(out.name + ".aws-scheduled-actions.json"),
+            {
+                "ScheduledUpdateGroupActions": ladder.aws_scheduled_actions(
+                    {f.name: f"{f.name}-asg" for f in ladder.fleets}
+                )
+            },
+        ),
+    ]
     steps.update()
     steps.close()
     print(event)
     print()
     print(plan)
+    print()
+    print(ladder)
     if validation is not None:
         print()
         print(validation)
@@ -522,6 +583,33 @@ def _loadtest(args) -> int:
     )
     print("wrote " + ", ".join(map(str, written)))
     return 0
+
+
+def _fleets(path: str | None) -> list:
+    """The instance kinds: a table of capplan.Fleet's fields, or notebook 03's."""
+    if path is None:
+        return [capplan.Fleet(**row) for row in HEADLINE_FLEETS]
+    table = _read_table(path)
+    if table.empty:
+        raise ValueError(f"{path}: no fleets (give one row per instance kind)")
+    fleets = []
+    for i, row in enumerate(table.to_dict("records")):
+        given = {k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
+        for name in ("max_added_per_min", "min_instances"):
+            if name in given and float(given[name]).is_integer():
+                given[name] = int(given[name])
+        try:
+            fleets.append(capplan.Fleet(**given))
+        except TypeError as error:
+            raise ValueError(f"{path}, row {i + 1}: {error}; columns are Fleet's fields") from error
+        except ValueError as error:
+            raise ValueError(f"{path}, row {i + 1}: {error}") from error
+    return fleets
+
+
+def _write_json(path: Path, value) -> Path:
+    path.write_text(json.dumps(value, indent=2) + "\n")
+    return path
 
 
 def _read_table(path: str) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """The command line as a user runs it."""
 
+import json
 import math
 import subprocess
 import sys
@@ -98,6 +99,52 @@ def test_plan_writes_json_and_csv_that_read_back(tmp_path):
     expected = math.ceil(needed / (2 / 3)) + 2
     assert frame.at[peak, "stream_servers"] == expected
     assert f"wrote {out}.json, {out}" in result.stdout
+    # The pre-warm ladder on the wall clock: every minute of the plan has its workers and
+    # stream servers ready (16 workers, 1 server an instance: notebook 03's fleets)
+    ladder = pd.read_csv(out / "ladder.csv", parse_dates=["time_utc"])
+    start = pd.Timestamp("2025-06-14T19:00:00Z")
+    for fleet, column, per in (("join", "workers", 16), ("streams", "stream_servers", 1)):
+        rows = ladder[ladder["fleet"] == fleet].set_index("start_s")
+        for start_s, row in frame.iterrows():
+            minute = rows.loc[start_s]
+            assert minute["ready"] * per >= row[column], (fleet, start_s)
+            assert minute["time_utc"] == start + pd.Timedelta(seconds=start_s)
+    actions = json.loads(out.with_name(out.name + ".aws-scheduled-actions.json").read_text())
+    first = actions["ScheduledUpdateGroupActions"][0]
+    assert set(first) == {
+        "AutoScalingGroupName", "ScheduledActionName", "StartTime", "DesiredCapacity",
+        "MinSize", "MaxSize",
+    }  # fmt: skip
+    assert first["StartTime"].endswith("Z")
+    schedule = json.loads(out.with_name(out.name + ".ladder.json").read_text())
+    assert {item["fleet"] for item in schedule} == {"join", "streams"}
+    assert "Pre-warm ladder" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "fleets, message",
+    [
+        ("name,resource\njoin,workers\n", "row 1"),
+        (
+            "name,resource,units_per_instance,lead_time_s,price_per_hour\n"
+            "join,workers,16,-5,0.68\n",
+            "row 1",
+        ),
+        ("name,resource,units_per_instance,lead_time_s,price_per_hour\n", "no fleets"),
+    ],
+)
+def test_plan_bad_fleets_fail_at_once_in_one_line(tmp_path, fleets, message):
+    path = tmp_path / "fleets.csv"
+    path.write_text(fleets)
+    result = run("plan", "--fleets", str(path), "-q")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_plan_naive_scheduled_start_is_refused():
+    result = run("plan", "--scheduled-start", "2025-06-14T19:00:00", "-q")
+    assert result.returncode == 2
+    assert "--scheduled-start" in result.stderr and "time zone" in result.stderr
 
 
 @pytest.mark.slow
