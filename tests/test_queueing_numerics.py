@@ -116,3 +116,16 @@ def test_zero_argument_edges():
     assert _incgamma.log_lower_ratio(5.0, 0.0)[0] == 0.0  # P/p -> 1F1(1; 6; 0) = 1
     assert _incgamma.log_upper_ratio(5.0, 0.0)[0] == np.inf
     assert _poisson.log_pmf(0.0, 3.0) == -3.0
+
+
+def test_poisson_quantile_is_scipys_exactly():
+    from scipy import stats
+
+    from capplan.queueing._poisson import poisson_quantile
+
+    rng = np.random.default_rng(3)
+    mu = np.concatenate(
+        [[0.0, 1e-12, 0.5], rng.uniform(0, 20, 2000), 10 ** rng.uniform(1, 8, 3000)]
+    )
+    for q in (0.001, 0.025, 0.5, 0.975, 0.999):
+        assert np.array_equal(poisson_quantile(q, mu), stats.poisson.ppf(q, mu), equal_nan=True), q

@@ -61,6 +61,7 @@ from capplan.models import _validate
 from capplan.models.distributions import DISTRIBUTIONS, SessionDistribution
 from capplan.models.join_curve import JoinCurveFit
 from capplan.models.sessions import SessionsFit, _expected, background_count, split_lobby
+from capplan.queueing._poisson import poisson_quantile
 
 __all__ = ["ConcurrencyPeak", "ConcurrencyResult", "concurrency", "expected_concurrency"]
 
@@ -382,8 +383,8 @@ def concurrency(
             "mean": mean,
             "lower": lower,
             "upper": upper,
-            "poisson_lower": stats.poisson.ppf(q[0], mean),
-            "poisson_upper": stats.poisson.ppf(q[1], mean),
+            "poisson_lower": poisson_quantile(q[0], mean),
+            "poisson_upper": poisson_quantile(q[1], mean),
         },
         index=pd.Index(starts + step, name="seconds"),
     )

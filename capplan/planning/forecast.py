@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from capplan.models.noise import mixing_alpha
 
@@ -387,7 +387,9 @@ class JoinForecast:
             mid = (lo + hi) / 2
             y = np.where(m > 0, (mid * mean)[:, None] / safe, np.inf)  # G_s's bound
             fixed = np.where(y >= 1.0, 0.0, -np.inf)  # no noise: G_s = 1
-            logf = np.where(noisy, stats.gamma.logcdf(y * k, k), fixed).sum(axis=1)
+            with np.errstate(divide="ignore"):  # gammainc is the Gamma CDF, without the
+                gamma_logcdf = np.log(special.gammainc(k, y * k))  # overhead of scipy.stats
+            logf = np.where(noisy, gamma_logcdf, fixed).sum(axis=1)
             ok = logf >= target
             hi = np.where(ok, mid, hi)
             lo = np.where(ok, lo, mid)

@@ -133,18 +133,22 @@ def stationary_servers(load, slo, service):
 
 def stationary_measure(servers, load, slo, service) -> np.ndarray:
     """The SLO's miss share at ``servers`` and ``load`` (stationary formula, as above)."""
-    c = np.asarray(servers, dtype=float)
-    a = np.asarray(load, dtype=float)
+    c, a = np.broadcast_arrays(np.asarray(servers, dtype=float), np.asarray(load, dtype=float))
     stable = c > a
-    with np.errstate(all="ignore"):
-        pw = np.where(
-            stable, erlang_c(np.maximum(c, 1), np.minimum(a, np.maximum(c, 1) * 0.999999)), 1.0
-        )
     if slo.kind == "wait_prob":
-        return pw
-    t = slo.wait_s / _time_factor(service)
+        decay = np.ones(c.shape)
+    else:
+        t = slo.wait_s / _time_factor(service)
+        with np.errstate(all="ignore"):
+            decay = np.where(stable, np.exp(-(c - a) * t / service.mean_s), 1.0)
+    # Erlang C is at most 1: where the decay is below 1e-30 the miss share is 0 to that
+    # precision, and the many seconds far from capacity need no Erlang C.
+    needed = stable & (decay > 1e-30)
+    pw = np.where(stable, 0.0, 1.0)
     with np.errstate(all="ignore"):
-        return np.where(stable, pw * np.exp(-(c - a) * t / service.mean_s), 1.0)
+        cc = np.maximum(c[needed], 1)
+        pw[needed] = erlang_c(cc, np.minimum(a[needed], cc * 0.999999))
+    return pw * decay
 
 
 def _miss_given_occupancy(n, c, slo, service):

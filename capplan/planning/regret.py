@@ -10,8 +10,9 @@ the one of least expected total.
 
 The distribution is :func:`~capplan.assess`'s: the event is ``M`` times the point
 curve, ``log M ~ N(0, sigma**2)`` with ``sigma`` the forecast's
-:attr:`~JoinForecast.peak_sigma`. The expectation is a mean over ``nodes`` equally
-likely events, ``M`` the mean of each of ``nodes`` equal slices of probability. In
+:attr:`~JoinForecast.peak_sigma`. The expectation weighs ``nodes`` events, each the mean
+``M`` of a slice of the distribution (the slices evenly spaced in standard deviations,
+so the upper tail is cut as finely as the body). In
 each, the join path is run as the fluid model of :func:`~capplan.assess` (the backlog
 second by second against the plan's workers and queue limit; no retries, no per-second
 noise: the cost of a breach is a lower bound) and the stream path as ``M`` times the
@@ -46,7 +47,7 @@ from capplan._text import table_text
 
 __all__ = ["DEFAULT_LEVELS", "Costs", "LeastRegret", "least_regret", "regret_chart"]
 
-DEFAULT_LEVELS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995)
+DEFAULT_LEVELS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999)
 
 
 @dataclass(frozen=True)
@@ -107,13 +108,24 @@ def _levels(levels) -> np.ndarray:
     return arr
 
 
-def _slice_means(sigma: float, nodes: int) -> np.ndarray:
-    """``E[M | M in slice k]`` of ``log M ~ N(0, sigma**2)`` cut into ``nodes`` slices of
-    equal probability: exact means for whatever is linear in ``M`` within a slice (the
-    joins short of a capacity, beyond it), where midpoint quantiles miss the tail."""
-    z = special.ndtri(np.linspace(0.0, 1.0, nodes + 1))  # -inf ... inf
-    upper, lower = special.ndtr(z[1:] - sigma), special.ndtr(z[:-1] - sigma)
-    return math.exp(sigma**2 / 2) * (upper - lower) * nodes
+Z_SPAN = 6.0  # the slices cover the event sizes within 6 sd; two more the tails beyond
+MAX_CELLS = 50_000_000  # event sizes x seconds held at once (about 400 MB a table)
+
+
+def _slices(sigma: float, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(M, weight)``: the event sizes ``log M ~ N(0, sigma**2)`` cut at ``nodes - 1``
+    points evenly spaced in ``z`` over ``[-6, 6]``; each slice's conditional mean
+    ``E[M | slice]`` and its probability.
+
+    Means, not midpoints, so that whatever is linear in ``M`` within a slice (the joins
+    short of a capacity, beyond it) is exact; even steps in ``z``, not in probability,
+    so that the upper tail, where the breaches of a high level are, is as finely cut as
+    the body.
+    """
+    z = np.concatenate(([-np.inf], np.linspace(-Z_SPAN, Z_SPAN, nodes - 1), [np.inf]))
+    weight = np.diff(special.ndtr(z))
+    mass = np.diff(special.ndtr(z - sigma)) * math.exp(sigma**2 / 2)
+    return mass / weight, weight
 
 
 def least_regret(
@@ -133,11 +145,12 @@ def least_regret(
         The plan to re-size: its forecast gives the distribution and its inputs the rest.
     costs : Costs
         Prices of capacity and of breaches.
-    levels : list of float, default (0.5, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995)
+    levels : list of float, default (0.5, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999)
         Forecast levels to compare (each a re-sized plan).
     nodes : int, default 200
-        Equally likely event sizes the expectation averages over, each the mean of its
-        slice of probability (exact for costs linear in the size within a slice).
+        Event sizes the expectation weighs: slices of the size's distribution evenly
+        spaced in standard deviations (to 6 either side), each at its mean (exact for
+        costs linear in the size within a slice).
     attack_rps : float, default 0
         Requests per second added to the join path in every event (not scaled).
     progress : bool, default False
@@ -168,7 +181,12 @@ def least_regret(
             "gives the same plan; plan on a forecast with an upper quantile"
         )
     iv, n = plan.interval_s, len(plan.frame)
-    size = _slice_means(sigma, nodes)  # the events' M
+    size, weight = _slices(sigma, nodes)  # the events' M, and how likely each is
+    if nodes * fc.t.size > MAX_CELLS:
+        raise ValueError(
+            f"nodes={nodes} over {fc.t.size} seconds is {nodes * fc.t.size:,} cells, more "
+            f"than {MAX_CELLS:,}: give fewer nodes"
+        )
     rates = size[:, None] * fc.point[None, :] + attack
     conc_point = plan.frame["concurrent"].to_numpy()
     hours = iv / 3600.0
@@ -214,14 +232,14 @@ def least_regret(
                 "peak_stream_servers": int(servers.max()),
                 "worker_hours": float(workers.sum() * hours),
                 "stream_server_hours": float(servers.sum() * hours),
-                "p_breach": float(np.mean(minutes > 0)),
-                "expected_refused": float(refused.mean()),
-                "expected_delayed": float(delayed.mean()),
-                "expected_breach_minutes": float(minutes.mean()),
-                "expected_lost_listeners": float(lost.mean()),
+                "p_breach": float(weight @ (minutes > 0)),
+                "expected_refused": float(weight @ refused),
+                "expected_delayed": float(weight @ delayed),
+                "expected_breach_minutes": float(weight @ minutes),
+                "expected_lost_listeners": float(weight @ lost),
                 "capacity_cost": float(capacity_cost),
-                "expected_breach_cost": float(breach_cost.mean()),
-                "expected_total_cost": float(capacity_cost + breach_cost.mean()),
+                "expected_breach_cost": float(weight @ breach_cost),
+                "expected_total_cost": float(capacity_cost + weight @ breach_cost),
             }
         )
         plans[float(q)] = p
@@ -229,7 +247,16 @@ def least_regret(
     bar.close()
     frame = pd.DataFrame(rows).set_index("level")
     chosen = float(frame["expected_total_cost"].idxmin())
-    return LeastRegret(frame, chosen, plans[chosen], costs=costs, sigma=sigma, nodes=nodes)
+    notes = []
+    for edge, word in ((qs[-1], "highest"), (qs[0], "lowest")):
+        if chosen == edge:
+            notes.append(
+                f"the least expected cost is at the {word} level compared ({edge:.1%}): the "
+                f"cost may fall further beyond it; compare levels past it"
+            )
+    return LeastRegret(
+        frame, chosen, plans[chosen], costs=costs, sigma=sigma, nodes=nodes, notes=notes
+    )
 
 
 class LeastRegret:
@@ -244,9 +271,12 @@ class LeastRegret:
     costs : Costs
     sigma : float
         Log-scale spread of the event's size the expectation used.
+    notes : list of str
+        What to know: the chosen level at an end of the levels compared.
     """
 
-    def __init__(self, frame, level, plan, *, costs, sigma, nodes):
+    def __init__(self, frame, level, plan, *, costs, sigma, nodes, notes=()):
+        self.notes = list(notes)
         self.frame = frame
         self.plan = plan
         self.level = float(level)
@@ -287,7 +317,8 @@ class LeastRegret:
             f"expected breaches) over {self.nodes} event sizes\n"
         )
         cols = ["peak_workers", "capacity_cost", "expected_breach_cost", "expected_total_cost"]
-        return head + table_text(self.frame[cols])
+        notes = "".join(f"\nnote: {n}" for n in self.notes)
+        return head + table_text(self.frame[cols]) + notes
 
     def __repr__(self) -> str:
         return f"<LeastRegret level={self.level:.3g}>"

@@ -97,3 +97,30 @@ def log_pmf(s, x) -> np.ndarray:
         # Below s = 1 every term is small, so the plain formula is already accurate.
         small = np.where(s == 0, -x, s * np.log(x) - x - gammaln(s + 1))
     return np.where(big, loader, small)
+
+
+def poisson_quantile(q: float, mu) -> np.ndarray:
+    """The least ``k`` with ``P(Poisson(mu) <= k) >= q``, exactly (scipy's ``poisson.ppf``).
+
+    Starts from the Cornish-Fisher guess ``mu + z sqrt(mu) + (z**2 - 1) / 6`` and steps
+    by one while the CDF (``scipy.special.pdtr``) says so: a step or two at any mean,
+    where scipy's general inverse iterates for each value (slow at millions).
+    """
+    from scipy import special
+
+    mu = np.asarray(mu, dtype=float)
+    z = special.ndtri(q)
+    with np.errstate(invalid="ignore"):  # a negative mean has no quantile: NaN, as scipy
+        k = np.where(mu >= 0, np.floor(mu + z * np.sqrt(mu) + (z * z - 1) / 6), np.nan)
+    k = np.maximum(k, 0.0)
+    while True:
+        low = special.pdtr(k, mu) < q
+        if not low.any():
+            break
+        k = np.where(low, k + 1, k)
+    while True:
+        high = (k > 0) & (special.pdtr(k - 1, mu) >= q)
+        if not high.any():
+            break
+        k = np.where(high, k - 1, k)
+    return k
