@@ -190,7 +190,7 @@ def test_plan_bad_signals_are_one_line_and_exit_code_2(tmp_path, rows, name, mes
 def test_plan_defaults_are_the_headline_notebooks():
     from papermill import inspect_notebook
 
-    from capplan.cli import HEADLINE_SIGNALS, _parser
+    from capplan.cli import HEADLINE_FLEETS, HEADLINE_SIGNALS, _parser
 
     declared = inspect_notebook(str(report.notebooks_dir() / "03_plan_headline_event.ipynb"))
     default = {name: eval(p["default"]) for name, p in declared.items()}  # literals
@@ -206,3 +206,13 @@ def test_plan_defaults_are_the_headline_notebooks():
     }  # fmt: skip
     for notebook_name, option in pairs.items():
         assert getattr(args, option) == default[notebook_name], notebook_name
+    assert pd.Timestamp(args.scheduled_start) == pd.Timestamp(default["scheduled_start"])
+    join, streams = HEADLINE_FLEETS
+    assert join["units_per_instance"] == default["join_instance_workers"]
+    assert streams["units_per_instance"] == default["stream_instance_servers"]
+    assert join["price_per_hour"] == default["join_price_per_hour"]
+    assert streams["price_per_hour"] == default["stream_price_per_hour"]
+    for fleet in (join, streams):
+        assert fleet["lead_time_s"] == default["instance_lead_time_s"]
+        assert fleet["max_added_per_min"] == default["max_added_per_min"]
+        assert fleet["min_hold_s"] == default["min_hold_s"]
