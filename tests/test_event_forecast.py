@@ -66,9 +66,13 @@ def test_implied_concurrency_is_the_curve_through_the_sessions(upcoming):
     # with the rules of the plan: the first rate held since ever (a stationary background),
     # and joins before 0 above the background waiting in the lobby until 0.
     t, rate = upcoming.joins.t, upcoming.joins.point
-    fitted = upcoming.sessions.summary()["estimate"]
-    assert upcoming.sessions.distribution.name == "lognormal"
-    length = stats.lognorm(s=fitted["sigma"], scale=fitted["median_s"])
+    fitted = upcoming.sessions_fit.summary()["estimate"]
+    name, params = upcoming.sessions
+    assert name == upcoming.sessions_fit.distribution.name == "lognormal"
+    # the analogue's session lengths stretched in time, their spread kept
+    assert params["median_s"] == pytest.approx(fitted["median_s"] * upcoming.session_scale)
+    assert params["sigma"] == pytest.approx(fitted["sigma"])
+    length = stats.lognorm(s=params["sigma"], scale=params["median_s"])
     background = np.median(rate[: len(rate) // 10])
     lobby = np.where(t < 0, np.maximum(rate - background, 0.0), 0.0)
     walk_in = rate - lobby
@@ -90,6 +94,18 @@ def test_implied_concurrency_is_the_curve_through_the_sessions(upcoming):
     table = upcoming.summary()
     assert (
         table.loc["peak concurrent listeners", "scaled_curve"] == upcoming.implied_peak_concurrent
+    )
+    # one peak concurrency: the direct summation through the stretched sessions is the
+    # forecast's, and a plan's point and upper concurrency are the forecast's point and upper
+    assert direct == pytest.approx(upcoming.peaks["peak_concurrent"], rel=0.006)
+    plan = capplan.plan_event(
+        upcoming.joins, upcoming.sessions, service=capplan.JoinService(0.05),
+        streams_per_server=20_000,
+    )  # fmt: skip
+    frame = plan.to_frame()
+    assert frame["concurrent"].max() == pytest.approx(upcoming.peaks["peak_concurrent"], rel=1e-3)
+    assert frame["concurrent_upper"].max() == pytest.approx(
+        upcoming.peaks["peak_concurrent_upper"], rel=1e-3
     )
 
 

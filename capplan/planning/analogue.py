@@ -14,6 +14,8 @@ model's own curves.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,8 +47,15 @@ class EventForecast:
         The past event whose shape is borrowed.
     curve : JoinCurveFit
         The analogue's fitted join curve (unscaled).
-    sessions : SessionsFit
-        The analogue's fitted session lengths.
+    sessions : (name, params)
+        Session lengths for the plan: the analogue's fitted distribution with its time
+        scale stretched by ``session_scale``, so that the point curve's expected
+        concurrency peaks at the forecast peak concurrency.
+    sessions_fit : SessionsFit
+        The analogue's fitted session lengths, as fitted.
+    session_scale : float
+        The stretch of the analogue's session lengths (1: none; also 1 when the peak
+        forecast has no concurrency).
     joins : JoinForecast
         First tries per second over the planning window: the curve scaled to the
         forecast peak, its upper quantile the curve times upper / point. Its
@@ -66,14 +75,16 @@ class EventForecast:
     joins: JoinForecast
     scale: float
     implied_peak_concurrent: float
+    sessions_fit: object = None
+    session_scale: float = 1.0
 
     def summary(self) -> pd.DataFrame:
         """One row per peak: the forecast, its interval, and what the scaled curve implies.
 
-        ``scaled_curve`` is the point join curve's own peak and, with the analogue's
-        sessions, its expected concurrency peak: the plan's point. The two forecasts
-        come from separate regressions, so the concurrency may differ from the forecast;
-        the plan sizes stream servers on the scaled curve's.
+        ``scaled_curve`` is the point join curve's own peak and, with the sessions, its
+        expected concurrency peak: the plan's point. The session lengths are stretched so
+        that the concurrency peak is the forecast's (``session_scale``), and the plan
+        sizes stream servers on the concurrency forecast's own upper over point.
         """
         implied = {
             "peak_joins_per_s": float(self.joins.point.max()),
@@ -101,7 +112,8 @@ class EventForecast:
     def __str__(self) -> str:
         lines = [
             f"Event forecast for {self.name}: {self.joins.level:.0%} intervals; shape of "
-            f"{self.analogue} scaled by {self.scale:.3g}",
+            f"{self.analogue} scaled by {self.scale:.3g}, its session lengths by "
+            f"{self.session_scale:.3g}",
             table_text(self.summary()),
         ]
         if self.peaks.get("outside_history"):
@@ -207,19 +219,70 @@ def forecast_event(
         end_s=window[1],
         observed_name=analogue,
     )
+    spec, stretch = _sessions_for(joins, sessions, peaks, lobby_start_s)
+    if {"peak_concurrent", "peak_concurrent_upper"} <= set(peaks.index) and (
+        peaks["peak_concurrent"] > 0
+    ):
+        joins = dataclasses.replace(
+            joins,
+            concurrency_factor=max(
+                float(peaks["peak_concurrent_upper"] / peaks["peak_concurrent"]), 1.0
+            ),
+        )
     listeners = concurrency(
-        pd.Series(joins.point, index=joins.t), sessions, clock_start_s=lobby_start_s
+        pd.Series(joins.point, index=joins.t), spec, clock_start_s=lobby_start_s
     )
     return EventForecast(
         name=str(row.index[0]),
         peaks=peaks,
         analogue=analogue,
         curve=curve,
-        sessions=sessions,
+        sessions=spec,
         joins=joins,
         scale=float(peaks["peak_joins_per_s"] / curve.peak().rate),
         implied_peak_concurrent=float(listeners.frame["mean"].max()),
+        sessions_fit=sessions,
+        session_scale=stretch,
     )
+
+
+def _sessions_for(joins, sessions, peaks, lobby_start_s) -> tuple[tuple, float]:
+    """The analogue's sessions with every time parameter (unit ``s``) stretched by ``k``
+    so that the point curve's expected concurrency peaks at the forecast's (a root in
+    ``log k``: the peak grows with the session lengths), and ``k``; ``k = 1`` when the
+    forecast has no concurrency peak."""
+    from scipy import optimize
+
+    from capplan.models import concurrency
+    from capplan.planning.plan import _sessions_spec
+
+    name, params = _sessions_spec(sessions)
+    target = float(peaks.get("peak_concurrent", np.nan))
+    if not np.isfinite(target) or target <= 0:
+        return (name, params), 1.0
+    timed = {p.name for p in sessions.distribution.params if p.unit == "s"}
+    rates = pd.Series(joins.point, index=joins.t)
+
+    def stretched(k):
+        return name, {p: v * k if p in timed else v for p, v in params.items()}
+
+    def gap(log_k):
+        spec = stretched(math.exp(log_k))
+        peak = concurrency(rates, spec, clock_start_s=lobby_start_s).frame["mean"].max()
+        return math.log(peak / target)
+
+    low, high = gap(-4.0), gap(4.0)
+    if low > 0 or high < 0:  # beyond a factor e**4 either way: the shape cannot reach it
+        k = math.exp(-4.0 if low > 0 else 4.0)
+        warnings.warn(
+            f"the analogue's sessions cannot reach the forecast peak concurrency "
+            f"({target:,.0f}) within a stretch of e**4; they are stretched by {k:.3g}",
+            CapplanWarning,
+            stacklevel=3,
+        )
+        return stretched(k), k
+    log_k = optimize.brentq(gap, -4.0, 4.0, xtol=1e-4)
+    return stretched(math.exp(log_k)), math.exp(log_k)
 
 
 def _kept_up(history, past: pd.DataFrame, candidates: pd.Index) -> pd.Index:

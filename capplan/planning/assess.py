@@ -20,8 +20,12 @@ the rates, so it scales with ``M`` too. A resource whose capacity in interval ``
 
 and the excess ``X(M) = max_i (M d_i - c_i)`` is increasing in ``M``, so its quantiles
 given a breach are ``X`` at ``M``'s conditional quantiles and its mean an integral over
-``Z > log(m*) / sigma``. One ``M`` drives every resource: the one with the smallest
-``m*`` breaks in every draw where any does; it is what breaks first.
+``Z > log(m*) / sigma``. Where the concurrency peak was forecast on its own
+(``JoinForecast.concurrency_factor``, as :func:`~capplan.forecast_event` does), the
+stream resources take its spread, ``sigma_c = log(factor) / z_level``, with the same
+``Z``: ``M_c = exp(sigma_c Z)``. One ``Z`` drives every resource: the one with the smallest
+``z* = log(m*) / sigma`` (the highest P(breach)) breaks in every draw where any does; it
+is what breaks first.
 
 Demand and capacity per resource
 --------------------------------
@@ -199,12 +203,12 @@ class CapacityAssessment:
 
     @property
     def breaks_first(self) -> str | None:
-        """The resource with the highest probability of a breach (the smallest headroom
-        ``m*``: it breaks in every draw where any does); None if none can break."""
+        """The resource with the highest probability of a breach: one ``Z`` drives every
+        resource, so it breaks in every draw where any does; None if none can break."""
         r = self.resources
         if not (r["p_breach"] > 0).any():
             return None
-        return str(r["headroom_factor"].idxmin())
+        return str(r["p_breach"].idxmax())
 
     def summary(self) -> pd.DataFrame:
         """One row per resource.
@@ -473,6 +477,8 @@ def assess(
     def demand(resource, name):
         rates = fc.scenarios[name]
         if resource != JOIN_PATH:
+            if name == "upper" and fc.concurrency_factor is not None:
+                return point_conc * fc.concurrency_factor  # the concurrency's own forecast
             k = proportional(rates, fc.point)
             if k is not None:
                 return point_conc * k
@@ -501,7 +507,7 @@ def assess(
     for r in resources:
         d = demand(r, "point") if r != JOIN_PATH else fc.point.reshape(n, iv).max(axis=1)
         c = caps[r]  # capacity for the scaled part of demand
-        risk = _risk(d, c, sigma)
+        risk = _risk(d, c, sigma if r == JOIN_PATH else fc.concurrency_sigma)
         i_peak = int(np.argmax(d))
         row = {
             "unit": _UNITS[r],

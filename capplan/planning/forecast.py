@@ -87,6 +87,11 @@ class JoinForecast:
     cluster_per_second : float
         The ``cluster`` term of the per-second variance (default 0): arrivals in
         clusters, which weigh at low rates.
+    concurrency_factor : float or None
+        Upper over point of the concurrency peak where it was forecast on its own (a
+        peak forecast's concurrent listeners, :func:`~capplan.forecast_event`): the
+        stream servers are sized on the point curve's concurrency times it. None (the
+        default): on the upper curve's concurrency.
     """
 
     t: np.ndarray
@@ -99,6 +104,7 @@ class JoinForecast:
     description: str = ""
     observed: pd.Series | None = field(default=None, repr=False, compare=False)
     cluster_per_second: float = 0.0
+    concurrency_factor: float | None = None
 
     def __post_init__(self):
         for arr in (self.t, self.point, self.upper, *self.scenarios.values()):
@@ -106,6 +112,9 @@ class JoinForecast:
                 raise ValueError("JoinForecast: every curve needs one rate per second of t")
             if np.any(~np.isfinite(arr)) or (np.any(arr < 0) and arr is not self.t):
                 raise ValueError("JoinForecast: rates must be finite and >= 0 (per second)")
+        k = self.concurrency_factor
+        if k is not None and not (isinstance(k, float | int) and math.isfinite(k) and k >= 1):
+            raise ValueError(f"JoinForecast: concurrency_factor must be None or >= 1; got {k!r}")
         if self.observed is not None and not isinstance(self.observed, pd.Series):
             raise TypeError(
                 "JoinForecast: observed must be a pandas Series of counts per second or None; "
@@ -298,6 +307,7 @@ class JoinForecast:
             self.description,
             self.observed,
             self.cluster_per_second,
+            self.concurrency_factor,
         )
 
     @property
@@ -314,20 +324,33 @@ class JoinForecast:
             raise ValueError("the forecast's point curve is zero everywhere: it has no peak")
         return max(math.log(peak_upper / peak_point), 0.0) / float(special.ndtri(self.level))
 
+    @property
+    def concurrency_sigma(self) -> float:
+        """Log-scale spread of the concurrency peak: ``log(concurrency_factor) / z_level``
+        where the concurrency was forecast on its own, else :attr:`peak_sigma`."""
+        if self.concurrency_factor is None:
+            return self.peak_sigma
+        return math.log(self.concurrency_factor) / float(special.ndtri(self.level))
+
     def at_level(self, level: float) -> JoinForecast:
         """The forecast whose upper curve is the point times the event-size multiplier's
         ``level`` quantile, ``exp(peak_sigma * z_level)`` (see :attr:`peak_sigma`): what a
         plan sized at that level is sized for. Keeps the observed seconds."""
         if not (isinstance(level, float | int) and 0 < level < 1):
             raise ValueError(f"level must be a probability in (0, 1); got {level!r}")
-        m = math.exp(self.peak_sigma * float(special.ndtri(level)))
+        z = float(special.ndtri(level))
+        m = math.exp(self.peak_sigma * z)
         upper = self.point * m
+        k = self.concurrency_factor
         return dataclasses.replace(
             self,
             upper=upper,
             level=float(level),
             scenarios={"point": self.point, "upper": upper},
             description=f"{self.description}; upper at the {level:.1%} quantile (x {m:.3g})",
+            concurrency_factor=None
+            if k is None
+            else max(math.exp(self.concurrency_sigma * z), 1.0),
         )
 
     def replace(self, **curves) -> JoinForecast:
@@ -350,6 +373,7 @@ class JoinForecast:
             curves.get("description", self.description),
             curves.get("observed"),
             self.cluster_per_second,
+            self.concurrency_factor,
         )
 
     def to_frame(self) -> pd.DataFrame:

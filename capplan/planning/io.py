@@ -65,6 +65,7 @@ def _inputs(plan) -> dict:
             "level": fc.level,
             "alpha_per_second": fc.alpha_per_second,
             "cluster_per_second": fc.cluster_per_second,
+            "concurrency_factor": fc.concurrency_factor,
             "kind": fc.kind,
             "description": fc.description,
         },
@@ -200,6 +201,7 @@ def load_plan(path):
         meta["description"],
         observed,
         float(meta.get("cluster_per_second", 0.0)),  # plans saved before it: none
+        meta.get("concurrency_factor"),
     )
     c = inputs["client"]
     client = ClientPolicy(

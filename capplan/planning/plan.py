@@ -389,7 +389,9 @@ def _margins_table(
             s_row["concurrent_upper"] / max(s_row["concurrent"], 1e-300),
             np.nan,
             s_up - s_point,
-            f"concurrency of the join rate at its {fc.level:.0%} quantile",
+            f"concurrency at its {fc.level:.0%} quantile (its own forecast)"
+            if fc.concurrency_factor is not None
+            else f"concurrency of the join rate at its {fc.level:.0%} quantile",
         ),
         (
             "zone loss",

@@ -182,6 +182,8 @@ def least_regret(
         )
     iv, n = plan.interval_s, len(plan.frame)
     size, weight = _slices(sigma, nodes)  # the events' M, and how likely each is
+    # the concurrency's own spread where it was forecast on its own: the same z slices
+    stream_size, _ = _slices(fc.concurrency_sigma, nodes)
     if nodes * fc.t.size > MAX_CELLS:
         raise ValueError(
             f"nodes={nodes} over {fc.t.size} seconds is {nodes * fc.t.size:,} cells, more "
@@ -210,7 +212,9 @@ def least_regret(
             p.queue.limits(workers, p.service.mean_s, p.client.timeout_s),
             delays=delays,
         )
-        excess = size[:, None] * conc_point[None, :] - servers[None, :] * p.streams_per_server
+        excess = (
+            stream_size[:, None] * conc_point[None, :] - servers[None, :] * p.streams_per_server
+        )
         minutes = ((~join["meets_slo"]) | (excess > 0)).sum(axis=1) * iv / 60.0
         lost = np.maximum(excess, 0.0).max(axis=1)
         refused = (join["refused"] + join["timed_out"]).sum(axis=1)

@@ -165,11 +165,15 @@ def concurrency_of(forecast, sessions, interval_s: int, lobby_start_s):
     """``(point, upper)`` highest expected concurrent streams per interval.
 
     M_t/G/inf is linear in the join rates: an upper curve proportional to the point
-    (a peak forecast's, or :meth:`JoinForecast.at_level`'s) scales the point's.
+    (a peak forecast's, or :meth:`JoinForecast.at_level`'s) scales the point's. Where the
+    concurrency peak was forecast on its own (``forecast.concurrency_factor``), the upper
+    is the point's times that factor.
     """
     point = concurrency_per_interval(
         forecast.t, forecast.point, sessions, interval_s, lobby_start_s
     )
+    if forecast.concurrency_factor is not None:  # forecast on its own
+        return point, forecast.concurrency_factor * point
     k = proportional(forecast.upper, forecast.point)
     if k is not None:
         return point, k * point
