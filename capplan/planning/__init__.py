@@ -41,9 +41,9 @@ from capplan.planning.methods import METHODS, offered_load, stationary_servers
 from capplan.planning.plan import EventPlan, plan_event
 from capplan.planning.provision import Fleet, ProvisioningLadder, provision
 from capplan.planning.regret import Costs, LeastRegret, least_regret
-from capplan.planning.tipping import phase_chart, plan_tipping, tipping_phase
+from capplan.planning.tipping import plan_tipping, tipping_phase
 from capplan.planning.validate import PlanValidation
-from capplan.planning.waiting_room import WaitingRoomResult, waiting_room, waiting_room_chart
+from capplan.planning.waiting_room import WaitingRoomResult, waiting_room
 
 __all__ = [
     "METHODS",
@@ -83,3 +83,16 @@ __all__ = [
     "waiting_room",
     "waiting_room_chart",
 ]
+
+
+_CHARTS = ("phase_chart", "waiting_room_chart")
+
+
+def __getattr__(name):
+    # Charts live in capplan.charts, which imports capplan.planning: fetched on first use
+    # (`from capplan.planning import phase_chart`), so that no import circle forms.
+    if name in _CHARTS:
+        from capplan import charts
+
+        return getattr(charts, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -257,8 +257,11 @@ class CapacityAssessment:
         return f"<CapacityAssessment: breaks first {self.breaks_first}>"
 
     def chart(self):
-        """Demand scenarios against the capacity, breach intervals shaded (altair)."""
-        return assessment_chart(self)
+        """Demand scenarios against the capacity, breach intervals shaded (altair); see
+        :func:`capplan.charts.assessment_chart`."""
+        from capplan import charts
+
+        return charts.assessment_chart(self)
 
 
 # -- assess ---------------------------------------------------------------------------------
@@ -770,51 +773,3 @@ def _simulated(fc, name, w_s, n, iv, service, slo, client, limits_i, attack, rep
         "timed_out": g["timed_out"].to_numpy() / reps,
         "meets_slo": meets.to_numpy(),
     }
-
-
-# -- the chart --------------------------------------------------------------------------------
-
-
-def assessment_chart(result: CapacityAssessment):
-    """Per resource: each scenario's demand per interval against the capacity (a black
-    step line), the intervals where the upper scenario breaches shaded red."""
-    import altair as alt
-
-    from capplan.charts import WIDTH, _title
-
-    f = result.frame
-    x = alt.X("start_s:Q", title="seconds from the scheduled start (s)")
-    panels = []
-    for resource, g in f.groupby("resource", sort=False):
-        unit = _UNITS[resource]
-        cap = g[g["scenario"] == "point"][["start_s", "capacity"]]
-        top = g[(g["scenario"] == "upper") & g["breach"]][["start_s"]].copy()
-        top["end_s"] = top["start_s"] + result.interval_s
-        layers = []
-        if len(top):  # an empty layer gives the browser an infinite extent to warn about
-            shade = alt.Chart(top).mark_rect(color="#e45756", opacity=0.2)
-            layers.append(shade.encode(x=x, x2="end_s:Q"))
-        lines = (
-            alt.Chart(g[["scenario", "start_s", "demand"]])
-            .mark_line(interpolate="step-after")
-            .encode(x=x, y=alt.Y("demand:Q", title=f"{resource} ({unit})"), color="scenario:N")
-        )
-        capacity = (
-            alt.Chart(cap)
-            .mark_line(interpolate="step-after", color="black", strokeDash=[6, 3])
-            .encode(x=x, y="capacity:Q")
-        )
-        r = result.resources.loc[resource]
-        panels.append(
-            alt.layer(*layers, lines, capacity).properties(
-                width=WIDTH,
-                height=180,
-                title=f"{resource}: P(breach) {r['p_breach']:.3g}",
-            )
-        )
-    return alt.vconcat(*panels).properties(
-        title=_title(
-            "Demand against the capacity already there",
-            "dashed: capacity; shaded: the upper scenario in breach",
-        )
-    )

@@ -350,8 +350,10 @@ class AutoscalerRun:
 
     def chart(self):
         """Workers beside the plan's need, and the share of joins over the waiting target per
-        interval (an altair Chart)."""
-        return reactive_chart({self.label: self.intervals}, self.slo)
+        interval (an altair Chart); see :func:`capplan.charts.reactive_chart`."""
+        from capplan import charts
+
+        return charts.reactive_chart({self.label: self.intervals}, self.slo)
 
 
 def simulate_autoscaler(plan, fleet: Fleet, policy: AutoscalerPolicy | None = None, *, seed=0):
@@ -482,11 +484,13 @@ class ReactiveComparison:
     def chart(self):
         """Workers of both beside the plan's need on the wall clock (UTC), and the share of
         joins over the waiting target per interval (an altair Chart)."""
+        from capplan import charts
+
         frames = {
             "pre-warm ladder": self.ladder_intervals,
             self.reactive.label: self.reactive.intervals,
         }
-        return reactive_chart(frames, self.reactive.slo, self.ladder.scheduled_start)
+        return charts.reactive_chart(frames, self.reactive.slo, self.ladder.scheduled_start)
 
 
 def compare_reactive(
@@ -521,67 +525,3 @@ def compare_reactive(
     workers = np.floor(workers + _EPS).astype(np.int64)
     intervals, whole = join_path_outcome(plan, workers, seed)
     return ReactiveComparison(ladder, intervals, whole, reactive)
-
-
-# -- chart (to move to capplan.charts with the other charts) --------------------------------
-
-
-def reactive_chart(runs: dict, slo, scheduled_start=None):
-    """Per schedule, the fewest workers in each interval beside the plan's, and the share of
-    joins over the waiting target against the SLO's limit (an altair VConcatChart). On the
-    wall clock (UTC) given ``scheduled_start``, else in seconds from the scheduled start."""
-    import altair as alt
-
-    from capplan.charts import SLO_COLOR, WIDTH, _title
-
-    parts = []
-    for name, g in runs.items():
-        f = g[["workers_min", "miss_share", "refused_share"]].rename(
-            columns={"workers_min": "workers"}
-        )
-        parts.append(f.assign(schedule=name).reset_index())
-    data = pd.concat(parts, ignore_index=True)
-    first = next(iter(runs.values()))
-    need = first[["plan_workers"]].rename(columns={"plan_workers": "workers"}).reset_index()
-    need["schedule"] = "plan's need"
-    if scheduled_start is None:
-        x = alt.X("when:Q", title="seconds from the scheduled start (s)")
-        data["when"], need["when"] = data["start_s"], need["start_s"]
-    else:
-        x = alt.X("when:T", title="wall clock (UTC)", scale=alt.Scale(type="utc"))
-        x = x.axis(format="%H:%M")
-        for f in (data, need):
-            f["when"] = scheduled_start + pd.to_timedelta(f["start_s"], unit="s")
-    color = alt.Color("schedule:N", title=None)
-    workers = alt.layer(
-        alt.Chart(data)
-        .mark_line(interpolate="step-after")
-        .encode(
-            x=x,
-            y=alt.Y("workers:Q", title="join-path workers"),
-            color=color,
-            tooltip=["schedule:N", "start_s:Q", "workers:Q"],
-        ),
-        alt.Chart(need)
-        .mark_line(interpolate="step-after", color="#000000", strokeDash=[4, 3])
-        .encode(x=x, y="workers:Q", tooltip=["schedule:N", "start_s:Q", "workers:Q"]),
-    ).properties(
-        width=WIDTH,
-        height=200,
-        title=_title("Workers", "the fewest in each interval; dashed: the plan's need"),
-    )
-    limit = pd.DataFrame({"y": [slo.miss_limit], "label": ["SLO limit"]})
-    miss = alt.layer(
-        alt.Chart(data)
-        .mark_line(point=True)
-        .encode(
-            x=x,
-            y=alt.Y("miss_share:Q", title="share of joins over the wait target"),
-            color=color,
-            tooltip=["schedule:N", "start_s:Q", "miss_share:Q", "refused_share:Q"],
-        ),
-        alt.Chart(limit).mark_rule(color=SLO_COLOR).encode(y="y:Q", tooltip=["label:N"]),
-    ).properties(width=WIDTH, height=180, title=_title("Joins over the waiting target"))
-    return alt.vconcat(workers, miss).properties(
-        title=_title("Pre-warm ladder and reactive autoscaler", slo.describe())
-    )

@@ -32,6 +32,7 @@ from capplan.planning.inputs import (
     retry_from_dict,
     retry_to_dict,
 )
+from capplan.planning.plan import EventPlan
 
 __all__ = ["load_plan", "save_plan"]
 
@@ -135,8 +136,6 @@ def load_plan(path):
     saved without them loads with ``forecast.observed`` None, and its
     :meth:`~EventPlan.validate` then replays nothing by default.
     """
-    from capplan.planning.plan import EventPlan
-
     path = Path(path)
     if path.is_dir():
         for name in ("plan.csv", "margins.csv", "forecast.csv", "inputs.json"):

@@ -503,8 +503,10 @@ class ProvisioningLadder:
 
     def chart(self):
         """Instances needed and ready per minute on the wall clock (UTC), one panel per
-        fleet (an altair Chart)."""
-        return ladder_chart(self)
+        fleet (an altair Chart); see :func:`capplan.charts.ladder_chart`."""
+        from capplan import charts
+
+        return charts.ladder_chart(self)
 
     # -- exports -------------------------------------------------------------------------
 
@@ -587,59 +589,3 @@ class ProvisioningLadder:
                 }
             )
         return out
-
-
-# -- chart (to move to capplan.charts with the other charts) --------------------------------
-
-_COUNTS = ["billed", "ready", "needed"]  # drawn in this order
-
-
-def ladder_chart(ladder: ProvisioningLadder):
-    """Instances needed and ready per minute, as steps on the wall clock (UTC), one panel per
-    fleet, a rule at the scheduled start (an altair VConcatChart)."""
-    import altair as alt
-
-    from capplan.charts import FIT_COLOR, START_COLOR, WIDTH, _title
-
-    f = ladder.frame.reset_index()
-    x = alt.X("time_utc:T", title="wall clock (UTC)", scale=alt.Scale(type="utc"))
-    x = x.axis(format="%H:%M")
-    start = pd.DataFrame({"time_utc": [ladder.scheduled_start], "label": ["scheduled start"]})
-    panels = []
-    for fleet in ladder.fleets:
-        g = f[f["fleet"] == fleet.name][["time_utc", *_COUNTS]]
-        end = g.iloc[[-1]].assign(time_utc=g["time_utc"].iloc[-1] + pd.Timedelta(seconds=STEP_S))
-        g = pd.concat([g, end], ignore_index=True)  # the last minute's step, drawn to its end
-        long = g.melt("time_utc", var_name="count", value_name="instances")
-        color = alt.Color(
-            "count:N",
-            scale=alt.Scale(domain=_COUNTS, range=["#bbbbbb", FIT_COLOR, "#000000"]),
-            title=None,
-        )
-        tooltip = [alt.Tooltip("time_utc:T", format="%H:%M", title="UTC"), "count:N", "instances:Q"]
-        lines = [  # one layer per count, drawn in this order
-            alt.Chart(long[long["count"] == count])
-            .mark_line(interpolate="step-after", strokeWidth=width, strokeDash=dash)
-            .encode(x=x, y=alt.Y("instances:Q", title="instances"), color=color, tooltip=tooltip)
-            for count, width, dash in zip(
-                _COUNTS, [1, 2.5, 1.5], [[1, 0], [1, 0], [4, 3]], strict=True
-            )
-        ]
-        rule = (
-            alt.Chart(start)
-            .mark_rule(color=START_COLOR, strokeDash=[4, 4])
-            .encode(x="time_utc:T", tooltip=["label:N"])
-        )
-        subtitle = (
-            f"{fleet.resource}: {fleet.units_per_instance:g} per instance, ready "
-            f"{fleet.lead_time_s:g} s after the request"
-        )
-        panels.append(
-            alt.layer(*lines, rule).properties(
-                width=WIDTH, height=180, title=_title(fleet.name, subtitle)
-            )
-        )
-    total = ", ".join(f"{r['cost']:,.2f} {r['currency']}" for _, r in ladder.summary().iterrows())
-    return alt.vconcat(*panels).properties(
-        title=_title("Pre-warm ladder: instances needed and ready (UTC)", f"cost {total}")
-    )

@@ -45,7 +45,7 @@ from scipy import special
 
 from capplan._text import table_text
 
-__all__ = ["DEFAULT_LEVELS", "Costs", "LeastRegret", "least_regret", "regret_chart"]
+__all__ = ["DEFAULT_LEVELS", "Costs", "LeastRegret", "least_regret"]
 
 DEFAULT_LEVELS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999)
 
@@ -329,45 +329,7 @@ class LeastRegret:
 
     def chart(self):
         """Cost against level: capacity, expected breaches and their total, the chosen
-        level marked (altair)."""
-        return regret_chart(self)
+        level marked (altair); see :func:`capplan.charts.regret_chart`."""
+        from capplan import charts
 
-
-def regret_chart(result: LeastRegret):
-    """Expected cost against the forecast level planned for (altair Chart)."""
-    import altair as alt
-
-    f = result.frame.reset_index()
-    names = {
-        "capacity_cost": "capacity",
-        "expected_breach_cost": "expected breaches",
-        "expected_total_cost": "expected total",
-    }
-    long = f.melt(id_vars="level", value_vars=list(names), var_name="cost", value_name="money")
-    long["cost"] = long["cost"].map(names)
-    cur = result.costs.currency
-    lines = (
-        alt.Chart(long)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("level:Q", title="forecast level planned for", scale=alt.Scale(zero=False)),
-            y=alt.Y("money:Q", title=f"cost ({cur})"),
-            color=alt.Color("cost:N", title=None, sort=list(names.values())),
-            tooltip=["level:Q", "cost:N", alt.Tooltip("money:Q", format=",.0f")],
-        )
-    )
-    rule = (
-        alt.Chart(pd.DataFrame({"level": [result.level]}))
-        .mark_rule(strokeDash=[4, 3], color="black")
-        .encode(x="level:Q")
-    )
-    label = (
-        alt.Chart(
-            pd.DataFrame({"level": [result.level], "text": [f"least regret {result.level:.1%}"]})
-        )
-        .mark_text(align="left", dx=4, dy=-6, baseline="top")
-        .encode(x="level:Q", y=alt.value(0), text="text:N")
-    )
-    return (lines + rule + label).properties(
-        title="Which level to plan for: expected cost", width=480, height=260
-    )
+        return charts.regret_chart(self)

@@ -8,7 +8,7 @@ lost, for some seconds) depends on whether the trigger pushed it past the unstab
 between them. :func:`tipping_phase` simulates the join path request by request
 (:func:`capplan.simulate`) for every (trigger size, duration) cell, a few seeded
 replications each, and says whether it "recovers in N s" after the trigger ends or
-"stays down" to the end of the horizon; :func:`phase_chart` draws the table.
+"stays down" to the end of the horizon; :func:`capplan.charts.phase_chart` draws the table.
 
 Timed-out requests are simulated with ``on_timeout="serve"``: the request stays in the
 line and is still served for a client that has gone, which is the mean-field model's
@@ -60,7 +60,6 @@ __all__ = [
     "REMEDIES",
     "down_intervals",
     "drain_time",
-    "phase_chart",
     "plan_tipping",
     "recovery_time",
     "tipping_phase",
@@ -549,84 +548,6 @@ def tipping_phase(
     return table
 
 
-# --- the chart ------------------------------------------------------------------------
-
-
-def phase_chart(frame: pd.DataFrame, *, title: str | None = None):
-    """A heatmap of :func:`tipping_phase`'s (or :func:`plan_tipping`'s) table: trigger
-    size by duration, coloured by recovers / stays down, the recovery seconds written in
-    each cell; one column of panels per remedy and, for :func:`plan_tipping`, one row
-    per operating point. Returns an altair Chart (not displayed)."""
-    import altair as alt
-
-    needed = {"remedy", "size", "duration_s", "stays_down", "recovered", "recovery_s"}
-    missing = sorted(needed - set(frame.columns))
-    if missing:
-        raise ValueError(f"phase_chart needs a table from tipping_phase; missing columns {missing}")
-    data = frame.copy()
-    draining = data["draining"] if "draining" in data else 0
-    data["status"] = np.where(
-        data["stays_down"] == 0,
-        np.where(draining > 0, DRAINS, "recovers"),
-        np.where(data["recovered"] == 0, STAYS_DOWN, "mixed"),
-    )
-    labels = {
-        "recovers": "{t:.0f} s",
-        DRAINS: "~{t:.0f} s",
-        STAYS_DOWN: "down",
-        "mixed": "{d} down",
-    }
-    data["label"] = [
-        labels[s].format(t=t, d=d)
-        for s, t, d in zip(data["status"], data["recovery_s"], data["stays_down"], strict=True)
-    ]
-    kind = frame.attrs.get("kind", data["kind"].iloc[0] if "kind" in data else "attack")
-    by_share = "share" in data and "at" in data
-    if by_share:
-        size_field = "share:O"
-        size_title = "attack (share of capacity)" if kind == "attack" else "servers lost (share)"
-    else:
-        size_field = "size:O"
-        size_title = "attack (requests/s)" if kind == "attack" else "servers lost (share)"
-    base = alt.Chart().encode(
-        x=alt.X("duration_s:O", title="trigger duration (s)"),
-        y=alt.Y(size_field, title=size_title, sort="descending"),
-    )
-    cells = base.mark_rect().encode(
-        color=alt.Color(
-            "status:N",
-            title="after the trigger",
-            scale=alt.Scale(
-                domain=["recovers", DRAINS, "mixed", STAYS_DOWN],
-                range=["#4c9a5b", "#c9a227", "#e07b30", "#c0392b"],
-            ),
-        ),
-        tooltip=["remedy:N", "size:Q", "duration_s:Q", "outcome:N", "recovery_s:Q"],
-    )
-    text = base.mark_text(color="white").encode(text="label:N")
-    if title is None:
-        fresh = frame.attrs.get("fresh_rate")
-        title = "Recovers or stays down after a trigger"
-        if fresh is not None:
-            title += f" (fresh {fresh:g} first tries/s)"
-    layered = alt.layer(cells, text, data=data)
-    facets = {}
-    if data["remedy"].nunique() > 1:
-        facets["column"] = alt.Column(
-            "remedy:N", title="remedy", sort=list(dict.fromkeys(data["remedy"]))
-        )
-    if by_share and data["at"].nunique() > 1:
-        data["point"] = [
-            f"{a}: {n:,} workers, {r:,.0f}/s"
-            for a, n, r in zip(data["at"], data["servers"], data["fresh_rate"], strict=True)
-        ]
-        layered = alt.layer(cells, text, data=data)
-        facets["row"] = alt.Row("point:N", title=None, sort=list(dict.fromkeys(data["point"])))
-    if facets:
-        return layered.facet(**facets).properties(title=title)
-    return layered.properties(title=title)
-
-
 # --- a plan's own join path -------------------------------------------------------------
 
 AFTER_SHARE = 0.1  # "after the flood": the first interval back under 10% of the peak's rate
@@ -805,3 +726,13 @@ def plan_tipping(
         runtime_s=time.perf_counter() - started,
     )
     return out
+
+
+def __getattr__(name):
+    # The chart moved to capplan.charts, which imports this module. Fetched on first use:
+    # the old import still works, and no import circle forms.
+    if name == "phase_chart":
+        from capplan import charts
+
+        return charts.phase_chart
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

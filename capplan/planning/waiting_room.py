@@ -78,7 +78,7 @@ from capplan.planning.validate import simulate_join_path
 from capplan.queueing import mmck
 from capplan.simulation import Deterministic, Distribution, Exponential, NoRetry, simulate
 
-__all__ = ["WaitingRoomResult", "waiting_room", "waiting_room_chart"]
+__all__ = ["WaitingRoomResult", "waiting_room"]
 
 DEFAULT_MEAN_PATIENCE_S = 300.0
 ROOM_LABELS = ("without", "with")
@@ -768,53 +768,17 @@ class WaitingRoomResult:
 
     def chart(self, scenario: str | None = None):
         """Line length and waits per interval, with and without the room (an altair
-        Chart); see :func:`waiting_room_chart`."""
-        return waiting_room_chart(self, scenario)
+        Chart); see :func:`capplan.charts.waiting_room_chart`."""
+        from capplan import charts
+
+        return charts.waiting_room_chart(self, scenario)
 
 
-def waiting_room_chart(result: WaitingRoomResult, scenario: str | None = None):
-    """Listeners (or requests) waiting and the admitted's p99 wait per interval, with and
-    without the room, for one scenario (default the first; an altair VConcatChart).
+def __getattr__(name):
+    # The chart moved to capplan.charts, which imports this module. Fetched on first use:
+    # the old import still works, and no import circle forms.
+    if name == "waiting_room_chart":
+        from capplan import charts
 
-    Parameters
-    ----------
-    result : WaitingRoomResult
-    scenario : str, optional
-        One of ``result.frame["scenario"]``.
-    """
-    import altair as alt
-
-    from capplan import charts
-
-    if not isinstance(result, WaitingRoomResult):
-        raise TypeError(f"result must be a WaitingRoomResult; got {type(result).__name__}")
-    have = list(dict.fromkeys(result.frame["scenario"]))
-    scenario = have[0] if scenario is None else scenario
-    if scenario not in have:
-        raise ValueError(f"scenario {scenario!r} is not in the result; it has {have}")
-    f = result.frame[result.frame["scenario"] == scenario]
-    x = alt.X("start_s:Q", title="seconds from the scheduled start (s)")
-    color = alt.Color("room:N", sort=list(ROOM_LABELS), title="waiting room")
-
-    def panel(column, title, height):
-        return alt.layer(
-            alt.Chart(f)
-            .mark_line(point=True)
-            .encode(
-                x=x,
-                y=alt.Y(f"{column}:Q", title=title),
-                color=color,
-                tooltip=["room", "start_s", column],
-            ),
-            charts._start_rule().encode(x="seconds:Q"),
-        ).properties(width=charts.WIDTH, height=height)
-
-    line = panel("line_mean", "waiting (listeners or requests, time average)", 180)
-    wait = panel("wait_p99_s", "p99 wait of the admitted (s)", 150)
-    gave = panel("gave_up_share", "share who gave up", 120)
-    return alt.vconcat(line, wait, gave).properties(
-        title=charts._title(
-            f"The flood with and without a waiting room ({scenario})",
-            f"{result.settings['rule']}; patience {result.settings['patience']}",
-        )
-    )
+        return charts.waiting_room_chart
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
