@@ -23,7 +23,7 @@ _SHARE_UNITS = {"share", "probability", "%"}
 
 def human_number(x) -> str:
     """A number as a reader writes it: ``8.0 M``, ``23.7 k``, ``11,974``, ``12.4``,
-    ``0.0123``. Whole numbers below a million are written out with thousands separators;
+    ``0.0123``. Integers below a million are written out with thousands separators;
     other numbers from ten thousand on are in thousands (k), millions (M) or billions
     (bn), with one decimal below a hundred of them."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -34,7 +34,8 @@ def human_number(x) -> str:
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
     a = abs(v)
-    whole = v.is_integer()
+    # counts (integers) are written out below a million; other numbers from 10,000 on
+    whole = isinstance(x, numbers.Integral) or (v.is_integer() and a < 1e4)
     if whole and a < 1e6:
         return f"{v:,.0f}"
     for threshold, scale, suffix in _SUFFIXES:
@@ -69,8 +70,7 @@ def human(value, unit: str | None = None) -> str:
     if unit.endswith("-s") and unit not in ("1/s",):  # worker-s -> worker-hours
         return f"{human_number(value / 3600)} {unit[:-2]}-hours"
     if unit in _RATE_UNITS:
-        text = human_number(value)
-        return f"{text}/s" if text[-1].isalpha() else f"{text} /s"
+        return f"{human_number(value)}/s"
     if unit.endswith("/s") and unit != "1/s":  # joins/s, attempts/s
         return f"{human_number(value)} {unit}"
     if unit in _SHARE_UNITS:

@@ -296,9 +296,15 @@ def _parser() -> argparse.ArgumentParser:
         "report",
         help="run a notebook and export one self-contained HTML report",
         description="Run a notebook with its parameters (papermill) and write one HTML file "
-        "whose charts draw with no network. Default: the headline-event plan into reports/.",
+        "whose charts draw with no network, headed by the data, the parameters, the capplan "
+        "version and the date of the run. Default: the headline-event plan into reports/, "
+        "without its code (the version to share); --with-code writes the full analysis.",
     )
-    report.add_argument("notebook", nargs="?", help="notebook path or name in notebooks/")
+    report.add_argument(
+        "notebook",
+        nargs="?",
+        help="notebook path, or the name of one of capplan's (see `capplan notebooks`)",
+    )
     report.add_argument(
         "-p",
         "--parameter",
@@ -309,9 +315,28 @@ def _parser() -> argparse.ArgumentParser:
         help="a notebook parameter (a Python literal, or text)",
     )
     report.add_argument("-o", "--output", help="the HTML file to write")
-    report.add_argument("--no-input", action="store_true", help="leave the code cells out")
+    code = report.add_mutually_exclusive_group()
+    code.add_argument(
+        "--with-code", action="store_true", help="show the code cells: the full analysis"
+    )
+    # What --no-input asked for is now the default; kept so that scripts still run.
+    code.add_argument("--no-input", action="store_true", help=argparse.SUPPRESS)
     _add_quiet_argument(report)
     report.set_defaults(run=_report)
+
+    notebooks = commands.add_parser(
+        "notebooks",
+        help="copy capplan's notebooks into a folder to edit",
+        description="Copy capplan's notebooks (the headline-event plan, the what-ifs, ...) "
+        "into DIR, made if missing, for a planner to edit and run: "
+        "`capplan report DIR/03_plan_headline_event.ipynb`. Existing notebooks are left "
+        "alone unless --force.",
+    )
+    notebooks.add_argument("directory", metavar="DIR", help="the folder to copy them into")
+    notebooks.add_argument(
+        "--force", action="store_true", help="overwrite notebooks of the same name in DIR"
+    )
+    notebooks.set_defaults(run=_notebooks)
 
     commands.add_parser(
         "aggregate",
@@ -492,8 +517,11 @@ def _plan(args) -> int:
             },
         ),
     ]
+    risk = capplan.assess(plan, capplan.Capacity.of_plan(plan))
     steps.update()
     steps.close()
+    print(capplan.briefing(plan, forecast=event, ladder=ladder, risk=risk))
+    print()
     print(event)
     print()
     print(plan)
@@ -630,10 +658,28 @@ def _report(args) -> int:
         args.notebook,
         args.output,
         parameters,
-        include_input=not args.no_input,
+        with_code=args.with_code,
         progress=not args.quiet,
     )
     print(f"wrote {path}")
+    return 0
+
+
+def _notebooks(args) -> int:
+    from capplan.report import DEFAULT_NOTEBOOK, copy_notebooks
+
+    try:
+        paths = copy_notebooks(args.directory, force=args.force)
+    except (FileExistsError, NotADirectoryError) as error:
+        message = str(error).replace("force=True", "--force")
+        print(f"capplan notebooks: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a folder that cannot be made or written
+        print(f"capplan notebooks: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(paths)} notebooks to {args.directory}: " + ", ".join(p.name for p in paths))
+    if any(p.name == DEFAULT_NOTEBOOK for p in paths):
+        print(f"run one with: capplan report {Path(args.directory) / DEFAULT_NOTEBOOK}")
     return 0
 
 

@@ -119,6 +119,12 @@ def test_plan_writes_json_and_csv_that_read_back(tmp_path):
     schedule = json.loads(out.with_name(out.name + ".ladder.json").read_text())
     assert {item["fleet"] for item in schedule} == {"join", "streams"}
     assert "Pre-warm ladder" in result.stdout
+    # the summary comes first, in human numbers, with the plan's own figures
+    assert result.stdout.startswith("Summary\n")
+    summary = result.stdout.split("\n\n")[0]
+    assert f"Join workers: {int(frame['workers'].max()):,} workers at 19:00 UTC" in summary
+    assert f"{int(frame['stream_servers'].max()):,} servers" in summary
+    assert "e+0" not in result.stdout
 
 
 @pytest.mark.parametrize(

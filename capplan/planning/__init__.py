@@ -34,6 +34,7 @@ from capplan.planning.autoscale import (
     compare_reactive,
     simulate_autoscaler,
 )
+from capplan.planning.briefing import Briefing, briefing
 from capplan.planning.forecast import JoinForecast
 from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, QueuePolicy
 from capplan.planning.io import load_plan, save_plan
@@ -50,6 +51,7 @@ __all__ = [
     "SLO",
     "AutoscalerPolicy",
     "AutoscalerRun",
+    "Briefing",
     "Capacity",
     "CapacityAssessment",
     "ClientPolicy",
@@ -67,6 +69,7 @@ __all__ = [
     "ReactiveComparison",
     "WaitingRoomResult",
     "assess",
+    "briefing",
     "compare_reactive",
     "forecast_event",
     "least_regret",

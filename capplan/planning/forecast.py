@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from capplan._text import human
 from capplan.models.noise import mixing_alpha
 
 __all__ = ["JoinForecast"]
@@ -151,7 +152,7 @@ class JoinForecast:
             float(fit.alpha_per_second),
             "fit",
             {"point": point, "upper": upper},
-            f"fitted {fit.form.name} curve, peak {peak.rate:.4g}/s at {peak.time:.0f} s; "
+            f"fitted {fit.form.name} curve, peak {human(peak.rate, '1/s')} at {peak.time:.0f} s; "
             f"upper: {level:.0%} parameter band",
             cluster_per_second=float(fit.cluster_per_second),
         )
@@ -209,7 +210,7 @@ class JoinForecast:
             "peak",
             {"point": point, "upper": upper},
             f"fitted {fit.form.name} curve scaled by {scale:.4g} to a peak of "
-            f"{peak_per_s:.4g}/s; upper = point x {factor:.4g} ({level:.0%} quantile)",
+            f"{human(peak_per_s, '1/s')}; upper = point x {factor:.4g} ({level:.0%} quantile)",
             _observed_of(fit, observed_name),
             float(fit.cluster_per_second),
         )
