@@ -94,7 +94,7 @@ def vega_views(dom: str) -> int:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "explore.html"
-    path = report.build_report("01_explore_history.ipynb", out, include_input=False)
+    path = report.build_report("01_explore_history.ipynb", out)  # shared: no code
     return path, path.read_text(encoding="utf-8")
 
 
