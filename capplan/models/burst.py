@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from capplan._text import table_text
+from capplan._text import human, table_text
 from capplan.models import _validate
 from capplan.models.join_curve import JoinCurveFit
 from capplan.models.noise import local_noise, mixing_alpha
@@ -194,7 +194,8 @@ class BurstFactor:
             f"Burst factor: worst second over the {self.window_s} s window's mean\n"
             f"model: NB seconds, alpha per second = {self.alpha_per_second:.4g}, "
             f"cluster = {self.cluster_per_second:.4g}, "
-            f"reference rate {self.rate_per_s:.4g}/s; empirical: {len(self.windows)} windows\n"
+            f"reference rate {human(self.rate_per_s, '1/s')}; "
+            f"empirical: {len(self.windows)} windows\n"
         )
         return head + table_text(self.summary(), 4)
 

@@ -56,7 +56,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.tools.numdiff import approx_fprime
 
-from capplan._text import table_text
+from capplan._text import human, table_text
 from capplan.models import _validate
 from capplan.models.distributions import DISTRIBUTIONS, SessionDistribution
 from capplan.models.join_curve import JoinCurveFit
@@ -211,7 +211,7 @@ class ConcurrencyResult:
 
     def __repr__(self) -> str:
         peak = self.peak()
-        return f"<ConcurrencyResult peak {peak.listeners:.4g} listeners at {peak.time:g} s>"
+        return f"<ConcurrencyResult peak {human(peak.listeners, 'listeners')} at {peak.time:g} s>"
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame.copy()

@@ -85,7 +85,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal, special, stats
 
-from capplan._text import table_text
+from capplan._text import human, table_text
 from capplan.models import _validate
 from capplan.models._fitting import (
     Estimate,
@@ -467,7 +467,7 @@ class JoinCurveFit:
 
     def __repr__(self) -> str:
         return (
-            f"<JoinCurveFit {self.form.name}: peak {self._peak_point()[1]:.4g}/s at "
+            f"<JoinCurveFit {self.form.name}: peak {human(self._peak_point()[1], '1/s')} at "
             f"{self._peak_point()[0]:.0f} s, {self.diagnostics['n_obs']} intervals>"
         )
 
@@ -662,9 +662,10 @@ def fit_join_curve(
     if abs(d["peak_1min_ratio"] - 1) > _PEAK_TOLERANCE:
         warnings.warn(
             LackOfFitWarning(
-                f"the fitted peak of the 1-minute mean, {d['peak_1min_fitted_per_s']:.4g}/s at "
+                "the fitted peak of the 1-minute mean, "
+                f"{human(d['peak_1min_fitted_per_s'], '1/s')} at "
                 f"{d['peak_1min_fitted_time_s']:.0f} s, is {d['peak_1min_ratio']:.0%} of the "
-                f"observed {d['peak_1min_observed_per_s']:.4g}/s at "
+                f"observed {human(d['peak_1min_observed_per_s'], '1/s')} at "
                 f"{d['peak_1min_observed_time_s']:.0f} s: the {current.name} form misses the "
                 "crest a plan is sized on. Try Floods() (the default) with a larger max_k, or "
                 "another form",

@@ -279,11 +279,11 @@ class Metastability:
         )
 
     def __str__(self) -> str:
-        from capplan._text import table_text
+        from capplan._text import human_number, table_text
 
         band = (
-            f"bistable for fresh rates in [{self.fresh_rate_low:.6g}, "
-            f"{self.fresh_rate_critical:.6g}) /s"
+            f"bistable for fresh rates in [{human_number(self.fresh_rate_low)}, "
+            f"{human_number(self.fresh_rate_critical)}) /s"
             if self.bistable
             else "monostable: no bistable band"
         )
