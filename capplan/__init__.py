@@ -7,6 +7,7 @@ per second, timestamps are UTC.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from capplan._text import readable
 from capplan.data import (
     History,
     azure_llm2023_history,
@@ -148,6 +149,7 @@ __all__ = [
     "plan_event",
     "plan_tipping",
     "provision",
+    "readable",
     "sample_history",
     "save_plan",
     "servers_for",

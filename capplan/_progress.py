@@ -1,16 +1,20 @@
 """One progress bar for long work (tqdm: a widget in Jupyter, text on stderr elsewhere)."""
 
 import importlib.util
+import sys
 
 
 def progress_bar(total: int, desc: str, unit: str, enabled: bool):
     """A tqdm bar of ``total`` steps, silent unless ``enabled``.
 
-    ``tqdm.auto`` draws a widget in Jupyter only with ipywidgets installed, and without
-    it prints a warning into the notebook; so it is used only when ipywidgets is there,
-    else the plain text bar.
+    In Jupyter the bar is a widget, which needs ipywidgets; without it a notebook would
+    get tqdm's warning or a text bar in its output (and in its exported report), so there
+    the bar is off. Elsewhere it is the text bar on stderr.
     """
-    if enabled and importlib.util.find_spec("ipywidgets") is not None:
+    widgets = importlib.util.find_spec("ipywidgets") is not None
+    if "ipykernel" in sys.modules and not widgets:
+        enabled = False
+    if enabled and widgets:
         from tqdm.auto import tqdm
     else:
         from tqdm import tqdm

@@ -13,7 +13,15 @@ import numbers
 import numpy as np
 import pandas as pd
 
-__all__ = ["html_table", "human", "human_number", "human_time", "table_text"]
+__all__ = [
+    "Readable",
+    "html_table",
+    "human",
+    "human_number",
+    "human_time",
+    "readable",
+    "table_text",
+]
 
 _SUFFIXES = ((1e9, 1e9, "bn"), (1e6, 1e6, "M"), (1e4, 1e3, "k"))  # from, in, named
 # units shown after the number as they are; the rest are named in a header
@@ -98,6 +106,8 @@ def _humane(frame: pd.DataFrame) -> pd.DataFrame:
         out = out.drop(columns="unit")
     for name in out.columns:
         out[name] = [_cell(v) for v in out[name]]
+    if isinstance(out.index, pd.DatetimeIndex):
+        out.index = pd.Index([human_time(t) for t in out.index], name=out.index.name)
     return out
 
 
@@ -121,3 +131,29 @@ def table_text(frame: pd.DataFrame, digits: int = 6, max_colwidth: int = 70) -> 
 def html_table(frame: pd.DataFrame) -> str:
     """``frame`` as an HTML table with human numbers (for the results' ``_repr_html_``)."""
     return _humane(frame).to_html(escape=True, border=0)
+
+
+class Readable:
+    """A table shown with human numbers: an HTML table in a notebook, text elsewhere.
+    The numbers themselves stay in ``frame``."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+    def _repr_html_(self) -> str:
+        return html_table(self.frame)
+
+    def __str__(self) -> str:
+        return table_text(self.frame)
+
+    def __repr__(self) -> str:
+        return table_text(self.frame)
+
+
+def readable(frame: pd.DataFrame) -> Readable:
+    """``frame`` to show: human numbers (8.0 M, 23.7 k/s, 2,470 worker-hours), a
+    ``value``/``unit`` pair read as one value. ``readable(plan.summary())`` in a notebook
+    draws an HTML table; the data are not changed."""
+    if not isinstance(frame, pd.DataFrame | pd.Series):
+        raise TypeError(f"readable takes a pandas DataFrame or Series; got {type(frame).__name__}")
+    return Readable(frame.to_frame() if isinstance(frame, pd.Series) else frame)
