@@ -8,19 +8,30 @@ page logs no script error. The report stays under 5 MB.
 The browser checks share :func:`open_in_chromium`; the fast tests below show that what it
 reports can fail: a page that throws, a page that needs a CDN, a page that fetches from a
 server on this machine.
+
+The headline report (notebook 03, the version that is shared) is also read as text: no
+``Warning``, no traceback, no stderr output, no scientific notation in its tables, and a
+title block first that states the data, the parameters in human units, the version and
+the date; in the browser it draws every chart and its screenshot shows a page, the title
+block leaving most of the first screen to what follows. A tiny notebook checks the title
+block, the notes and the cell numbering in seconds.
 """
 
 import http.server
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
+from helpers import toy_tables
 
 import capplan
 from capplan import report
@@ -50,16 +61,13 @@ MAX_REPORT_BYTES = 5_000_000
 _CONSOLE_LINE = re.compile(r"^\[[^\]]*:CONSOLE\b[^\]]*\]\s*(.*)$", re.MULTILINE)
 
 
-def open_in_chromium(
-    page: Path, *, offline: bool = True, budget_ms: int = 20_000
-) -> tuple[str, list[str]]:
-    """Open ``page`` in headless Chromium with a fresh profile; return the DOM after its
-    scripts ran (for up to ``budget_ms`` of virtual time) and the console messages it
-    logged: uncaught exceptions ("Uncaught ...") and console calls of any level.
+#: The first screen: a laptop's browser window.
+SCREEN = (1280, 900)
 
-    ``offline`` (the default) adds :data:`NO_NETWORK`, so that any fetch fails."""
+
+def _chromium(page: Path, action: list[str], *, offline: bool, budget_ms: int, window=SCREEN):
     with tempfile.TemporaryDirectory(prefix="capplan-chromium-") as profile:
-        result = subprocess.run(
+        return subprocess.run(
             [
                 CHROMIUM,
                 "--headless",
@@ -70,25 +78,98 @@ def open_in_chromium(
                 "--disable-sync",
                 "--disable-quic",
                 "--no-first-run",
+                "--hide-scrollbars",
                 f"--user-data-dir={profile}",
                 *(NO_NETWORK if offline else []),
                 "--enable-logging=stderr",
                 "--v=0",
+                f"--window-size={window[0]},{window[1]}",
                 f"--virtual-time-budget={budget_ms}",
-                "--dump-dom",
+                *action,
                 page.resolve().as_uri(),
             ],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=180,
         )
+
+
+def open_in_chromium(
+    page: Path, *, offline: bool = True, budget_ms: int = 20_000
+) -> tuple[str, list[str]]:
+    """Open ``page`` in headless Chromium with a fresh profile; return the DOM after its
+    scripts ran (for up to ``budget_ms`` of virtual time) and the console messages it
+    logged: uncaught exceptions ("Uncaught ...") and console calls of any level.
+
+    ``offline`` (the default) adds :data:`NO_NETWORK`, so that any fetch fails."""
+    result = _chromium(page, ["--dump-dom"], offline=offline, budget_ms=budget_ms)
     assert "</html>" in result.stdout, f"chromium dumped no page:\n{result.stderr[-3000:]}"
     return result.stdout, _CONSOLE_LINE.findall(result.stderr)
+
+
+def screenshot_in_chromium(
+    page: Path, png: Path, *, budget_ms: int = 20_000, window=SCREEN
+) -> list[str]:
+    """Save the first screen of ``page`` (``window`` pixels) as ``png``, offline, after its
+    scripts ran; return the console messages, as :func:`open_in_chromium`."""
+    result = _chromium(
+        page, [f"--screenshot={png}"], offline=True, budget_ms=budget_ms, window=window
+    )
+    assert png.is_file(), f"chromium saved no screenshot:\n{result.stderr[-3000:]}"
+    return _CONSOLE_LINE.findall(result.stderr)
+
+
+def png_facts(png: Path) -> tuple[int, int, int]:
+    """Width, height and the number of distinct byte values of a PNG's (filtered) pixel
+    data: a blank page's data is a handful of values (filter bytes, white), a drawn page's
+    hundreds."""
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    pos, idat = 8, b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    return width, height, len(set(zlib.decompress(idat)))
+
+
+#: Run after the page loads, in a copy of a report: where the title block lies on the
+#: first screen, written into the DOM for --dump-dom to show.
+_MEASURE = """<script>
+window.addEventListener("load", function () {
+  var box = document.querySelector(".capplan-report-header").getBoundingClientRect();
+  document.body.setAttribute("data-capplan-header",
+    [box.top, box.bottom, window.innerHeight].join(","));
+});
+</script>"""
+
+
+def readable(page_html: str) -> str:
+    """A report's HTML without its scripts (the chart libraries, the specs) and styles:
+    what a reader sees, with its tags."""
+    text = re.sub(r"<script\b.*?</script>", "", page_html, flags=re.S | re.I)
+    return re.sub(r"<style\b.*?</style>", "", text, flags=re.S | re.I)
+
+
+def header_of(page_html: str) -> str:
+    start = page_html.index('<header class="capplan-report-header"')
+    return page_html[start : page_html.index("</header>", start)]
 
 
 def vega_views(dom: str) -> int:
     """Vega views drawn in a DOM: each draws one ``<svg class="marks">``."""
     return len(re.findall(r'<svg[^>]*class="marks"', dom))
+
+
+@pytest.fixture(scope="module")
+def headline(tmp_path_factory):
+    """The main job's report: notebook 03, shared (no code), as `capplan report` writes it."""
+    out = tmp_path_factory.mktemp("headline") / "headline.html"
+    path = report.build_report(output=out)
+    return path, path.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +210,302 @@ def test_every_chart_draws_offline_with_no_script_error(built):
     assert console == []
     assert vega_views(dom) == charts_in("01_explore_history.ipynb") >= 4
     assert "could not be drawn: " not in dom.replace('could not be drawn: " + error', "")
+
+
+def around(text: str, needle: str, width: int = 300) -> str:
+    at = text.find(needle)
+    return text[max(0, at - width) : at + width] if at >= 0 else ""
+
+
+@pytest.mark.slow
+def test_the_headline_report_has_no_warning_traceback_or_stderr_text(headline):
+    _, page = headline
+    text = readable(page)
+    for needle in ("Warning", "Traceback", 'data-mime-type="application/vnd.jupyter.stderr"'):
+        assert needle not in text, around(text, needle)
+
+
+#: A number in scientific notation, as pandas prints a float column: 2.365810e+04.
+SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE][+-]\d+")
+
+
+def tables_in(page: str) -> list[str]:
+    """The tables a reader sees in a report, the title block's aside: HTML tables and
+    printed text outputs (a DataFrame or a result's text)."""
+    text = readable(page).replace(header_of(page), "")
+    tables = re.findall(r"<table\b.*?</table>", text, flags=re.S)
+    printed = re.findall(r'data-mime-type="text/plain"[^>]*>\s*<pre>(.*?)</pre>', text, flags=re.S)
+    return tables + printed
+
+
+@pytest.mark.slow
+def test_tables_of_counts_have_no_scientific_notation(headline):
+    _, page = headline
+    tables = tables_in(page)
+    assert len(tables) >= 3
+    found = [
+        (m.group(0), around(t, m.group(0), 120)) for t in tables for m in SCIENTIFIC.finditer(t)
+    ]
+    assert found == []
+
+
+@pytest.mark.slow
+def test_the_headline_title_block_comes_first_with_data_parameters_version_and_date(headline):
+    _, page = headline
+    body = page[page.index("<body") :]
+    assert body.index('class="capplan-report-header"') < body.index("jp-Cell")
+    header = header_of(page)
+    assert re.search(
+        r"Run \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC with capplan " + re.escape(capplan.__version__),
+        header,
+    )
+    assert "The shared version" in header and "jp-InputArea-editor" not in readable(page)
+    assert "<code>capplan.sample_history()</code>" in header
+    assert "<strong>40 events</strong>" in header
+    declared = papermill.inspect_notebook(str(report.notebooks_dir() / report.DEFAULT_NOTEBOOK))
+    assert len(declared) >= 10
+    for name in declared:
+        assert f"<th><code>{name}</code></th>" in header, name
+    for text in ("2025-06-14 19:00 UTC", "300 M", "90%", "the notebook's defaults"):
+        assert text in header, text
+    assert "300000000" not in header.replace('title="300000000"', "")
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_the_headline_report_draws_every_chart_and_leaves_its_first_screen_to_the_reader(
+    headline, tmp_path
+):
+    path, page = headline
+    charts = page.count('capplanEmbed("capplan-chart-')
+    before, _, after = page.rpartition("</body>")
+    measured = tmp_path / "measured.html"
+    measured.write_text(before + _MEASURE + "</body>" + after, encoding="utf-8")
+    dom, console = open_in_chromium(measured, budget_ms=30_000)
+    assert console == []
+    assert vega_views(dom) == charts >= 5
+    assert "could not be drawn: " not in dom.replace('could not be drawn: " + error', "")
+    box = re.search(r'data-capplan-header="([^"]+)"', dom)
+    top, bottom, screen = (float(x) for x in box.group(1).split(","))
+    assert screen == SCREEN[1]
+    assert 0 <= top < 100 and bottom < screen / 2, (top, bottom)  # the title block is short
+
+    png = tmp_path / "first-screen.png"
+    assert screenshot_in_chromium(path, png, budget_ms=30_000) == []
+    width, height, values = png_facts(png)
+    assert (width, height) == SCREEN
+    assert png.stat().st_size > 20_000 and values > 50  # a drawn page, not a blank one
+
+
+def test_a_blank_page_is_told_from_a_drawn_one(tmp_path):
+    # What png_facts reads: a uniform PNG has few byte values, one with content many.
+    def png(rows: list[bytes], width: int) -> Path:
+        raw = b"".join(b"\x00" + row for row in rows)
+        ihdr = struct.pack(">IIBBBBB", width, len(rows), 8, 0, 0, 0, 0)  # 8-bit grey
+
+        def chunk(kind, body):
+            crc = zlib.crc32(kind + body)
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+        path = tmp_path / f"p{len(list(tmp_path.iterdir()))}.png"
+        path.write_bytes(
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b"")
+        )
+        return path
+
+    assert png_facts(png([b"\xff" * 64] * 32, 64)) == (64, 32, 2)
+    assert png_facts(png([bytes(range(i, i + 64)) for i in range(32)], 64))[2] > 50
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "note", "text"),
+    [
+        ("followers", 300_000_000, "followers of the host", "300 M"),
+        ("registrations", 2_000_000, "", "2.0 M"),
+        ("scheduled_start", "2025-06-14T21:00:00+02:00", "UTC", "2025-06-14 19:00 UTC"),
+        ("level", 0.9, "level of the forecast intervals", "90%"),
+        ("max_refused", 0.001, "at most this share of joins refused", "0.1%"),
+        ("zone_loss", 1 / 3, "share of capacity that may be lost at once", "33.3%"),
+        ("autoscaler_target", 0.6, "target utilisation of a reactive autoscaler", "60%"),
+        ("wait_s", 2.0, "", "2 s"),
+        ("instance_lead_time_s", 330, "", "5.5 min"),
+        ("delay_min", 40, "", "40 min"),
+        ("attack_rps", 5_000, "", "5,000/s"),
+        ("max_added_per_min", 200, "", "200 per min"),
+        ("join_price_per_hour", 0.68, "", "0.68 per hour"),
+        ("tipping_attack_shares", [0.25, 0.5, 1.0], "", "25%, 50%, 100%"),
+        ("tipping_durations_s", [15, 30, 60], "", "15 s, 30 s, 60 s"),
+        ("method", "mol", "", "mol"),
+        ("seed", 1, "", "1"),
+        ("spare", 2, "", "2"),
+    ],
+)
+def test_parameters_read_in_human_units(name, value, note, text):
+    assert report._human(name, value, note) == text
+
+
+TINY_PARAMETERS = """# The event
+scheduled_start = "2025-06-14T19:00:00+00:00"  # UTC
+followers = 300_000_000  # followers of the host
+
+# Margins
+zone_loss = 1 / 3  # share of capacity that may be lost at once
+wait_s = 2.0  # a join should wait less than this (s)
+"""
+
+
+def tiny_notebook(folder: Path) -> Path:
+    """A notebook of three code cells: parameters under two headings; a history loaded
+    from files, a capplan warning, a progress bar and a print; a check that fails when
+    there are a billion followers or more."""
+    events, series = toy_tables()
+    events.to_csv(folder / "events.csv", index=False)
+    series.to_csv(folder / "series.csv", index=False)
+    parameters = nbformat.v4.new_code_cell(TINY_PARAMETERS)
+    parameters.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A tiny report"),
+        parameters,
+        nbformat.v4.new_code_cell(
+            "import warnings\n"
+            "from tqdm import tqdm\n"
+            "import capplan\n"
+            "from capplan.warnings import CovarianceWarning\n"
+            f"history = capplan.load_history({str(folder / 'events.csv')!r}, "
+            f"{str(folder / 'series.csv')!r})\n"
+            'warnings.warn(CovarianceWarning("no standard errors for rise_s"))\n'
+            'for _ in tqdm(range(3), desc="counting"):\n'
+            "    pass\n"
+            'print(f"followers: {followers:,}")'
+        ),
+        nbformat.v4.new_code_cell('assert followers < 1e9, "too many followers"'),
+    ]
+    path = folder / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The tiny notebook's report, shared with one parameter given, and with its code."""
+    folder = tmp_path_factory.mktemp("tiny")
+    path = tiny_notebook(folder)
+    shared = report.build_report(path, folder / "shared.html", {"followers": 2_000_000})
+    full = report.build_report(path, folder / "full.html", with_code=True)
+    return path, shared.read_text(encoding="utf-8"), full.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_title_block_states_the_data_the_parameters_the_version_and_the_date(tiny):
+    _, shared, full = tiny
+    header = header_of(shared)
+    assert re.search(
+        r"Run \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC with capplan " + re.escape(capplan.__version__),
+        header,
+    )
+    assert "<code>tiny.ipynb</code>" in header
+    assert "<code>events.csv</code> and <code>series.csv</code>" in header
+    assert "<strong>3 events</strong>" in header
+    # in human units, under the parameters cell's headings, with their comments
+    for text in ("2025-06-14 19:00 UTC", "33.3%", "2 s", "The event", "Margins", "(s)"):
+        assert text in header, text
+    assert "followers of the host (set for this run)" in header
+    assert "set for this run: <code>followers</code> 2.0 M" in header
+    assert '<td title="2000000">2.0 M</td>' in header
+    assert '<td title="0.3333333333333333">33.3%</td>' in header
+    full_header = header_of(full)
+    assert "300 M" in full_header and "the notebook's defaults" in full_header
+
+
+@pytest.mark.slow
+def test_the_shared_version_leaves_the_code_out_and_with_code_shows_it(tiny):
+    _, shared, full = tiny
+    assert "The shared version" in header_of(shared) and "jp-InputArea-editor" not in readable(
+        shared
+    )
+    assert "The full analysis" in header_of(full) and "jp-InputArea-editor" in readable(full)
+    assert "too many followers" in full and "too many followers" not in shared
+    assert "followers: 2,000,000" in shared and "followers: 300,000,000" in full
+
+
+@pytest.mark.slow
+def test_a_capplan_warning_is_a_note_and_progress_bars_are_dropped(tiny):
+    _, shared, _ = tiny
+    text = readable(shared)
+    assert (
+        '<div class="capplan-note" role="note"><strong>Note.</strong> '
+        "no standard errors for rise_s</div>"
+    ) in text
+    assert "Warning" not in text and "vnd.jupyter.stderr" not in text
+    assert "counting" not in text and "%|" not in text
+
+
+@pytest.mark.slow
+def test_a_failing_cell_is_named_as_the_planner_counts_it(tiny, tmp_path):
+    path, _, _ = tiny  # cell 1 is the parameters; the report's cells and papermill's not counted
+    with pytest.raises(
+        ValueError, match=r"^tiny\.ipynb failed in cell 3: AssertionError: too many"
+    ):
+        report.build_report(path, tmp_path / "r.html", {"followers": 2_000_000_000})
+
+
+def test_notebooks_are_the_checkouts_when_capplan_runs_from_a_checkout():
+    assert report.notebooks_dir() == Path(__file__).resolve().parents[1] / "notebooks"
+    assert (report.notebooks_dir() / report.DEFAULT_NOTEBOOK).is_file()
+
+
+def cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "capplan.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def test_capplan_notebooks_copies_them_out_and_overwrites_only_with_force(tmp_path):
+    target = tmp_path / "mine"
+    names = sorted(p.name for p in report.notebooks_dir().glob("*.ipynb"))
+    first = cli("notebooks", str(target))
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in target.iterdir()) == names
+    headline = target / report.DEFAULT_NOTEBOOK
+    assert headline.read_bytes() == (report.notebooks_dir() / report.DEFAULT_NOTEBOOK).read_bytes()
+    assert f"capplan report {headline}" in first.stdout
+
+    headline.write_text("edited", encoding="utf-8")
+    again = cli("notebooks", str(target))
+    assert again.returncode == 2 and again.stdout == ""
+    (line,) = again.stderr.splitlines()
+    assert line.startswith(f"capplan notebooks: error: {target} already has {names[0]}, ")
+    assert line.endswith("; nothing copied (--force overwrites them)")
+    assert headline.read_text(encoding="utf-8") == "edited"  # nothing was copied
+
+    forced = cli("notebooks", str(target), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert headline.read_bytes() == (report.notebooks_dir() / report.DEFAULT_NOTEBOOK).read_bytes()
+
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    onto_file = cli("notebooks", str(tmp_path / "a-file"))
+    assert onto_file.returncode == 2
+    assert onto_file.stderr.splitlines() == [
+        f"capplan notebooks: error: {tmp_path / 'a-file'} is a file; give a folder to copy into"
+    ]
+
+
+def test_report_options_with_code_and_the_old_no_input_are_exclusive():
+    result = cli("report", "--with-code", "--no-input")
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
 
 
 @needs_chromium
