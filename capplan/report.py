@@ -451,10 +451,18 @@ def _code_cell_number(cells: list, index: int) -> int:
 
 
 def _title(nb, fallback: str) -> str:
-    for cell in nb.cells:
+    """The notebook's first ``# `` heading, taken out of its cell (the title block shows
+    it); ``fallback`` when it has none."""
+    for n, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
+            lines = cell.source.splitlines()
+            for i, line in enumerate(lines):
                 if line.startswith("# "):
+                    rest = "\n".join(lines[:i] + lines[i + 1 :]).strip("\n")
+                    if rest.strip():
+                        cell.source = rest
+                    else:
+                        del nb.cells[n]
                     return line[2:].strip()
     return fallback
 
