@@ -211,6 +211,7 @@ def run(*args):
     )
 
 
+@pytest.mark.slow
 def test_cli_assesses_a_saved_plan_with_a_tested_concurrency(forecast, tmp_path):
     plan = plan_event(
         forecast, SESSIONS, service=SERVICE, streams_per_server=20_000, window=(-600, 3000)
@@ -227,6 +228,7 @@ def test_cli_assesses_a_saved_plan_with_a_tested_concurrency(forecast, tmp_path)
     assert set(table["resource"]) == {"join path", "stream servers", "tested concurrency"}
 
 
+@pytest.mark.slow
 def test_cli_without_a_plan_or_a_capacity_is_one_line_and_exit_code_2():
     result = run("assess")
     assert result.returncode == 2

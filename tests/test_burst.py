@@ -79,6 +79,7 @@ def test_windows_are_whole_and_aligned_on_the_start():
     assert result.windows["start_s"].tolist() == [-60, 60, 120]
 
 
+@pytest.mark.slow
 def test_fit_per_minute_warns_and_gives_an_upper_bound():
     history = capplan.sample_history()
     event = history.event("ev-007")

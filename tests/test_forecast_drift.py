@@ -172,7 +172,9 @@ def test_rolling_points_come_from_earlier_events_only(worldcup_fit):
     assert np.isnan(full[worldcup_fit.time_order[0]])
 
 
-@pytest.mark.parametrize("method", ["conformal", "ols", "jackknife+", "quantreg"])
+@pytest.mark.parametrize(
+    "method", ["conformal", "ols", "jackknife+", pytest.param("quantreg", marks=pytest.mark.slow)]
+)
 def test_no_foreign_warning_escapes_a_forecast(method):
     history = capplan.worldcup98_history()
     with warnings.catch_warnings():

@@ -73,6 +73,7 @@ def synthetic_history(audience, peaks, *, delays_s=None, pre_start_per_minute=No
 # -- the interval machinery against independent truth ---------------------------------------
 
 
+@pytest.mark.slow
 def test_ols_prediction_interval_covers_at_the_nominal_level_on_simulated_log_linear_data():
     """Known truth: log y = X b + N(0, s^2). The OLS prediction interval of a new value is
     exact under this model, so over many simulated data sets (40 events, 4 features, a fresh

@@ -47,6 +47,7 @@ def test_scenario_list_and_default_simulation():
     assert table["wait_prob"].iloc[0] == again["wait_prob"]
 
 
+@pytest.mark.slow
 def test_local_cluster_with_two_workers_equals_the_in_process_run():
     inline = sweep(GRID, fixed=FIXED, seed=11, scheduler="inline", progress=False)
     cluster = sweep(GRID, fixed=FIXED, seed=11, n_workers=2, progress=False)
