@@ -137,6 +137,24 @@ def test_no_import_cycle_among_capplan_modules():
     assert cycle is None, "module-level import circle: " + " -> ".join(cycle)
 
 
+def test_only_the_charts_import_the_charts_at_module_level():
+    """Results draw through ``chart()``, which imports :mod:`capplan.charts` when called;
+    a module-level import of the charts elsewhere would be the old circle back."""
+    graph = import_graph()
+    outside = {
+        module
+        for module, edges in graph.items()
+        if not module.startswith("capplan.charts")
+        and any(e == "capplan.charts" or e.startswith("capplan.charts.") for e in edges)
+    }
+    assert outside == set()
+    # the two circles of before, each now one way
+    assert "capplan.simulation.result" in graph["capplan.charts.simulation"]
+    assert not any(e.startswith("capplan.charts") for e in graph["capplan.simulation.result"])
+    assert "capplan.planning.plan" in graph["capplan.planning.io"]
+    assert "capplan.planning.io" not in graph["capplan.planning.plan"]
+
+
 @pytest.mark.parametrize("module", ["capplan.charts", "capplan.planning", "capplan.simulation"])
 def test_each_package_imports_alone(module):
     """A fresh interpreter imports each package first without a partially initialised module."""

@@ -308,7 +308,7 @@ def test_simulate_autoscaler_on_a_plan():
     assert 150 + 60 <= first - 30 <= 150 + 120
     assert run.summary()["instance_hours"].iloc[0] == pytest.approx(frame["billed"].sum() / 3600)
     assert "reactive autoscaler" in str(run) and "minutes in breach" in repr(run)
-    assert "seconds from the scheduled start" in json.dumps(run.chart().to_dict())
+    assert "minutes from the scheduled start" in json.dumps(run.chart().to_dict())
 
 
 def test_ladder_meets_the_slo_on_a_flood_the_reactive_autoscaler_misses():

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from capplan.charts.theme import HEIGHT, WIDTH, heading
+from capplan.charts.theme import HEIGHT, NUMBER, WIDTH, heading
 
 __all__ = ["calibration_chart", "nowcast_backtest_chart", "peak_backtest_chart"]
 
@@ -60,7 +60,14 @@ def peak_backtest_chart(result) -> alt.HConcatChart:
             x=alt.X("actual:Q", scale=scale),
             y=alt.Y("predicted:Q", scale=scale),
             color=alt.Color("covered:N", scale=_COVERED),
-            tooltip=["event_id", "actual", "predicted", "lower", "upper", "covered"],
+            tooltip=[
+                alt.Tooltip("event_id:N", title="event"),
+                alt.Tooltip("actual:Q", title=f"real {label}", format=NUMBER),
+                alt.Tooltip("predicted:Q", title=f"forecast {label}", format=NUMBER),
+                alt.Tooltip("lower:Q", title="interval from", format=NUMBER),
+                alt.Tooltip("upper:Q", title="interval to", format=NUMBER),
+                alt.Tooltip("covered:N", title="inside interval"),
+            ],
         )
         diagonal = (
             alt.Chart(pd.DataFrame({"actual": [lo, hi], "predicted": [lo, hi]}))
@@ -114,7 +121,14 @@ def calibration_chart(frame: pd.DataFrame) -> alt.LayerChart:
         x=x,
         y=alt.Y("coverage:Q", scale=axis, title="share of real peaks inside"),
         color=alt.Color("series:N", title="forecast"),
-        tooltip=["series", "level", "coverage", "coverage_low", "coverage_high", "n_events"],
+        tooltip=[
+            alt.Tooltip("series:N", title="forecast"),
+            alt.Tooltip("level:Q", title="nominal level", format=".0%"),
+            alt.Tooltip("coverage:Q", title="share inside", format=".0%"),
+            alt.Tooltip("coverage_low:Q", title="95% CI from", format=".0%"),
+            alt.Tooltip("coverage_high:Q", title="95% CI to", format=".0%"),
+            alt.Tooltip("n_events:Q", title="events"),
+        ],
     )
     scheme = frame.attrs.get("scheme", "")
     return alt.layer(diagonal, bars, points).properties(
@@ -150,7 +164,15 @@ def nowcast_backtest_chart(result) -> alt.HConcatChart:
         .encode(
             x=x,
             y=alt.Y("median_abs_log_error:Q", title="median |log(real / nowcast)|"),
-            tooltip=["minutes", "median_abs_log_error", "median_width_ratio"],
+            tooltip=[
+                alt.Tooltip("minutes:Q", title="minutes since the actual start"),
+                alt.Tooltip("median_abs_log_error:Q", title="median |log error|", format=".3f"),
+                alt.Tooltip(
+                    "median_width_ratio:Q",
+                    title="median interval width (upper/lower)",
+                    format=".2f",
+                ),
+            ],
         )
         .properties(width=300, height=260, title=f"Nowcast error, {label}")
     )
@@ -166,7 +188,14 @@ def nowcast_backtest_chart(result) -> alt.HConcatChart:
         y2="coverage_high:Q",
     )
     points = coverage_base.mark_point(filled=True, size=50).encode(
-        x=x, y="coverage:Q", tooltip=["minutes", "coverage", "coverage_low", "coverage_high"]
+        x=x,
+        y="coverage:Q",
+        tooltip=[
+            alt.Tooltip("minutes:Q", title="minutes since the actual start"),
+            alt.Tooltip("coverage:Q", title="share inside", format=".0%"),
+            alt.Tooltip("coverage_low:Q", title="95% CI from", format=".0%"),
+            alt.Tooltip("coverage_high:Q", title="95% CI to", format=".0%"),
+        ],
     )
     nominal = (
         alt.Chart(pd.DataFrame({"level": [backtest.level]}))

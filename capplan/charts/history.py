@@ -7,7 +7,7 @@ import math
 import altair as alt
 import pandas as pd
 
-from capplan.charts.theme import HEIGHT, MAX_ROWS, TIME_TITLE, WIDTH, heading, start_rule
+from capplan.charts.theme import ACTUAL, HEIGHT, MAX_ROWS, WIDTH, Clock, heading
 
 __all__ = ["history_chart"]
 
@@ -15,7 +15,8 @@ __all__ = ["history_chart"]
 def history_chart(
     history, column: str = "joins", event_ids=None, *, interval_s=None, log: bool = True
 ) -> alt.LayerChart:
-    """Past events side by side, aligned on their actual start.
+    """Past events side by side, aligned on their actual start: minutes from it, the actual
+    start marked (and, for one event, its scheduled start).
 
     Parameters
     ----------
@@ -53,23 +54,34 @@ def history_chart(
     data = pd.concat(frames, ignore_index=True)
     if log:
         data = data[data["value"] > 0]
+    clock = Clock(ACTUAL)
+    data = clock.put(data, "seconds")
     unit = "per second (1/s)" if column != "concurrent" else "listeners"
     y = alt.Y("value:Q", title=f"{column} {unit}", scale=alt.Scale(type="log" if log else "linear"))
     lines = (
         alt.Chart(data)
         .mark_line(strokeWidth=1, opacity=0.7)
         .encode(
-            x=alt.X("seconds:Q", title=TIME_TITLE),
+            x=clock.x(),
             y=y,
             color=alt.Color("event_id:N", legend=None),
-            tooltip=["event_id:N", "seconds:Q", alt.Tooltip("value:Q", format=",.4g")],
+            tooltip=[
+                alt.Tooltip("event_id:N", title="event"),
+                clock.tooltip(),
+                alt.Tooltip("value:Q", title=f"{column} {unit}", format=",.4g"),
+            ],
         )
     )
-    return alt.layer(lines, start_rule()).properties(
+    scheduled_s, marked = None, "red: the actual start"
+    if len(ids) == 1:
+        delay_s = float(history.summary().at[ids[0], "delay_s"])
+        if delay_s != 0:
+            scheduled_s, marked = -delay_s, "red: the actual start, dashed: the scheduled start"
+    return alt.layer(lines, *clock.rules(scheduled_s=scheduled_s)).properties(
         width=WIDTH,
         height=HEIGHT,
         title=heading(
             f"{column} of {len(ids)} past events, aligned on the actual start",
-            f"means over {interval_s:g} s intervals; red: the actual start",
+            f"means over {interval_s:g} s intervals; {marked}",
         ),
     )

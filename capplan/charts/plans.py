@@ -8,7 +8,18 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from capplan.charts.theme import FIT_COLOR, SLO_COLOR, START_COLOR, WIDTH, heading, start_rule
+from capplan.charts.theme import (
+    COUNT,
+    FIT_COLOR,
+    NUMBER,
+    SCHEDULED,
+    SHARE,
+    SLO_COLOR,
+    WIDTH,
+    Clock,
+    heading,
+    utc_start,
+)
 from capplan.planning.assess import _UNITS, CapacityAssessment
 from capplan.planning.provision import STEP_S, ProvisioningLadder
 from capplan.planning.regret import LeastRegret
@@ -28,111 +39,227 @@ __all__ = [
 
 
 # --- the plan -------------------------------------------------------------------------------
-# Time in seconds from the scheduled start, the SLO's limit as a red rule.
+# Time in minutes from the scheduled start (UTC wall time given the scheduled start's
+# timestamp), the starts as red rules, the SLO's limit as a red rule.
+
+_WORKERS = {  # plan.frame's columns as the legend names them, in its order
+    "workers_needed": "needed for the SLO",
+    "workers": "planned (+ zone loss, spares)",
+}
+_STREAM_SERVERS = {
+    "stream_servers_needed": "needed for the upper concurrency",
+    "stream_servers": "planned (+ zone loss, spares)",
+}
 
 
-def plan_validation_chart(validation) -> alt.LayerChart:
+def _plan_clock(scheduled_start) -> Clock:
+    return Clock(SCHEDULED, utc_start(scheduled_start))
+
+
+def plan_validation_chart(
+    validation, *, scheduled_start=None, actual_start_s: float | None = None
+) -> alt.LayerChart:
     """Simulated share of joins missing the waiting target, per interval and scenario,
     against the SLO's limit (a :class:`~capplan.planning.PlanValidation`); replays of
-    observed seconds dashed beside the model's scenarios."""
+    observed seconds dashed beside the model's scenarios.
+
+    Parameters
+    ----------
+    validation : PlanValidation
+    scheduled_start : timestamp, optional
+        The scheduled start's wall time (UTC): time is drawn on the UTC clock instead of
+        minutes from the scheduled start.
+    actual_start_s : float, optional
+        The actual start, seconds from the scheduled start (a late start), marked by a
+        solid rule beside the scheduled start's dashed one.
+    """
+    clock = _plan_clock(scheduled_start)
     columns = ["scenario", "source", "start_s", "miss_share", "refused_share"]
-    f = validation.frame[columns].copy()
+    f = clock.put(validation.frame[columns].copy())
     line = (
         alt.Chart(f)
         .mark_line(point=True)
         .encode(
-            x=alt.X("start_s:Q", title="seconds from the scheduled start (s)"),
-            y=alt.Y("miss_share:Q", title="share of joins missing the wait target"),
-            color="scenario:N",
+            x=clock.x(),
+            y=alt.Y(
+                "miss_share:Q",
+                title="share of joins missing the wait target",
+                axis=alt.Axis(format="%"),
+            ),
+            color=alt.Color("scenario:N", title="scenario"),
             strokeDash=alt.StrokeDash("source:N", sort=["model", "replay"], title="source"),
-            tooltip=columns,
+            tooltip=[
+                alt.Tooltip("scenario:N"),
+                alt.Tooltip("source:N"),
+                clock.tooltip(),
+                alt.Tooltip("miss_share:Q", title="share over the wait target", format=SHARE),
+                alt.Tooltip("refused_share:Q", title="share refused", format=SHARE),
+            ],
         )
     )
     target = (
         alt.Chart(pd.DataFrame({"y": [validation.slo.miss_limit], "label": ["SLO limit"]}))
         .mark_rule(color=SLO_COLOR)
-        .encode(y="y:Q", tooltip=["label:N"])
+        .encode(
+            y="y:Q",
+            tooltip=[
+                alt.Tooltip("label:N", title="rule"),
+                alt.Tooltip("y:Q", title="share over the wait target", format=SHARE),
+            ],
+        )
     )
-    return alt.layer(line, start_rule(), target).properties(
+    return alt.layer(line, *clock.rules(actual_s=actual_start_s), target).properties(
         title=heading("Simulated service level vs target", validation.slo.describe()),
         width=WIDTH,
         height=180,
     )
 
 
-def plan_chart(plan, validation=None) -> alt.VConcatChart:
+def plan_chart(
+    plan, validation=None, *, scheduled_start=None, actual_start_s: float | None = None
+) -> alt.VConcatChart:
     """Workers and stream servers per interval, the margins at the busiest interval, and
-    (given a validation) the simulated service level (an :class:`~capplan.planning.EventPlan`)."""
-    f = plan.frame.reset_index()
-    x = alt.X("start_s:Q", title="seconds from the scheduled start (s)")
+    (given a validation) the simulated service level (an :class:`~capplan.planning.EventPlan`).
 
-    def steps(columns, title):
-        return (
-            alt.Chart(f)
-            .transform_fold(columns)
-            .mark_line(interpolate="step-after")
-            .encode(x=x, y=alt.Y("value:Q", title=title), color="key:N")
+    Each panel's legend names only what it draws; the margins' bars carry their values.
+
+    Parameters
+    ----------
+    plan : EventPlan
+    validation : PlanValidation, optional
+    scheduled_start : timestamp, optional
+        The scheduled start's wall time (UTC): time is drawn on the UTC clock instead of
+        minutes from the scheduled start.
+    actual_start_s : float, optional
+        The actual start, seconds from the scheduled start, marked beside the scheduled one.
+    """
+    clock = _plan_clock(scheduled_start)
+    f = clock.put(plan.frame.reset_index())
+    rules = clock.rules(actual_s=actual_start_s)
+
+    def steps(names, unit, title, height):
+        long = f.melt(
+            id_vars=["start_s", clock.field],
+            value_vars=list(names),
+            var_name="series",
+            value_name="count",
         )
+        long["series"] = long["series"].map(names)
+        lines = (
+            alt.Chart(long)
+            .mark_line(interpolate="step-after")
+            .encode(
+                x=clock.x(),
+                y=alt.Y("count:Q", title=unit),
+                color=alt.Color(
+                    "series:N", title=None, scale=alt.Scale(domain=list(names.values()))
+                ),
+                tooltip=[
+                    clock.tooltip(),
+                    alt.Tooltip("series:N", title=unit),
+                    alt.Tooltip("count:Q", title=unit, format=COUNT),
+                ],
+            )
+        )
+        return alt.layer(lines, *rules).properties(width=WIDTH, height=height, title=title)
 
     m = plan.margins_table.copy()
     m["label"] = m["margin"] + " (" + m["applies_to"] + ")"
-    bars = (
-        alt.Chart(m)
-        .mark_bar(color=FIT_COLOR)
-        .encode(
-            y=alt.Y("label:N", sort=None, title=None),
-            x=alt.X("added_at_peak:Q", title="added at the busiest interval (workers / servers)"),
-            tooltip=["margin", "applies_to", "factor", "count", "covers"],
-        )
+    unit = "workers or stream servers"
+    base = alt.Chart(m).encode(
+        y=alt.Y("label:N", sort=None, title=None),
+        x=alt.X(
+            "added_at_peak:Q",
+            title=f"added at the busiest interval ({unit})",
+            axis=alt.Axis(tickMinStep=1),
+        ),
+        tooltip=[
+            alt.Tooltip("margin:N"),
+            alt.Tooltip("applies_to:N", title="applies to"),
+            alt.Tooltip("factor:Q", title="factor (x)", format=".3f"),
+            alt.Tooltip("count:Q", title="count (requests/s, or spare workers / servers)"),
+            alt.Tooltip("added_at_peak:Q", title=f"added ({unit})", format=COUNT),
+            alt.Tooltip("covers:N"),
+        ],
+    )
+    bars = alt.layer(
+        base.mark_bar(color=FIT_COLOR),
+        base.mark_text(align="left", baseline="middle", dx=3).encode(
+            text=alt.Text("added_at_peak:Q", format=COUNT)
+        ),
     )
     parts = [
-        steps(["workers_needed", "workers"], "join-path workers").properties(
-            width=WIDTH, height=180, title="Join-path workers"
-        ),
-        steps(["stream_servers_needed", "stream_servers"], "stream servers").properties(
-            width=WIDTH, height=150, title="Stream servers"
-        ),
+        steps(_WORKERS, "join-path workers", "Join-path workers", 180),
+        steps(_STREAM_SERVERS, "stream servers", "Stream servers", 150),
         bars.properties(width=WIDTH, height=160, title="Margins"),
     ]
     if validation is not None:
-        parts.append(plan_validation_chart(validation))
-    return alt.vconcat(*parts).properties(
-        title=heading(f"Event plan ({plan.method})", plan.slo.describe())
+        parts.append(
+            plan_validation_chart(
+                validation, scheduled_start=scheduled_start, actual_start_s=actual_start_s
+            )
+        )
+    marked = "dashed red: the scheduled start"
+    if actual_start_s is not None:
+        marked += ", solid red: the actual start"
+    subtitle = [plan.slo.describe(), f"time: {clock.title}; {marked}"]
+    return (
+        alt.vconcat(*parts)
+        .resolve_scale(color="independent", strokeDash="independent")
+        .properties(title=heading(f"Event plan ({plan.method})", subtitle))
     )
 
 
 # --- the capacity already there ------------------------------------------------------
 
 
-def assessment_chart(result: CapacityAssessment):
+def assessment_chart(result: CapacityAssessment, *, scheduled_start=None):
     """Per resource: each scenario's demand per interval against the capacity (a black
-    step line), the intervals where the upper scenario breaches shaded red."""
-
-    f = result.frame
-    x = alt.X("start_s:Q", title="seconds from the scheduled start (s)")
+    step line), the intervals where the upper scenario breaches shaded red; time in
+    minutes from the scheduled start (UTC wall time given ``scheduled_start``)."""
+    clock = _plan_clock(scheduled_start)
+    f = clock.put(result.frame)
+    x = clock.x()
+    end = f"{clock.field}_end"
     panels = []
     for resource, g in f.groupby("resource", sort=False):
         unit = _UNITS[resource]
-        cap = g[g["scenario"] == "point"][["start_s", "capacity"]]
-        top = g[(g["scenario"] == "upper") & g["breach"]][["start_s"]].copy()
-        top["end_s"] = top["start_s"] + result.interval_s
+        cap = g[g["scenario"] == "point"][["start_s", clock.field, "capacity"]]
+        top = g[(g["scenario"] == "upper") & g["breach"]][["start_s", clock.field]].copy()
+        top[end] = clock.times(top["start_s"].to_numpy() + result.interval_s)
         layers = []
         if len(top):  # an empty layer gives the browser an infinite extent to warn about
             shade = alt.Chart(top).mark_rect(color="#e45756", opacity=0.2)
-            layers.append(shade.encode(x=x, x2="end_s:Q"))
+            layers.append(shade.encode(x=x, x2=end))
         lines = (
-            alt.Chart(g[["scenario", "start_s", "demand"]])
+            alt.Chart(g[["scenario", "start_s", clock.field, "demand"]])
             .mark_line(interpolate="step-after")
-            .encode(x=x, y=alt.Y("demand:Q", title=f"{resource} ({unit})"), color="scenario:N")
+            .encode(
+                x=x,
+                y=alt.Y("demand:Q", title=f"{resource} ({unit})"),
+                color=alt.Color("scenario:N", title="scenario"),
+                tooltip=[
+                    alt.Tooltip("scenario:N"),
+                    clock.tooltip(),
+                    alt.Tooltip("demand:Q", title=f"demand ({unit})", format=NUMBER),
+                ],
+            )
         )
         capacity = (
             alt.Chart(cap)
             .mark_line(interpolate="step-after", color="black", strokeDash=[6, 3])
-            .encode(x=x, y="capacity:Q")
+            .encode(
+                x=x,
+                y="capacity:Q",
+                tooltip=[
+                    clock.tooltip(),
+                    alt.Tooltip("capacity:Q", title=f"capacity ({unit})", format=NUMBER),
+                ],
+            )
         )
         r = result.resources.loc[resource]
         panels.append(
-            alt.layer(*layers, lines, capacity).properties(
+            alt.layer(*layers, lines, capacity, *clock.rules()).properties(
                 width=WIDTH,
                 height=180,
                 title=f"{resource}: P(breach) {r['p_breach']:.3g}",
@@ -141,7 +268,7 @@ def assessment_chart(result: CapacityAssessment):
     return alt.vconcat(*panels).properties(
         title=heading(
             "Demand against the capacity already there",
-            "dashed: capacity; shaded: the upper scenario in breach",
+            "dashed: capacity; shaded: the upper scenario in breach; red: the scheduled start",
         )
     )
 
@@ -156,9 +283,8 @@ def ladder_chart(ladder: ProvisioningLadder):
     fleet, a rule at the scheduled start (an altair VConcatChart)."""
 
     f = ladder.frame.reset_index()
-    x = alt.X("time_utc:T", title="wall clock (UTC)", scale=alt.Scale(type="utc"))
-    x = x.axis(format="%H:%M")
-    start = pd.DataFrame({"time_utc": [ladder.scheduled_start], "label": ["scheduled start"]})
+    clock = _plan_clock(ladder.scheduled_start)  # draws on the frame's time_utc
+    x = clock.x()
     panels = []
     for fleet in ladder.fleets:
         g = f[f["fleet"] == fleet.name][["time_utc", *_COUNTS]]
@@ -170,7 +296,11 @@ def ladder_chart(ladder: ProvisioningLadder):
             scale=alt.Scale(domain=_COUNTS, range=["#bbbbbb", FIT_COLOR, "#000000"]),
             title=None,
         )
-        tooltip = [alt.Tooltip("time_utc:T", format="%H:%M", title="UTC"), "count:N", "instances:Q"]
+        tooltip = [
+            clock.tooltip(),
+            alt.Tooltip("count:N", title="instances"),
+            alt.Tooltip("instances:Q", title="instances", format=COUNT),
+        ]
         lines = [  # one layer per count, drawn in this order
             alt.Chart(long[long["count"] == count])
             .mark_line(interpolate="step-after", strokeWidth=width, strokeDash=dash)
@@ -179,17 +309,12 @@ def ladder_chart(ladder: ProvisioningLadder):
                 _COUNTS, [1, 2.5, 1.5], [[1, 0], [1, 0], [4, 3]], strict=True
             )
         ]
-        rule = (
-            alt.Chart(start)
-            .mark_rule(color=START_COLOR, strokeDash=[4, 4])
-            .encode(x="time_utc:T", tooltip=["label:N"])
-        )
         subtitle = (
             f"{fleet.resource}: {fleet.units_per_instance:g} per instance, ready "
             f"{fleet.lead_time_s:g} s after the request"
         )
         panels.append(
-            alt.layer(*lines, rule).properties(
+            alt.layer(*lines, *clock.rules()).properties(
                 width=WIDTH, height=180, title=heading(fleet.name, subtitle)
             )
         )
@@ -202,7 +327,8 @@ def ladder_chart(ladder: ProvisioningLadder):
 def reactive_chart(runs: dict, slo, scheduled_start=None):
     """Per schedule, the fewest workers in each interval beside the plan's, and the share of
     joins over the waiting target against the SLO's limit (an altair VConcatChart). On the
-    wall clock (UTC) given ``scheduled_start``, else in seconds from the scheduled start."""
+    wall clock (UTC) given ``scheduled_start``, else in minutes from the scheduled start;
+    the scheduled start marked."""
 
     parts = []
     for name, g in runs.items():
@@ -214,15 +340,16 @@ def reactive_chart(runs: dict, slo, scheduled_start=None):
     first = next(iter(runs.values()))
     need = first[["plan_workers"]].rename(columns={"plan_workers": "workers"}).reset_index()
     need["schedule"] = "plan's need"
-    if scheduled_start is None:
-        x = alt.X("when:Q", title="seconds from the scheduled start (s)")
-        data["when"], need["when"] = data["start_s"], need["start_s"]
-    else:
-        x = alt.X("when:T", title="wall clock (UTC)", scale=alt.Scale(type="utc"))
-        x = x.axis(format="%H:%M")
-        for f in (data, need):
-            f["when"] = scheduled_start + pd.to_timedelta(f["start_s"], unit="s")
+    clock = _plan_clock(scheduled_start)
+    data, need = clock.put(data), clock.put(need)
+    x = clock.x()
+    rules = clock.rules()
     color = alt.Color("schedule:N", title=None)
+    tooltip = [
+        alt.Tooltip("schedule:N"),
+        clock.tooltip(),
+        alt.Tooltip("workers:Q", title="workers", format=COUNT),
+    ]
     workers = alt.layer(
         alt.Chart(data)
         .mark_line(interpolate="step-after")
@@ -230,11 +357,12 @@ def reactive_chart(runs: dict, slo, scheduled_start=None):
             x=x,
             y=alt.Y("workers:Q", title="join-path workers"),
             color=color,
-            tooltip=["schedule:N", "start_s:Q", "workers:Q"],
+            tooltip=tooltip,
         ),
         alt.Chart(need)
         .mark_line(interpolate="step-after", color="#000000", strokeDash=[4, 3])
-        .encode(x=x, y="workers:Q", tooltip=["schedule:N", "start_s:Q", "workers:Q"]),
+        .encode(x=x, y="workers:Q", tooltip=tooltip),
+        *rules,
     ).properties(
         width=WIDTH,
         height=200,
@@ -248,9 +376,23 @@ def reactive_chart(runs: dict, slo, scheduled_start=None):
             x=x,
             y=alt.Y("miss_share:Q", title="share of joins over the wait target"),
             color=color,
-            tooltip=["schedule:N", "start_s:Q", "miss_share:Q", "refused_share:Q"],
+            tooltip=[
+                alt.Tooltip("schedule:N"),
+                clock.tooltip(),
+                alt.Tooltip("miss_share:Q", title="share over the wait target", format=SHARE),
+                alt.Tooltip("refused_share:Q", title="share refused", format=SHARE),
+            ],
         ),
-        alt.Chart(limit).mark_rule(color=SLO_COLOR).encode(y="y:Q", tooltip=["label:N"]),
+        alt.Chart(limit)
+        .mark_rule(color=SLO_COLOR)
+        .encode(
+            y="y:Q",
+            tooltip=[
+                alt.Tooltip("label:N", title="rule"),
+                alt.Tooltip("y:Q", title="share over the wait target", format=SHARE),
+            ],
+        ),
+        *rules,
     ).properties(width=WIDTH, height=180, title=heading("Joins over the waiting target"))
     return alt.vconcat(workers, miss).properties(
         title=heading("Pre-warm ladder and reactive autoscaler", slo.describe())
@@ -279,7 +421,11 @@ def regret_chart(result: LeastRegret):
             x=alt.X("level:Q", title="forecast level planned for", scale=alt.Scale(zero=False)),
             y=alt.Y("money:Q", title=f"cost ({cur})"),
             color=alt.Color("cost:N", title=None, sort=list(names.values())),
-            tooltip=["level:Q", "cost:N", alt.Tooltip("money:Q", format=",.0f")],
+            tooltip=[
+                alt.Tooltip("level:Q", title="forecast level", format=".1%"),
+                alt.Tooltip("cost:N"),
+                alt.Tooltip("money:Q", title=f"cost ({cur})", format=",.0f"),
+            ],
         )
     )
     rule = (
@@ -302,7 +448,9 @@ def regret_chart(result: LeastRegret):
 # --- protecting the event: the waiting room and the tipping phase ----------------------
 
 
-def waiting_room_chart(result: WaitingRoomResult, scenario: str | None = None):
+def waiting_room_chart(
+    result: WaitingRoomResult, scenario: str | None = None, *, scheduled_start=None
+):
     """Listeners (or requests) waiting and the admitted's p99 wait per interval, with and
     without the room, for one scenario (default the first; an altair VConcatChart).
 
@@ -311,6 +459,9 @@ def waiting_room_chart(result: WaitingRoomResult, scenario: str | None = None):
     result : WaitingRoomResult
     scenario : str, optional
         One of ``result.frame["scenario"]``.
+    scheduled_start : timestamp, optional
+        The scheduled start's wall time: time on the UTC clock instead of minutes from
+        the scheduled start.
     """
 
     if not isinstance(result, WaitingRoomResult):
@@ -319,26 +470,30 @@ def waiting_room_chart(result: WaitingRoomResult, scenario: str | None = None):
     scenario = have[0] if scenario is None else scenario
     if scenario not in have:
         raise ValueError(f"scenario {scenario!r} is not in the result; it has {have}")
-    f = result.frame[result.frame["scenario"] == scenario]
-    x = alt.X("start_s:Q", title="seconds from the scheduled start (s)")
+    clock = _plan_clock(scheduled_start)
+    f = clock.put(result.frame[result.frame["scenario"] == scenario])
     color = alt.Color("room:N", sort=list(ROOM_LABELS), title="waiting room")
 
-    def panel(column, title, height):
+    def panel(column, title, height, fmt):
         return alt.layer(
             alt.Chart(f)
             .mark_line(point=True)
             .encode(
-                x=x,
+                x=clock.x(),
                 y=alt.Y(f"{column}:Q", title=title),
                 color=color,
-                tooltip=["room", "start_s", column],
+                tooltip=[
+                    alt.Tooltip("room:N", title="waiting room"),
+                    clock.tooltip(),
+                    alt.Tooltip(f"{column}:Q", title=title, format=fmt),
+                ],
             ),
-            start_rule().encode(x="seconds:Q"),
+            *clock.rules(),
         ).properties(width=WIDTH, height=height)
 
-    line = panel("line_mean", "waiting (listeners or requests, time average)", 180)
-    wait = panel("wait_p99_s", "p99 wait of the admitted (s)", 150)
-    gave = panel("gave_up_share", "share who gave up", 120)
+    line = panel("line_mean", "waiting (listeners or requests, time average)", 180, COUNT)
+    wait = panel("wait_p99_s", "p99 wait of the admitted (s)", 150, NUMBER)
+    gave = panel("gave_up_share", "share who gave up", 120, SHARE)
     return alt.vconcat(line, wait, gave).properties(
         title=heading(
             f"The flood with and without a waiting room ({scenario})",
@@ -395,7 +550,17 @@ def phase_chart(frame: pd.DataFrame, *, title: str | None = None):
                 range=["#4c9a5b", "#c9a227", "#e07b30", "#c0392b"],
             ),
         ),
-        tooltip=["remedy:N", "size:Q", "duration_s:Q", "outcome:N", "recovery_s:Q"],
+        tooltip=[
+            alt.Tooltip("remedy:N"),
+            alt.Tooltip(
+                "size:Q",
+                title="attack (requests/s)" if kind == "attack" else "servers lost (share)",
+                format=NUMBER,
+            ),
+            alt.Tooltip("duration_s:Q", title="trigger duration (s)"),
+            alt.Tooltip("outcome:N", title="after the trigger"),
+            alt.Tooltip("recovery_s:Q", title="recovery (s)", format=",.0f"),
+        ],
     )
     text = base.mark_text(color="white").encode(text="label:N")
     if title is None:

@@ -8,7 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from capplan.charts.theme import PANEL_HEIGHT, WIDTH
+from capplan.charts.theme import COUNT, NUMBER, PANEL_HEIGHT, SCHEDULED, WIDTH, Clock
 from capplan.simulation.result import SimulationResult
 
 __all__ = ["simulation_chart", "simulation_comparison_chart"]
@@ -55,13 +55,33 @@ def _per_step(result: SimulationResult, max_points: int = _MAX_POINTS) -> pd.Dat
     return out
 
 
-def _rates_long(steps: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+def _rates_long(steps: pd.DataFrame, names: dict[str, str], clock: Clock) -> pd.DataFrame:
     return steps.melt(
-        id_vars=["time_s"], value_vars=list(names), var_name="series", value_name="per_s"
+        id_vars=["time_s", clock.field],
+        value_vars=list(names),
+        var_name="series",
+        value_name="per_s",
     ).assign(series=lambda d: d["series"].map(names))
 
 
-def simulation_chart(result: SimulationResult, *, title: str | None = None) -> alt.VConcatChart:
+def _on_clock(steps: pd.DataFrame, start_s, actual_start_s) -> tuple[pd.DataFrame, Clock, list]:
+    """The steps with the chart's time column, the clock, and the start rules."""
+    if start_s is None:
+        clock = Clock("start of the run")
+        return clock.put(steps, "time_s"), clock, []
+    clock = Clock(SCHEDULED)
+    steps = steps.assign(clock_s=steps["time_s"] + float(start_s))
+    within = (float(steps["clock_s"].min()), float(steps["clock_s"].max()))
+    return clock.put(steps, "clock_s"), clock, clock.rules(actual_s=actual_start_s, within=within)
+
+
+def simulation_chart(
+    result: SimulationResult,
+    *,
+    title: str | None = None,
+    start_s: float | None = None,
+    actual_start_s: float | None = None,
+) -> alt.VConcatChart:
     """Three panels over time: attempts and answers per second, requests waiting,
     and the 99th percentile wait.
 
@@ -71,6 +91,13 @@ def simulation_chart(result: SimulationResult, *, title: str | None = None) -> a
         A run of :func:`capplan.simulation.simulate`.
     title : str, optional
         Chart title.
+    start_s : float, optional
+        Where the run's time 0 falls on the event's clock (seconds from the scheduled
+        start): time is then drawn as minutes from the scheduled start, with the
+        scheduled start (and the actual start, given ``actual_start_s`` in seconds from
+        the scheduled start) marked where it falls inside the run. By default, minutes
+        from the start of the run.
+    actual_start_s : float, optional
 
     Returns
     -------
@@ -80,48 +107,74 @@ def simulation_chart(result: SimulationResult, *, title: str | None = None) -> a
         dashed rules.
     """
     spec = result.spec
-    steps = _per_step(result)
-    x = alt.X("time_s:Q", title="time (s)")
-    rates = _rates_long(steps, _RATE_SERIES)
-    top = (
+    steps, clock, rules = _on_clock(_per_step(result), start_s, actual_start_s)
+    x = clock.x()
+    rates = _rates_long(steps, _RATE_SERIES, clock)
+    top = alt.layer(
         alt.Chart(rates)
         .mark_line(interpolate="step-after")
         .encode(
             x=x,
             y=alt.Y("per_s:Q", title="requests per second"),
             color=alt.Color("series:N", title=None, sort=list(_RATE_SERIES.values())),
-            tooltip=["time_s:Q", "series:N", alt.Tooltip("per_s:Q", format=".4g")],
-        )
-        .properties(width=WIDTH, height=PANEL_HEIGHT, title="Attempts and answers (1/s)")
-    )
-    queue = (
+            tooltip=[
+                clock.tooltip(),
+                alt.Tooltip("series:N", title="requests"),
+                alt.Tooltip("per_s:Q", title="per second (1/s)", format=NUMBER),
+            ],
+        ),
+        *rules,
+    ).properties(width=WIDTH, height=PANEL_HEIGHT, title="Attempts and answers (1/s)")
+    queue = alt.layer(
         alt.Chart(steps)
         .mark_line(interpolate="step-after", color="#444")
-        .encode(x=x, y=alt.Y("queue:Q", title="requests waiting"))
-        .properties(width=WIDTH, height=PANEL_HEIGHT, title="Requests waiting (end of step, max)")
-    )
+        .encode(
+            x=x,
+            y=alt.Y("queue:Q", title="requests waiting"),
+            tooltip=[
+                clock.tooltip(),
+                alt.Tooltip("queue:Q", title="requests waiting", format=COUNT),
+            ],
+        ),
+        *rules,
+    ).properties(width=WIDTH, height=PANEL_HEIGHT, title="Requests waiting (end of step, max)")
     if spec.buffer is not None:
-        queue = queue + alt.Chart(pd.DataFrame({"buffer": [spec.buffer]})).mark_rule(
-            strokeDash=[4, 4], color="firebrick"
-        ).encode(y="buffer:Q")
-    wait = (
+        queue = queue + alt.Chart(
+            pd.DataFrame({"buffer": [spec.buffer], "label": ["buffer (requests)"]})
+        ).mark_rule(strokeDash=[4, 4], color="firebrick").encode(
+            y="buffer:Q", tooltip=["label:N", alt.Tooltip("buffer:Q", format=COUNT)]
+        )
+    wait = alt.layer(
         alt.Chart(steps.dropna(subset=["wait_p99_s"]))
         .mark_line(interpolate="step-after", color="#1f77b4")
-        .encode(x=x, y=alt.Y("wait_p99_s:Q", title="p99 wait (s)"))
-        .properties(
-            width=WIDTH, height=PANEL_HEIGHT, title="99th percentile wait of started requests (s)"
-        )
+        .encode(
+            x=x,
+            y=alt.Y("wait_p99_s:Q", title="p99 wait (s)"),
+            tooltip=[
+                clock.tooltip(),
+                alt.Tooltip("wait_p99_s:Q", title="p99 wait (s)", format=NUMBER),
+            ],
+        ),
+        *rules,
+    ).properties(
+        width=WIDTH, height=PANEL_HEIGHT, title="99th percentile wait of started requests (s)"
     )
     if spec.timeout is not None:
-        wait = wait + alt.Chart(pd.DataFrame({"timeout_s": [spec.timeout.mean]})).mark_rule(
-            strokeDash=[4, 4], color="firebrick"
-        ).encode(y="timeout_s:Q")
+        wait = wait + alt.Chart(
+            pd.DataFrame({"timeout_s": [spec.timeout.mean], "label": ["client timeout (s)"]})
+        ).mark_rule(strokeDash=[4, 4], color="firebrick").encode(
+            y="timeout_s:Q", tooltip=["label:N", alt.Tooltip("timeout_s:Q", format=NUMBER)]
+        )
     chart = alt.vconcat(top, queue, wait).resolve_scale(color="independent")
     return chart.properties(title=title) if title else chart
 
 
 def simulation_comparison_chart(
-    results: Mapping[str, SimulationResult], *, title: str | None = None
+    results: Mapping[str, SimulationResult],
+    *,
+    title: str | None = None,
+    start_s: float | None = None,
+    actual_start_s: float | None = None,
 ) -> alt.VConcatChart:
     """Scenarios side by side over time, one colour each: the offered first tries
     and all attempts per second, the requests answered in time per second, and
@@ -137,6 +190,13 @@ def simulation_comparison_chart(
         Label -> result, in legend order.
     title : str, optional
         Chart title.
+    start_s : float, optional
+        Where the run's time 0 falls on the event's clock (seconds from the scheduled
+        start): time is then drawn as minutes from the scheduled start, with the
+        scheduled start (and the actual start, given ``actual_start_s`` in seconds from
+        the scheduled start) marked where it falls inside the run. By default, minutes
+        from the start of the run.
+    actual_start_s : float, optional
 
     Returns
     -------
@@ -153,38 +213,49 @@ def simulation_comparison_chart(
         s = _per_step(result, max(50, _MAX_ROWS // len(results)))
         s["attempts_per_s"] = s["first_tries_per_s"] + s["retries_per_s"]
         frames.append(s.assign(scenario=str(label)))
-    data = pd.concat(frames, ignore_index=True)
+    data, clock, rules = _on_clock(pd.concat(frames, ignore_index=True), start_s, actual_start_s)
     order = [str(k) for k in results]
-    x = alt.X("time_s:Q", title="time (s)")
+    x = clock.x()
     color = alt.Color("scenario:N", sort=order, title="scenario")
     base = alt.Chart(data).encode(x=x, color=color)
+
+    def tooltip(column, name):
+        return [
+            alt.Tooltip("scenario:N"),
+            clock.tooltip(),
+            alt.Tooltip(f"{column}:Q", title=name, format=NUMBER),
+        ]
 
     offered = (
         alt.Chart(data[data["scenario"] == order[0]])
         .mark_area(interpolate="step-after", color="#bbb", opacity=0.5)
         .encode(x=x, y="first_tries_per_s:Q")
     )
-    attempts = offered + base.mark_line(interpolate="step-after").encode(
-        y=alt.Y("attempts_per_s:Q", title="attempts per second"),
-        tooltip=["scenario:N", "time_s:Q", alt.Tooltip("attempts_per_s:Q", format=".4g")],
+    attempts = alt.layer(
+        offered,
+        base.mark_line(interpolate="step-after").encode(
+            y=alt.Y("attempts_per_s:Q", title="attempts per second"),
+            tooltip=tooltip("attempts_per_s", "attempts per second (1/s)"),
+        ),
+        *rules,
     ).properties(
         width=WIDTH,
         height=PANEL_HEIGHT,
         title="Attempts (first tries + retries, 1/s); grey: first tries",
     )
-    served = (
-        base.mark_line(interpolate="step-after")
-        .encode(
+    served = alt.layer(
+        base.mark_line(interpolate="step-after").encode(
             y=alt.Y("served_per_s:Q", title="answered in time per second"),
-        )
-        .properties(width=WIDTH, height=PANEL_HEIGHT, title="Requests answered in time (1/s)")
-    )
-    queue = (
-        base.mark_line(interpolate="step-after")
-        .encode(
+            tooltip=tooltip("served_per_s", "answered in time (1/s)"),
+        ),
+        *rules,
+    ).properties(width=WIDTH, height=PANEL_HEIGHT, title="Requests answered in time (1/s)")
+    queue = alt.layer(
+        base.mark_line(interpolate="step-after").encode(
             y=alt.Y("queue:Q", title="requests waiting"),
-        )
-        .properties(width=WIDTH, height=PANEL_HEIGHT, title="Requests waiting (end of step, max)")
-    )
+            tooltip=tooltip("queue", "requests waiting"),
+        ),
+        *rules,
+    ).properties(width=WIDTH, height=PANEL_HEIGHT, title="Requests waiting (end of step, max)")
     chart = alt.vconcat(attempts, served, queue)
     return chart.properties(title=title) if title else chart

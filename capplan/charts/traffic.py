@@ -8,16 +8,22 @@ import numpy as np
 import pandas as pd
 
 from capplan.charts.theme import (
+    ACTUAL,
     DATA_COLOR,
     FIT_COLOR,
     HEIGHT,
     MAX_ROWS,
-    TIME_TITLE,
+    NUMBER,
     WIDTH,
+    Clock,
+    estimate_text,
     heading,
-    start_rule,
+    minutes_text,
     thin,
 )
+
+# The models' time is seconds since the actual start: drawn as minutes from it.
+CLOCK = Clock(ACTUAL)
 
 __all__ = ["burst_chart", "concurrency_chart", "join_curve_chart", "sessions_chart"]
 
@@ -34,17 +40,21 @@ def join_curve_chart(fit) -> alt.LayerChart:
     altair.LayerChart
     """
     frame, k = thin(fit.to_frame())
+    frame = CLOCK.put(frame, "seconds")
     step = fit.interval_s * k
-    x = alt.X("seconds:Q", title=TIME_TITLE)
     y_title = "joins per second (1/s)"
-    base = alt.Chart(frame).encode(x=x)
+    base = alt.Chart(frame).encode(x=CLOCK.x())
     predictive = base.mark_area(opacity=0.15, color=FIT_COLOR).encode(
         y=alt.Y("predictive_lower:Q", title=y_title), y2="predictive_upper:Q"
     )
     band = base.mark_area(opacity=0.35, color=FIT_COLOR).encode(y="lower:Q", y2="upper:Q")
     line = base.mark_line(color=FIT_COLOR).encode(
         y=alt.Y("fitted_rate_per_s:Q", title=y_title),
-        tooltip=["seconds:Q", "rate_per_s:Q", "fitted_rate_per_s:Q"],
+        tooltip=[
+            CLOCK.tooltip(),
+            alt.Tooltip("rate_per_s:Q", title="observed (joins/s)", format=NUMBER),
+            alt.Tooltip("fitted_rate_per_s:Q", title="fitted (joins/s)", format=NUMBER),
+        ],
     )
     points = base.mark_circle(size=12, color=DATA_COLOR, opacity=0.7).encode(y="rate_per_s:Q")
     peak = fit.peak()
@@ -52,22 +62,25 @@ def join_curve_chart(fit) -> alt.LayerChart:
         alt.Chart(
             pd.DataFrame(
                 {
-                    "seconds": [peak.time],
+                    CLOCK.field: CLOCK.times([peak.time]),
                     "rate": [peak.rate],
-                    "label": [f"peak {peak.rate:.4g}/s at {peak.time:.0f} s"],
+                    "label": [
+                        f"peak {estimate_text(peak.rate)} joins/s at {minutes_text(peak.time)}"
+                    ],
                 }
             )
         )
         .mark_point(shape="triangle-down", size=80, color="black", filled=True)
-        .encode(x="seconds:Q", y="rate:Q", tooltip=["label:N"])
+        .encode(x=CLOCK.x(), y="rate:Q", tooltip=[alt.Tooltip("label:N", title="peak")])
     )
-    layers = [band, line, points, start_rule(), peak_mark]
+    layers = [band, line, points, *CLOCK.rules(), peak_mark]
     if k == 1:
         layers.insert(0, predictive)
     subtitle = [
         f"{fit.form.name}, NB counts per {fit.interval_s:g} s; band: {fit.level:.0%} "
         "confidence of the curve" + ("; light band: where the data should fall" if k == 1 else ""),
-        f"peak {peak.rate:.4g}/s ({peak.lower:.4g}..{peak.upper:.4g}) at {peak.time:.0f} s",
+        f"peak {estimate_text(peak.rate, peak.lower, peak.upper)} joins/s at "
+        f"{minutes_text(peak.time)}; red: the actual start",
     ]
     if k > 1:
         subtitle.append(f"drawn as means over {step:g} s")
@@ -99,7 +112,11 @@ def burst_chart(result) -> alt.LayerChart | alt.Chart:
             .encode(
                 x=x,
                 y=alt.Y("ratio:Q", title="worst second / window mean"),
-                tooltip=["start_s:Q", "rate_per_s:Q", "ratio:Q"],
+                tooltip=[
+                    alt.Tooltip("start_s:Q", title="window start (s since the actual start)"),
+                    alt.Tooltip("rate_per_s:Q", title="window mean (joins/s)", format=NUMBER),
+                    alt.Tooltip("ratio:Q", title="worst second / mean", format=".3f"),
+                ],
             )
         )
     else:
@@ -118,6 +135,11 @@ def burst_chart(result) -> alt.LayerChart | alt.Chart:
                 x=x,
                 y=alt.Y("factor:Q", title="worst second / window mean"),
                 color=alt.Color("quantile:N", title="model quantile"),
+                tooltip=[
+                    alt.Tooltip("quantile:N", title="model quantile"),
+                    alt.Tooltip("rate_per_s:Q", title="mean rate (joins/s)", format=NUMBER),
+                    alt.Tooltip("factor:Q", title="worst second / mean", format=".3f"),
+                ],
             )
         )
     subtitle = (
@@ -149,25 +171,32 @@ def sessions_chart(fit) -> alt.HConcatChart:
         index=frame.index,
     )
     shown, k = thin(shown)
+    shown = CLOCK.put(shown, "seconds")
     unit = "leaves per second (1/s)" if column == "leaves" else "listeners connected"
-    x = alt.X("seconds:Q", title=TIME_TITLE)
-    base = alt.Chart(shown).encode(x=x)
+    short = "leaves/s" if column == "leaves" else "listeners"
+    base = alt.Chart(shown).encode(x=CLOCK.x())
+    tooltip = [
+        CLOCK.tooltip(),
+        alt.Tooltip("observed:Q", title=f"observed ({short})", format=NUMBER),
+        alt.Tooltip("fitted:Q", title=f"fitted ({short})", format=NUMBER),
+    ]
     points = base.mark_circle(size=10, color=DATA_COLOR, opacity=0.6).encode(
-        y=alt.Y("observed:Q", title=unit)
+        y=alt.Y("observed:Q", title=unit), tooltip=tooltip
     )
-    line = base.mark_line(color=FIT_COLOR).encode(y="fitted:Q")
+    line = base.mark_line(color=FIT_COLOR).encode(y="fitted:Q", tooltip=tooltip)
     window = shown.loc[shown["in_fit"] > 0, "seconds"]
     rules = []
     if len(window):
+        end = pd.DataFrame({CLOCK.field: CLOCK.times([window.max()]), "label": ["end of the fit"]})
         rules.append(
-            alt.Chart(pd.DataFrame({"seconds": [window.max()], "label": ["end of the fit"]}))
+            alt.Chart(end)
             .mark_rule(color="black", strokeDash=[2, 2])
-            .encode(x="seconds:Q", tooltip=["label:N"])
+            .encode(x=CLOCK.x(), tooltip=[alt.Tooltip("label:N", title="mark")])
         )
-    subtitle = f"{fit.distribution.name} sessions by {fit.method}"
+    subtitle = f"{fit.distribution.name} sessions by {fit.method}; red: the actual start"
     if k > 1:
         subtitle += f"; drawn as means over {fit.interval_s * k:g} s"
-    left = alt.layer(points, line, start_rule(), *rules).properties(
+    left = alt.layer(points, line, *CLOCK.rules(), *rules).properties(
         width=WIDTH * 0.6,
         height=HEIGHT,
         title=heading(f"{column.capitalize()}: data and fit", subtitle),
@@ -179,7 +208,13 @@ def sessions_chart(fit) -> alt.HConcatChart:
         sbase.mark_area(opacity=0.3, color=FIT_COLOR).encode(
             y=alt.Y("lower:Q", title="P(session > x)"), y2="upper:Q"
         ),
-        sbase.mark_line(color=FIT_COLOR).encode(y="survival:Q"),
+        sbase.mark_line(color=FIT_COLOR).encode(
+            y="survival:Q",
+            tooltip=[
+                alt.Tooltip("session_s:Q", title="session length (s)", format=NUMBER),
+                alt.Tooltip("survival:Q", title="P(session > x)", format=".3f"),
+            ],
+        ),
     ).properties(
         width=WIDTH * 0.35,
         height=HEIGHT,
@@ -199,8 +234,8 @@ def concurrency_chart(result) -> alt.LayerChart:
     result : ConcurrencyResult
     """
     frame, k = thin(result.frame)
-    x = alt.X("seconds:Q", title=TIME_TITLE)
-    base = alt.Chart(frame).encode(x=x)
+    frame = CLOCK.put(frame, "seconds")
+    base = alt.Chart(frame).encode(x=CLOCK.x())
     y_title = "listeners connected"
     layers = [
         base.mark_area(opacity=0.15, color=FIT_COLOR).encode(
@@ -212,27 +247,37 @@ def concurrency_chart(result) -> alt.LayerChart:
             base.mark_area(opacity=0.35, color=FIT_COLOR).encode(y="lower:Q", y2="upper:Q")
         )
     layers.append(
-        base.mark_line(color=FIT_COLOR).encode(y="mean:Q", tooltip=["seconds:Q", "mean:Q"])
+        base.mark_line(color=FIT_COLOR).encode(
+            y="mean:Q",
+            tooltip=[
+                CLOCK.tooltip(),
+                alt.Tooltip("mean:Q", title="expected listeners", format=",.0f"),
+            ],
+        )
     )
     peak = result.peak()
     layers.append(
         alt.Chart(
             pd.DataFrame(
                 {
-                    "seconds": [peak.time],
+                    CLOCK.field: CLOCK.times([peak.time]),
                     "listeners": [peak.listeners],
-                    "label": [f"peak {peak.listeners:.4g} at {peak.time:.0f} s"],
+                    "label": [
+                        f"peak {estimate_text(peak.listeners)} listeners at "
+                        f"{minutes_text(peak.time)}"
+                    ],
                 }
             )
         )
         .mark_point(shape="triangle-down", size=80, color="black", filled=True)
-        .encode(x="seconds:Q", y="listeners:Q", tooltip=["label:N"])
+        .encode(x=CLOCK.x(), y="listeners:Q", tooltip=[alt.Tooltip("label:N", title="peak")])
     )
-    layers.append(start_rule())
+    layers.extend(CLOCK.rules())
     subtitle = [
         f"M_t/G/inf, {result.distribution.name} sessions; dark band: {result.level:.0%} "
         "parameter uncertainty; light band: Poisson (wider if arrivals are over-dispersed)",
-        f"peak {peak.listeners:.4g} ({peak.lower:.4g}..{peak.upper:.4g}) at {peak.time:.0f} s",
+        f"peak {estimate_text(peak.listeners, peak.lower, peak.upper)} listeners at "
+        f"{minutes_text(peak.time)}; red: the actual start",
     ]
     if k > 1:
         subtitle.append(f"drawn as means over {result.step_s * k:g} s")
