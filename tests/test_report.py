@@ -492,49 +492,52 @@ def test_notebooks_are_the_checkouts_when_capplan_runs_from_a_checkout():
     assert (report.notebooks_dir() / report.DEFAULT_NOTEBOOK).is_file()
 
 
-def cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "capplan.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """``capplan ARGS`` in this process: its exit code, stdout and stderr."""
+    from capplan.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as stop:  # argparse's usage errors
+        code = stop.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_capplan_notebooks_copies_them_out_and_overwrites_only_with_force(tmp_path):
+def test_capplan_notebooks_copies_them_out_and_overwrites_only_with_force(tmp_path, capsys):
     target = tmp_path / "mine"
     names = sorted(p.name for p in report.notebooks_dir().glob("*.ipynb"))
-    first = cli("notebooks", str(target))
-    assert first.returncode == 0, first.stderr
+    original = (report.notebooks_dir() / report.DEFAULT_NOTEBOOK).read_bytes()
+    code, out, err = cli(capsys, "notebooks", str(target))
+    assert code == 0, err
     assert sorted(p.name for p in target.iterdir()) == names
     headline = target / report.DEFAULT_NOTEBOOK
-    assert headline.read_bytes() == (report.notebooks_dir() / report.DEFAULT_NOTEBOOK).read_bytes()
-    assert f"capplan report {headline}" in first.stdout
+    assert headline.read_bytes() == original
+    assert f"capplan report {headline}" in out
 
     headline.write_text("edited", encoding="utf-8")
-    again = cli("notebooks", str(target))
-    assert again.returncode == 2 and again.stdout == ""
-    (line,) = again.stderr.splitlines()
+    code, out, err = cli(capsys, "notebooks", str(target))
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
     assert line.startswith(f"capplan notebooks: error: {target} already has {names[0]}, ")
     assert line.endswith("; nothing copied (--force overwrites them)")
     assert headline.read_text(encoding="utf-8") == "edited"  # nothing was copied
 
-    forced = cli("notebooks", str(target), "--force")
-    assert forced.returncode == 0, forced.stderr
-    assert headline.read_bytes() == (report.notebooks_dir() / report.DEFAULT_NOTEBOOK).read_bytes()
+    code, out, err = cli(capsys, "notebooks", str(target), "--force")
+    assert code == 0, err
+    assert headline.read_bytes() == original
 
     (tmp_path / "a-file").write_text("x", encoding="utf-8")
-    onto_file = cli("notebooks", str(tmp_path / "a-file"))
-    assert onto_file.returncode == 2
-    assert onto_file.stderr.splitlines() == [
+    code, out, err = cli(capsys, "notebooks", str(tmp_path / "a-file"))
+    assert code == 2
+    assert err.splitlines() == [
         f"capplan notebooks: error: {tmp_path / 'a-file'} is a file; give a folder to copy into"
     ]
 
 
-def test_report_options_with_code_and_the_old_no_input_are_exclusive():
-    result = cli("report", "--with-code", "--no-input")
-    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+def test_report_options_with_code_and_the_old_no_input_are_exclusive(capsys):
+    code, _, err = cli(capsys, "report", "--with-code", "--no-input")
+    assert code == 2 and "not allowed with argument" in err
 
 
 @needs_chromium
