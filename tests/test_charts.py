@@ -7,6 +7,8 @@ draws; values on the bars; tooltips with units.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -203,3 +205,28 @@ def test_simulations_in_minutes_and_on_the_event_clock_when_told():
     # a start outside the run is not drawn (it would stretch the axis)
     spec = charts.simulation_chart(run, start_s=600).to_dict()
     assert rules(spec) == {}
+
+
+@pytest.mark.filterwarnings("ignore::capplan.warnings.CovarianceWarning")
+def test_a_band_the_fit_could_not_give_is_left_out():
+    """No standard errors (lower and upper all NaN): an area drawn from nothing makes the
+    browser log 'Infinite extent for field "lower"' in the report, so it is not drawn."""
+    event = capplan.sample_history().event("ev-014")
+    fit = capplan.fit_join_curve(event["joins"].loc[-600:1800])
+    frame = fit.to_frame().assign(lower=np.nan, upper=np.nan)
+    bandless = SimpleNamespace(
+        to_frame=lambda: frame,
+        interval_s=fit.interval_s,
+        peak=fit.peak,
+        form=fit.form,
+        level=fit.level,
+    )
+    spec = charts.join_curve_chart(bandless).to_dict()
+    fields = {
+        d["encoding"]["y"]["field"]
+        for d in _walk(spec)
+        if isinstance(d.get("encoding"), dict) and isinstance(d["encoding"].get("y"), dict)
+    }
+    assert "lower" not in fields and "fitted_rate_per_s" in fields
+    assert "no confidence band" in str(spec["title"]["subtitle"])
+    assert "lower" in str(fit.chart().to_dict()["layer"])  # a fit with its band draws it

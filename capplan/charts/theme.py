@@ -37,6 +37,13 @@ def thin(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> tuple[pd.DataFrame, i
     return thinned.reset_index(drop=True), k
 
 
+def has_values(frame: pd.DataFrame, *columns: str) -> bool:
+    """Whether some row of ``frame`` has finite values in all ``columns``: a layer drawn
+    from none would give the browser an infinite extent to warn about."""
+    values = frame[list(columns)].to_numpy(dtype=float)
+    return bool(np.isfinite(values).all(axis=1).any())
+
+
 SCHEDULED, ACTUAL = "scheduled start", "actual start"
 
 

@@ -17,6 +17,7 @@ from capplan.charts.theme import (
     WIDTH,
     Clock,
     estimate_text,
+    has_values,
     heading,
     minutes_text,
     thin,
@@ -73,12 +74,20 @@ def join_curve_chart(fit) -> alt.LayerChart:
         .mark_point(shape="triangle-down", size=80, color="black", filled=True)
         .encode(x=CLOCK.x(), y="rate:Q", tooltip=[alt.Tooltip("label:N", title="peak")])
     )
-    layers = [band, line, points, *CLOCK.rules(), peak_mark]
-    if k == 1:
+    # A band the fit could not give (no standard errors: all NaN) is left out: an empty
+    # layer gives the browser an infinite extent to warn about.
+    has_band = has_values(frame, "lower", "upper")
+    has_predictive = k == 1 and has_values(frame, "predictive_lower", "predictive_upper")
+    layers = [*([band] if has_band else []), line, points, *CLOCK.rules(), peak_mark]
+    if has_predictive:
         layers.insert(0, predictive)
+    bands = [f"band: {fit.level:.0%} confidence of the curve"] if has_band else []
+    if has_predictive:
+        bands.append("light band: where the data should fall")
+    if not has_band:
+        bands.append("no confidence band: the data do not identify the curve's parameters")
     subtitle = [
-        f"{fit.form.name}, NB counts per {fit.interval_s:g} s; band: {fit.level:.0%} "
-        "confidence of the curve" + ("; light band: where the data should fall" if k == 1 else ""),
+        f"{fit.form.name}, NB counts per {fit.interval_s:g} s; " + "; ".join(bands),
         f"peak {estimate_text(peak.rate, peak.lower, peak.upper)} joins/s at "
         f"{minutes_text(peak.time)}; red: the actual start",
     ]
@@ -204,12 +213,11 @@ def sessions_chart(fit) -> alt.HConcatChart:
     survival = fit.predict().reset_index()
     sx = alt.X("session_s:Q", title="session length (s)", scale=alt.Scale(type="log"))
     sbase = alt.Chart(survival).encode(x=sx)
+    band = sbase.mark_area(opacity=0.3, color=FIT_COLOR).encode(y="lower:Q", y2="upper:Q")
     right = alt.layer(
-        sbase.mark_area(opacity=0.3, color=FIT_COLOR).encode(
-            y=alt.Y("lower:Q", title="P(session > x)"), y2="upper:Q"
-        ),
+        *([band] if has_values(survival, "lower", "upper") else []),
         sbase.mark_line(color=FIT_COLOR).encode(
-            y="survival:Q",
+            y=alt.Y("survival:Q", title="P(session > x)"),
             tooltip=[
                 alt.Tooltip("session_s:Q", title="session length (s)", format=NUMBER),
                 alt.Tooltip("survival:Q", title="P(session > x)", format=".3f"),
@@ -237,18 +245,20 @@ def concurrency_chart(result) -> alt.LayerChart:
     frame = CLOCK.put(frame, "seconds")
     base = alt.Chart(frame).encode(x=CLOCK.x())
     y_title = "listeners connected"
-    layers = [
-        base.mark_area(opacity=0.15, color=FIT_COLOR).encode(
-            y=alt.Y("poisson_lower:Q", title=y_title), y2="poisson_upper:Q"
-        ),
-    ]
-    if frame["lower"].notna().any():
+    layers = []
+    if has_values(frame, "poisson_lower", "poisson_upper"):
+        layers.append(
+            base.mark_area(opacity=0.15, color=FIT_COLOR).encode(
+                y=alt.Y("poisson_lower:Q", title=y_title), y2="poisson_upper:Q"
+            )
+        )
+    if has_values(frame, "lower", "upper"):
         layers.append(
             base.mark_area(opacity=0.35, color=FIT_COLOR).encode(y="lower:Q", y2="upper:Q")
         )
     layers.append(
         base.mark_line(color=FIT_COLOR).encode(
-            y="mean:Q",
+            y=alt.Y("mean:Q", title=y_title),
             tooltip=[
                 CLOCK.tooltip(),
                 alt.Tooltip("mean:Q", title="expected listeners", format=",.0f"),
