@@ -316,7 +316,8 @@ def test_the_headline_report_draws_every_chart_and_leaves_its_first_screen_to_th
 @pytest.mark.xfail(
     strict=True,
     reason="the join curve's chart (capplan/charts/traffic.py) draws its confidence band "
-    "from empty lower/upper values: vega logs 'WARN Infinite extent for field \"lower\"'",
+    "with every lower/upper missing (the fit has no standard errors for rise_2_s, decay_2_s):"
+    " vega logs 'WARN Infinite extent for field \"lower\"' and '... \"upper\"'",
 )
 def test_the_headline_report_logs_no_console_message(headline, tmp_path):
     path, _ = headline
