@@ -144,6 +144,9 @@ window.addEventListener("load", function () {
   var box = document.querySelector(".capplan-report-header").getBoundingClientRect();
   document.body.setAttribute("data-capplan-header",
     [box.top, box.bottom, window.innerHeight].join(","));
+  var summary = document.querySelector(".capplan-summary");
+  document.body.setAttribute("data-capplan-summary",
+    summary ? summary.getBoundingClientRect().top : -1);
 });
 </script>"""
 
@@ -303,6 +306,9 @@ def test_the_headline_report_draws_every_chart_and_leaves_its_first_screen_to_th
     top, bottom, screen = (float(x) for x in box.group(1).split(","))
     # the title block first, and short: the rest of the first screen is the reader's
     assert 0 <= top < 100 and bottom < screen / 2, (top, bottom, screen)
+    # the plan's summary (capplan.briefing) starts on the first screen
+    summary_top = float(re.search(r'data-capplan-summary="([^"]+)"', dom).group(1))
+    assert 0 <= summary_top < 0.75 * screen, (summary_top, screen)
     assert readable(page).count("<h1") == 1  # the notebook's title is the title block's
 
     png = tmp_path / "first-screen.png"

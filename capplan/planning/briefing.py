@@ -156,4 +156,7 @@ class Briefing:
 
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines)
-        return f"<h3>Summary</h3><ul>{items}</ul>{html_table(self.table)}"
+        return (
+            f'<div class="capplan-summary"><h3>Summary</h3><ul>{items}</ul>'
+            f"{html_table(self.table)}</div>"
+        )
