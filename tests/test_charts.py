@@ -169,6 +169,7 @@ def test_the_other_planning_charts_are_on_the_event_clock(plan):
     assert x_titles(spec) == {"wall clock (UTC)"}
 
 
+@pytest.mark.slow  # fits a join curve and sessions
 @pytest.mark.filterwarnings("ignore::capplan.warnings.CovarianceWarning")
 def test_history_and_models_on_minutes_from_the_actual_start():
     history = capplan.sample_history()

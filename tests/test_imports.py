@@ -155,6 +155,7 @@ def test_only_the_charts_import_the_charts_at_module_level():
     assert "capplan.planning.io" not in graph["capplan.planning.plan"]
 
 
+@pytest.mark.slow  # a fresh interpreter each
 @pytest.mark.parametrize("module", ["capplan.charts", "capplan.planning", "capplan.simulation"])
 def test_each_package_imports_alone(module):
     """A fresh interpreter imports each package first without a partially initialised module."""
