@@ -259,13 +259,7 @@ def write_locust(
     pathlib.Path
         The locustfile.
     """
-    host, path = _check_target(host, path)
-    profile = load_profile(plan, **options)
-    directory = _directory(directory)
-    _write_settings(directory, profile, host, path)
-    target = directory / LOCUSTFILE
-    target.write_text(_locustfile(profile, host, path))
-    return target
+    return _write(plan, directory, host, path, options, {LOCUSTFILE: _locustfile})[0]
 
 
 def write_k6(plan, directory, *, host: str | None = None, path: str = "/join", **options) -> Path:
@@ -282,13 +276,7 @@ def write_k6(plan, directory, *, host: str | None = None, path: str = "/join", *
 
     Parameters and Returns are as :func:`write_locust`'s (the script's path).
     """
-    host, path = _check_target(host, path)
-    profile = load_profile(plan, **options)
-    directory = _directory(directory)
-    _write_settings(directory, profile, host, path)
-    target = directory / K6_SCRIPT
-    target.write_text(_k6_script(profile, host, path))
-    return target
+    return _write(plan, directory, host, path, options, {K6_SCRIPT: _k6_script})[0]
 
 
 def write_loadtest(
@@ -296,13 +284,22 @@ def write_loadtest(
 ) -> list[Path]:
     """Write the Locust and the k6 scripts with their ``settings.json``, ``profile.csv``
     and ``README.txt`` (``capplan loadtest``); returns the paths written."""
+    scripts = {LOCUSTFILE: _locustfile, K6_SCRIPT: _k6_script}
+    return _write(plan, directory, host, path, options, scripts)
+
+
+def _write(plan, directory, host, path, options, scripts) -> list[Path]:
+    """The profile's scripts (file name -> renderer) and the shared files; their paths,
+    the scripts first."""
     host, path = _check_target(host, path)
     profile = load_profile(plan, **options)
     directory = _directory(directory)
     written = _write_settings(directory, profile, host, path)
-    (directory / LOCUSTFILE).write_text(_locustfile(profile, host, path))
-    (directory / K6_SCRIPT).write_text(_k6_script(profile, host, path))
-    return [directory / LOCUSTFILE, directory / K6_SCRIPT, *written]
+    targets = []
+    for name, render in scripts.items():
+        (directory / name).write_text(render(profile, host, path))
+        targets.append(directory / name)
+    return [*targets, *written]
 
 
 def _check_target(host, path) -> tuple[str | None, str]:
