@@ -63,7 +63,7 @@ import pandas as pd
 from scipy import integrate, special
 
 from capplan._text import table_text
-from capplan.planning.steps import proportional
+from capplan.planning.steps import concurrency_per_interval, proportional
 
 __all__ = ["Capacity", "CapacityAssessment", "assess"]
 
@@ -457,12 +457,9 @@ def assess(
     conc_cache = {}
 
     def concurrency_of(rates):
-        from capplan.models import concurrency
-
         key = rates.tobytes()
         if key not in conc_cache:
-            c = concurrency(pd.Series(rates, index=fc.t), sessions, clock_start_s=lobby_start_s)
-            conc_cache[key] = c.frame["mean"].to_numpy().reshape(n, iv).max(axis=1)
+            conc_cache[key] = concurrency_per_interval(fc.t, rates, sessions, iv, lobby_start_s)
         return conc_cache[key]
 
     if STREAM_SERVERS in resources:
