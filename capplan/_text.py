@@ -56,11 +56,12 @@ def human_number(x) -> str:
     return "0" if v == 0 else f"{v:.1e}"
 
 
-def human_time(stamp) -> str:
-    """``2025-06-14 19:05 UTC``: a timestamp on the UTC clock, to the minute."""
+def human_time(stamp, *, date: bool = True) -> str:
+    """``2025-06-14 19:05 UTC`` (``19:05 UTC`` without the date): a timestamp on the UTC
+    clock, to the minute."""
     t = pd.Timestamp(stamp)
     t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return f"{t:%Y-%m-%d %H:%M} UTC"
+    return f"{t:%Y-%m-%d %H:%M} UTC" if date else f"{t:%H:%M} UTC"
 
 
 def human(value, unit: str | None = None) -> str:
@@ -75,11 +76,11 @@ def human(value, unit: str | None = None) -> str:
     if not isinstance(value, numbers.Number) or isinstance(value, bool):
         return str(value)
     unit = (unit or "").strip()
-    if unit.endswith("-s") and unit not in ("1/s",):  # worker-s -> worker-hours
+    if unit.endswith("-s"):  # worker-s -> worker-hours
         return f"{human_number(value / 3600)} {unit[:-2]}-hours"
     if unit in _RATE_UNITS:
         return f"{human_number(value)}/s"
-    if unit.endswith("/s") and unit != "1/s":  # joins/s, attempts/s
+    if unit.endswith("/s"):  # joins/s, attempts/s
         return f"{human_number(value)} {unit}"
     if unit in _SHARE_UNITS:
         return "n/a" if isinstance(value, float) and math.isnan(value) else f"{100 * value:.3g}%"

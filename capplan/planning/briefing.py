@@ -20,7 +20,7 @@ __all__ = ["Briefing", "briefing"]
 def _clock(start, seconds: float) -> str:
     if start is None:
         return f"{human(seconds, 's')} from the start"
-    return human_time(start + pd.Timedelta(seconds=float(seconds))).split(" ", 1)[1]
+    return human_time(start + pd.Timedelta(seconds=float(seconds)), date=False)
 
 
 def briefing(
@@ -99,7 +99,7 @@ def briefing(
         s = ladder.summary()
         parts = [
             f"{fleet}: {human(int(r['peak_instances']), 'instances')} at the peak, the first "
-            f"requested at {human_time(r['first_request_utc']).split(' ', 1)[1]}"
+            f"requested at {human_time(r['first_request_utc'], date=False)}"
             for fleet, r in s.iterrows()
         ]
         currency = s["currency"].iloc[0]
