@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.regression.quantile_regression import QuantReg
 from statsmodels.tools.sm_exceptions import IterationLimitWarning, SingularMatrixWarning
 
 from capplan.warnings import ConvergenceWarning, CovarianceWarning
@@ -74,7 +75,7 @@ class LogLinear:
         y = np.asarray(y, dtype=float)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ols = sm.OLS(y, X).fit()
+            ols = OLS(y, X).fit()
         if any(issubclass(w.category, SingularMatrixWarning) for w in caught):
             warnings.warn(
                 CovarianceWarning(
@@ -219,7 +220,7 @@ def quantile_fit(y: np.ndarray, X: np.ndarray, q: float):
     """statsmodels' QuantReg at quantile `q`; its iteration limit said as capplan's warning."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = sm.QuantReg(y, X).fit(q=q, max_iter=5000)
+        result = QuantReg(y, X).fit(q=q, max_iter=5000)
     for w in caught:
         if issubclass(w.category, IterationLimitWarning):
             warnings.warn(
