@@ -408,7 +408,9 @@ class JoinForecast:
         hi = shape_ratio * (1 + 20 * np.sqrt(top) + 10 * top) + 1.0
         target = np.log(quantile)
         safe = np.where(m > 0, m, 1.0)
-        for _ in range(60):
+        for _ in range(60):  # bisection, to a relative 1e-10 (about 35 steps)
+            if np.all(hi - lo <= 1e-10 * hi):
+                break
             mid = (lo + hi) / 2
             y = np.where(m > 0, (mid * mean)[:, None] / safe, np.inf)  # G_s's bound
             fixed = np.where(y >= 1.0, 0.0, -np.inf)  # no noise: G_s = 1
