@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -398,9 +399,25 @@ def simulate_autoscaler(plan, fleet: Fleet, policy: AutoscalerPolicy | None = No
     120.0
     """
     _check_workers_fleet(fleet)
+    policy = _as_policy(policy)
+    frame, table, workers = _reactive_schedule(plan, fleet, policy)
+    seed = _seed_entropy(seed)
+    intervals, whole = join_path_outcome(plan, workers, seed)
+    return AutoscalerRun(
+        frame, table, intervals, whole, fleet, policy, plan.slo, seed, plan.interval_s
+    )
+
+
+def _as_policy(policy) -> AutoscalerPolicy:
     policy = AutoscalerPolicy() if policy is None else policy
     if not isinstance(policy, AutoscalerPolicy):
         raise TypeError(f"policy must be an AutoscalerPolicy; got {type(policy).__name__}")
+    return policy
+
+
+def _reactive_schedule(plan, fleet: Fleet, policy: AutoscalerPolicy):
+    """The autoscaler's instances per second on ``plan``'s window (AutoscalerRun's
+    ``frame`` and ``decisions``) and the workers they provide."""
     fc, iv = plan.forecast, plan.interval_s
     need = np.repeat(plan.to_frame()["workers"].to_numpy(), iv)
     initial = policy.initial_instances
@@ -409,8 +426,6 @@ def simulate_autoscaler(plan, fleet: Fleet, policy: AutoscalerPolicy | None = No
     load = fc.point * plan.service.mean_s
     sched, decisions = autoscaler_schedule(load, fleet=fleet, policy=policy, initial=initial)
     workers = np.floor(sched["ready"] * fleet.units_per_instance + _EPS).astype(np.int64)
-    seed = _seed_entropy(seed)
-    intervals, whole = join_path_outcome(plan, workers, seed)
     start_s = plan.window[0] + np.arange(load.size)
     frame = pd.DataFrame(
         {
@@ -426,7 +441,7 @@ def simulate_autoscaler(plan, fleet: Fleet, policy: AutoscalerPolicy | None = No
     columns = ["time_s", "load", "utilization", "desired", "added", "released"]
     table = pd.DataFrame(decisions, columns=columns)
     table.index = pd.Index(plan.window[0] + table.pop("time_s").astype(float), name="start_s")
-    return AutoscalerRun(frame, table, intervals, whole, fleet, policy, plan.slo, seed, iv)
+    return frame, table, workers
 
 
 # -- reactive against scheduled -------------------------------------------------------------
@@ -515,13 +530,21 @@ def compare_reactive(
     ReactiveComparison
     """
     _check_workers_fleet(fleet)
+    policy = _as_policy(policy)
     ladder = provision(plan, fleet, scheduled_start=utc_timestamp(scheduled_start))
+    frame, table, reactive_workers = _reactive_schedule(plan, fleet, policy)
     seed = _seed_entropy(seed)
-    reactive = simulate_autoscaler(plan, fleet, policy, seed=seed)
     g = ladder.frame[ladder.frame["fleet"] == fleet.name].set_index("start_s")
     minutes = g.loc[plan.window[0] :, "ready"].to_numpy()
-    n = reactive.frame.shape[0]
-    workers = np.repeat(minutes, STEP_S)[:n] * fleet.units_per_instance
+    workers = np.repeat(minutes, STEP_S)[: frame.shape[0]] * fleet.units_per_instance
     workers = np.floor(workers + _EPS).astype(np.int64)
-    intervals, whole = join_path_outcome(plan, workers, seed)
+    # The two simulations on two cores (the simulator releases the GIL).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(
+            pool.map(lambda w: join_path_outcome(plan, w, seed), [reactive_workers, workers])
+        )
+    (r_intervals, r_whole), (intervals, whole) = runs
+    reactive = AutoscalerRun(
+        frame, table, r_intervals, r_whole, fleet, policy, plan.slo, seed, plan.interval_s
+    )
     return ReactiveComparison(ladder, intervals, whole, reactive)
