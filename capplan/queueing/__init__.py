@@ -12,6 +12,9 @@ log space, exact to about 1e-14 relative up to ten million servers.
 - :func:`servers_for`: least server count meeting a target, for arrays of loads.
 """
 
+# The special functions in array form, and the Temme table the kernels use (the tests
+# check them by module name).
+from . import _incgamma, _poisson, _temme_coeffs  # noqa: F401
 from .approx import ggc_mean_wait
 from .erlang import MMc, erlang_b, erlang_c, mmc
 from .erlang_a import ErlangA, erlang_a

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float, scalar_or_array
-from .erlang import mmc
+from . import _compiled
+from ._compiled import run_many
+from ._validate import as_count, as_float, scalar_count, scalar_float, scalar_or_array
 
 
 def ggc_mean_wait(servers, arrival_rate, mean_service_time, *, arrival_scv=1.0, service_scv=1.0):
@@ -50,9 +51,15 @@ def ggc_mean_wait(servers, arrival_rate, mean_service_time, *, arrival_scv=1.0, 
     >>> round(float(ggc_mean_wait(1, 0.5, 1.0, service_scv=0.0)), 12)  # M/D/1: half M/M/1
     0.5
     """
+    ca2, cs2 = scalar_float(arrival_scv), scalar_float(service_scv)
+    c, lam = scalar_count(servers), scalar_float(arrival_rate)
+    tau = scalar_float(mean_service_time, True)
+    if None not in (c, lam, tau, ca2, cs2):
+        kernels = _compiled.kernels or _compiled.load()
+        return np.float64(kernels.ggc_mean_wait(c, lam, tau, ca2, cs2))
     ca2 = as_float(arrival_scv, "arrival_scv")
     cs2 = as_float(service_scv, "service_scv")
-    base = np.asarray(mmc(servers, arrival_rate, mean_service_time).mean_wait)
-    with np.errstate(invalid="ignore"):
-        out = base * (ca2 + cs2) / 2.0
-    return scalar_or_array(np.where(np.isinf(base), np.inf, out))
+    c = as_count(servers, "servers")
+    lam = as_float(arrival_rate, "arrival_rate")
+    tau = as_float(mean_service_time, "mean_service_time", positive=True)
+    return scalar_or_array(run_many("ggc_mean_wait_many", c, lam, tau, ca2, cs2))

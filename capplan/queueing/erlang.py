@@ -16,30 +16,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _compiled
+from ._compiled import run_many
 from ._incgamma import log_upper_ratio
-from ._validate import as_count, as_float, scalar_or_array
+from ._validate import (
+    ZERO_INT64,
+    as_count,
+    as_float,
+    record,
+    scalar_count,
+    scalar_float,
+    scalar_or_array,
+)
+
+_f64 = np.float64
 
 
-def log_poisson_ratio(servers: np.ndarray, load: np.ndarray) -> np.ndarray:
+def log_poisson_ratio(servers, load) -> np.ndarray:
     """``log(P[N <= c-1] / P[N = c])`` for ``N ~ Poisson(load)``, broadcast; -inf at c = 0."""
-    c, a = np.broadcast_arrays(servers, load)
+    c, a = np.broadcast_arrays(np.asarray(servers, dtype=float), np.asarray(load, dtype=float))
     out = np.full(c.shape, -np.inf)
     pos = c > 0
     out[pos] = log_upper_ratio(c[pos], a[pos])
-    return out
-
-
-def _erlang_b(c: np.ndarray, a: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, log_poisson_ratio(c, a)))
-
-
-def _erlang_c(c: np.ndarray, a: np.ndarray) -> np.ndarray:
-    c, a = np.broadcast_arrays(c, a)
-    out = np.ones(c.shape)
-    stable = a < c
-    cs, as_ = c[stable], a[stable]
-    log_slack = np.log((cs - as_) / cs)  # log(1 - a/c), exact near a = c
-    out[stable] = np.exp(-np.logaddexp(0.0, log_poisson_ratio(cs, as_) + log_slack))
     return out
 
 
@@ -76,9 +74,12 @@ def erlang_b(servers, load):
     >>> erlang_b([1, 2, 3], 1.0).round(4)
     array([0.5   , 0.2   , 0.0625])
     """
+    c, a = scalar_count(servers), scalar_float(load)
+    if c is not None and a is not None:
+        return _f64((_compiled.kernels or _compiled.load()).erlang_b(c, a))
     c = as_count(servers, "servers")
     a = as_float(load, "load")
-    return scalar_or_array(_erlang_b(c, a))
+    return scalar_or_array(run_many("erlang_b_many", c, a))
 
 
 def erlang_c(servers, load):
@@ -113,9 +114,12 @@ def erlang_c(servers, load):
     >>> float(erlang_c(3, 3.0))
     1.0
     """
+    c, a = scalar_count(servers), scalar_float(load)
+    if c is not None and a is not None:
+        return _f64((_compiled.kernels or _compiled.load()).erlang_c(c, a))
     c = as_count(servers, "servers")
     a = as_float(load, "load")
-    return scalar_or_array(_erlang_c(c, a))
+    return scalar_or_array(run_many("erlang_c_many", c, a))
 
 
 @dataclass(frozen=True)
@@ -201,26 +205,29 @@ def mmc(servers, arrival_rate, mean_service_time) -> MMc:
     >>> round(float(q.service_level(1.0)), 4)
     0.8774
     """
+    c = scalar_count(servers)
+    lam = scalar_float(arrival_rate)
+    tau = scalar_float(mean_service_time, True)
+    if None not in (c, lam, tau):
+        load, utilisation, wait_prob, mean_wait, mean_queue = (
+            _compiled.kernels or _compiled.load()
+        ).mmc(c, lam, tau)
+        return record(
+            MMc,
+            {
+                "servers": ZERO_INT64 + c,
+                "arrival_rate": _f64(lam),
+                "mean_service_time": _f64(tau),
+                "load": _f64(load),
+                "utilisation": _f64(utilisation),
+                "wait_prob": _f64(wait_prob),
+                "mean_wait": _f64(mean_wait),
+                "mean_queue": _f64(mean_queue),
+            },
+        )
     c = as_count(servers, "servers")
     lam = as_float(arrival_rate, "arrival_rate")
     tau = as_float(mean_service_time, "mean_service_time", positive=True)
     c, lam, tau = np.broadcast_arrays(c, lam, tau)
-    a = lam * tau
-    wait_prob = _erlang_c(c, a)
-    stable = a < c
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slack = np.where(stable, c - a, 1.0)
-        mean_wait = np.where(stable, wait_prob * tau / slack, np.inf)
-        mean_queue = np.where(stable, wait_prob * a / slack, np.inf)
-        utilisation = np.where(c > 0, a / np.where(c > 0, c, 1), np.inf)
-    fields = dict(
-        servers=c,
-        arrival_rate=lam,
-        mean_service_time=tau,
-        load=a,
-        utilisation=utilisation,
-        wait_prob=wait_prob,
-        mean_wait=mean_wait,
-        mean_queue=mean_queue,
-    )
-    return MMc(**{k: scalar_or_array(np.asarray(v)) for k, v in fields.items()})
+    measures = run_many("mmc_many", c, lam, tau, outputs=5)
+    return MMc(*(scalar_or_array(np.asarray(v)) for v in (c, lam, tau, *measures)))

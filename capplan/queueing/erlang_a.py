@@ -16,64 +16,25 @@ Garnett, Mandelbaum & Reiman (2002). With ``x = n mu / theta`` and ``y = lambda 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import factorial
 
 import numpy as np
-from scipy.special import roots_laguerre
 
-from ._incgamma import _regions, log_lower_ratio, series_sums
-from ._validate import as_count, as_float, scalar_or_array
-from .erlang import log_poisson_ratio
+from . import _compiled
+from ._compiled import run_many
+from ._validate import (
+    ZERO_INT64,
+    as_count,
+    as_float,
+    record,
+    scalar_count,
+    scalar_float,
+    scalar_or_array,
+)
 
-_GL_T, _GL_W = roots_laguerre(16)
-# D = y + (y - x)(A - 1) cancels when x - y >> sqrt(y); beyond this loss factor the
-# integral form is used instead.
-_MAX_CANCELLATION = 1e3
-
-
-def _h(s: np.ndarray) -> np.ndarray:
-    """``exp(-s) - 1 + s >= 0``, by its Taylor series below 0.1 to avoid cancellation."""
-    small = s < 0.1
-    ss = np.where(small, s, 0.0)
-    acc = np.zeros_like(ss)
-    for k in range(12, 1, -1):
-        acc = acc * ss + (-1) ** k / factorial(k)
-    return np.where(small, acc * ss * ss, np.expm1(-s) + s)
-
-
-def _moment_integral(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``D`` for ``x - y >> sqrt(y)`` by Gauss-Laguerre on
-    ``D = x y / d * int_0^inf e^-t (1 - e^(-t/d)) exp(-y h(t/d)) dt``, ``d = x - y``."""
-    d = x - y
-    s = _GL_T[None, :] / d[:, None]
-    f = -np.expm1(-s) * np.exp(-y[:, None] * _h(s))
-    return x * y / d * (f @ _GL_W)
-
-
-def _log_a_and_moment(x: np.ndarray, y: np.ndarray):
-    """``log A`` and ``log(D / A)`` for flat arrays ``x > 0``, ``y > 0``.
-
-    ``D / A`` rather than ``D``: where ``A`` is huge (overload) adding a small term to
-    ``log A`` would round away digits that cancel later.
-    """
-    log_a = log_lower_ratio(x, y)
-    log_d = np.empty_like(x)  # log(D / A)
-    _, series, _ = _regions(x, y)
-    if series.any():
-        total, moment = series_sums(x[series], y[series])
-        log_d[series] = np.log(moment / total)
-    rest = ~series
-    xr, yr, lar = x[rest], y[rest], log_a[rest]
-    # D / A = y / A + (y - x)(1 - 1/A): no overflow when A is huge (overload).
-    with np.errstate(under="ignore"):
-        scaled = yr * np.exp(-lar) - (yr - xr) * np.expm1(-lar)
-    out = np.log(scaled)
-    excess = (xr - yr) * -np.expm1(-lar)
-    bad = (xr > yr) & (excess > _MAX_CANCELLATION * scaled)
-    if bad.any():
-        out[bad] = np.log(_moment_integral(xr[bad], yr[bad])) - lar[bad]
-    log_d[rest] = out
-    return log_a, log_d
+# The arithmetic is ._kernels.erlang_a (and its log_a_and_moment: where
+# D = y + (y - x)(A - 1) would cancel, D by 16-point Gauss-Laguerre on
+# D = x y / d * int_0^inf e^-t (1 - e^(-t/d)) exp(-y h(t/d)) dt, d = x - y).
+_f64 = np.float64
 
 
 @dataclass(frozen=True)
@@ -120,28 +81,13 @@ class ErlangA:
         incomplete gamma; ``t`` broadcasts against the queue's shape.
         """
         t = as_float(t, "t", allow_inf=True)
-        n, lam, tau, pat, log_w, log_a = np.broadcast_arrays(
-            self.servers,
-            self.arrival_rate,
-            self.mean_service_time,
-            self.mean_patience,
-            self._log_wait_prob,
-            self._log_a,
-            np.zeros(np.shape(t)),
-        )[:6]
-        t = np.broadcast_to(t, n.shape)
-        x = (n * pat / tau).ravel()
-        y = (lam * pat).ravel()
-        u = (t / pat).ravel()  # theta t
-        out = np.zeros(x.size)
-        live = (y > 0) & np.isfinite(u)
-        xl, yl, ul = x[live], y[live], u[live]
-        with np.errstate(under="ignore"):
-            y_later = yl * np.exp(-ul)
-            log_shift = -xl * ul - yl * np.expm1(-ul)  # log p(x; y') - log p(x; y)
-            delta = log_shift + log_lower_ratio(xl, y_later) - log_a.ravel()[live]
-            out[live] = np.exp(log_w.ravel()[live] + np.minimum(delta, 0.0))
-        return scalar_or_array(out.reshape(n.shape))
+        tail = run_many(
+            "erlang_a_offered_tail_many",
+            *(np.asarray(v) for v in (self.servers, self.arrival_rate, self.mean_service_time)),
+            *(np.asarray(v) for v in (self.mean_patience, self._log_wait_prob, self._log_a)),
+            t,
+        )
+        return scalar_or_array(tail)
 
     def wait_tail(self, t):
         """``P(W > t)`` for the actual wait ``W = min(V, patience)``:
@@ -159,25 +105,15 @@ class ErlangA:
         customer still waiting at ``t`` abandons later: the same formula as
         ``P(Ab | W > 0)`` with ``lambda`` scaled by ``exp(-t / mean_patience)``.
         """
-        tail = np.asarray(self.wait_tail(t), dtype=float)
-        n, lam, tau, pat, ab, tail = np.broadcast_arrays(
-            self.servers,
-            self.arrival_rate,
-            self.mean_service_time,
-            self.mean_patience,
-            self.abandon_prob,
-            tail,
+        t = as_float(t, "t", allow_inf=True)
+        miss = run_many(
+            "erlang_a_miss_many",
+            *(np.asarray(v) for v in (self.servers, self.arrival_rate, self.mean_service_time)),
+            *(np.asarray(v) for v in (self.mean_patience, self.abandon_prob)),
+            *(np.asarray(v) for v in (self._log_wait_prob, self._log_a)),
+            t,
         )
-        t = np.broadcast_to(as_float(t, "t", allow_inf=True), n.shape).ravel()
-        x = (n * pat / tau).ravel()
-        with np.errstate(under="ignore"):
-            y_t = (lam * pat).ravel() * np.exp(-t / pat.ravel())
-        later = np.zeros(x.size)
-        live = (y_t > 0) & (tail.ravel() > 0)
-        if live.any():
-            later[live] = np.exp(_log_a_and_moment(x[live], y_t[live])[1]) / y_t[live]
-        miss = ab.ravel() + tail.ravel() * (1.0 - np.minimum(later, 1.0))
-        return scalar_or_array(np.minimum(miss, 1.0).reshape(n.shape))
+        return scalar_or_array(miss)
 
     def service_level(self, t):
         """Share of arrivals served after waiting at most ``t`` seconds; abandoners
@@ -226,41 +162,35 @@ def erlang_a(servers, arrival_rate, mean_service_time, mean_patience) -> ErlangA
     >>> round(float(q.mean_wait), 6)  # = abandon_prob * mean_patience
     0.367879
     """
+    n = scalar_count(servers, 1)
+    lam = scalar_float(arrival_rate)
+    tau = scalar_float(mean_service_time, True)
+    pat = scalar_float(mean_patience, True)
+    if None not in (n, lam, tau, pat):
+        load, wait_prob, abandon, wait, queue, utilisation, log_w, log_a = (
+            _compiled.kernels or _compiled.load()
+        ).erlang_a(n, lam, tau, pat)
+        return record(
+            ErlangA,
+            {
+                "servers": ZERO_INT64 + n,
+                "arrival_rate": _f64(lam),
+                "mean_service_time": _f64(tau),
+                "mean_patience": _f64(pat),
+                "load": _f64(load),
+                "wait_prob": _f64(wait_prob),
+                "abandon_prob": _f64(abandon),
+                "mean_wait": _f64(wait),
+                "mean_queue": _f64(queue),
+                "utilisation": _f64(utilisation),
+                "_log_wait_prob": _f64(log_w),
+                "_log_a": _f64(log_a),
+            },
+        )
     n = as_count(servers, "servers", minimum=1)
     lam = as_float(arrival_rate, "arrival_rate")
     tau = as_float(mean_service_time, "mean_service_time", positive=True)
     pat = as_float(mean_patience, "mean_patience", positive=True)
     n, lam, tau, pat = np.broadcast_arrays(n, lam, tau, pat)
-    shape = n.shape
-    a = lam * tau
-    x = (n * pat / tau).ravel()
-    y = (lam * pat).ravel()
-    log_r = log_poisson_ratio(n, a).ravel()
-    log_w = np.full(x.size, -np.inf)
-    log_a = np.zeros(x.size)
-    abandon = np.zeros(x.size)
-    live = y > 0
-    if live.any():
-        la, log_d_over_a = _log_a_and_moment(x[live], y[live])
-        log_w_live = -np.logaddexp(0.0, log_r[live] - la)  # A / (R + A)
-        log_a[live] = la
-        log_w[live] = log_w_live
-        with np.errstate(divide="ignore", under="ignore"):
-            abandon[live] = np.exp(log_d_over_a - np.log(y[live]) + log_w_live)
-    abandon = abandon.reshape(shape)
-    mean_wait = abandon * pat
-    fields = dict(
-        servers=n,
-        arrival_rate=lam,
-        mean_service_time=tau,
-        mean_patience=pat,
-        load=a,
-        wait_prob=np.exp(log_w).reshape(shape),
-        abandon_prob=abandon,
-        mean_wait=mean_wait,
-        mean_queue=lam * mean_wait,
-        utilisation=a * (1.0 - abandon) / n,
-        _log_wait_prob=log_w.reshape(shape),
-        _log_a=log_a.reshape(shape),
-    )
-    return ErlangA(**{k: scalar_or_array(np.asarray(v)) for k, v in fields.items()})
+    measures = run_many("erlang_a_many", n, lam, tau, pat, outputs=8)
+    return ErlangA(*(scalar_or_array(np.asarray(v)) for v in (n, lam, tau, pat, *measures)))

@@ -13,67 +13,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_count, as_float, scalar_or_array
-from .erlang import log_poisson_ratio
-
-
-def _log_geom(log_rho: np.ndarray, n: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """``log sum_{j=0}^{n-1} rho**j - max(0, top * log rho)``; ``-inf`` at ``n = 0``.
-
-    The shift by the largest term of the full sum keeps every log moderate, so that
-    ratios of sums do not inherit the rounding of a huge ``m log rho``.
-    """
-    n = n.astype(float)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        neg = -np.abs(log_rho)
-        ratio = np.log(np.expm1(n * neg) / np.expm1(neg))
-        out = np.where(log_rho > 0, (n - 1 - top) * log_rho + ratio, ratio)
-        out = np.where(log_rho == 0, np.log(n), out)
-    return np.where(n == 0, -np.inf, out)
-
-
-def _bernoulli_g(z: np.ndarray) -> np.ndarray:
-    """``z / expm1(z)``, with its limit 1 at ``z = 0``."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = z / np.expm1(z)
-    out = np.where(np.isinf(z) & (z > 0), 0.0, out)
-    out = np.where(np.isinf(z) & (z < 0), -z, out)
-    return np.where(z == 0, 1.0, out)
-
-
-# B_{2k} / (2k)! for the series of z / expm1(z); B_1 is handled separately.
-_B2K = (
-    1 / 12,
-    -1 / 720,
-    1 / 30240,
-    -1 / 1209600,
-    1 / 47900160,
-    -691 / 1307674368000,
-    1 / 74724249600,
-    -3617 / 10670622842880000,
+from . import _compiled
+from ._compiled import run_many
+from ._validate import (
+    ZERO_INT64,
+    as_count,
+    as_float,
+    record,
+    scalar_count,
+    scalar_float,
+    scalar_or_array,
 )
 
-
-def _truncated_geometric_mean(log_rho: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Mean of ``J`` on ``0..m`` with ``P(J = j)`` proportional to ``rho**j``.
-
-    Equals ``(g(-u) - g(-L)) / L`` with ``g(z) = z / expm1(z)``, ``L = log rho`` and
-    ``u = (m + 1) L``; for small ``|u|`` that difference cancels, so the Bernoulli series
-    ``sum_k B_2k / (2k)! L**(2k-1) ((m+1)**(2k) - 1) + m/2`` is used instead.
-    """
-    m = m.astype(float)
-    u = (m + 1) * log_rho
-    small = np.abs(u) < 0.5
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        direct = (_bernoulli_g(-u) - _bernoulli_g(-log_rho)) / log_rho
-    series = 0.5 * m
-    power = (m + 1) ** 2
-    lpow = log_rho
-    for coef in _B2K:
-        series = series + coef * lpow * (power - 1.0)
-        power = power * (m + 1) ** 2
-        lpow = lpow * log_rho * log_rho
-    return np.where(small, series, direct)
+# The arithmetic (geometric sums in log space, the truncated geometric mean by its
+# Bernoulli series near rho = 1) is ._kernels.mmck.
+_f64 = np.float64
 
 
 @dataclass(frozen=True)
@@ -157,6 +111,31 @@ def mmck(servers, capacity, load, *, mean_service_time=1.0) -> MMcK:
     >>> round(float(mmck(10, 10, 5.0).blocking), 6)  # Erlang B
     0.018385
     """
+    c = scalar_count(servers, 1)
+    k = scalar_count(capacity, 1)
+    a = scalar_float(load)
+    tau = scalar_float(mean_service_time, True)
+    if None not in (c, k, a, tau) and k >= c:
+        blocking, wait_prob, queue, in_system, carried, utilisation, throughput, wait = (
+            _compiled.kernels or _compiled.load()
+        ).mmck(c, k, a, tau)
+        return record(
+            MMcK,
+            {
+                "servers": ZERO_INT64 + c,
+                "capacity": ZERO_INT64 + k,
+                "load": _f64(a),
+                "mean_service_time": _f64(tau),
+                "blocking": _f64(blocking),
+                "wait_prob": _f64(wait_prob),
+                "mean_queue": _f64(queue),
+                "mean_in_system": _f64(in_system),
+                "carried_load": _f64(carried),
+                "utilisation": _f64(utilisation),
+                "throughput": _f64(throughput),
+                "mean_wait": _f64(wait),
+            },
+        )
     c = as_count(servers, "servers", minimum=1)
     k = as_count(capacity, "capacity", minimum=1)
     a = as_float(load, "load")
@@ -170,42 +149,5 @@ def mmck(servers, capacity, load, *, mean_service_time=1.0) -> MMcK:
             f"capacity must be at least servers (it counts those in service too); "
             f"got capacity={k[i].item()} < servers={c[i].item()}{where}"
         )
-    m = k - c
-    with np.errstate(divide="ignore"):
-        log_rho = np.log(a / c)
-    # Every log below is shifted by max(0, m log rho), the largest geometric term.
-    with np.errstate(invalid="ignore"):
-        m_log_rho = np.where(m > 0, m * log_rho, 0.0)  # log rho**m, also when rho = 0
-        top = np.maximum(m_log_rho, 0.0)
-    log_r = log_poisson_ratio(c, a) - top  # log of P[N < c] / P[N = c]
-    log_g_all = _log_geom(log_rho, m + 1, m)  # queue states c..K
-    log_g_open = _log_geom(log_rho, m, m)  # queue states c..K-1 (admitting)
-    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-        log_norm = np.logaddexp(log_r, log_g_all)  # 1 / pi_c
-        blocking = np.exp(m_log_rho - top - log_norm)
-        blocking = np.where(a == 0, 0.0, blocking)
-        admitted = np.exp(np.logaddexp(log_r, log_g_open) - log_norm)  # 1 - blocking
-        admitted = np.where(np.isposinf(log_r), 1.0, admitted)  # pmf(c) underflowed
-        wait_prob = np.exp(-np.logaddexp(0.0, log_r - log_g_open))
-        p_busy = np.exp(-np.logaddexp(0.0, log_r - log_g_all))  # P(all servers busy)
-        mean_j = _truncated_geometric_mean(log_rho, m)
-        mean_queue = np.where(a == 0, 0.0, p_busy * mean_j)
-    carried = a * admitted
-    throughput = carried / tau
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_wait = np.where(a == 0, 0.0, mean_queue * tau / carried)
-    fields = dict(
-        servers=c,
-        capacity=k,
-        load=a,
-        mean_service_time=tau,
-        blocking=blocking,
-        wait_prob=np.where(a == 0, 0.0, wait_prob),
-        mean_queue=mean_queue,
-        mean_in_system=mean_queue + carried,
-        carried_load=carried,
-        utilisation=carried / c,
-        throughput=throughput,
-        mean_wait=mean_wait,
-    )
-    return MMcK(**{n: scalar_or_array(np.asarray(v)) for n, v in fields.items()})
+    measures = run_many("mmck_many", c, k, a, tau, outputs=8)
+    return MMcK(*(scalar_or_array(np.asarray(v)) for v in (c, k, a, tau, *measures)))

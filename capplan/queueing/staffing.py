@@ -1,11 +1,12 @@
-"""Least server count meeting a service target, for whole arrays of loads at once.
+"""Least server count meeting a service target, for one load or whole arrays at once.
 
 Start from square-root staffing ``c ~ a + beta sqrt(a)`` (or a fluid estimate when
-customers abandon), then evaluate the pair ``(c, c + 1)`` of every open interval in one
-vectorised call per round: a pair that straddles the target ends the search, otherwise
-a Newton step on the log of the measure moves it, with galloping and integer bisection
-as the fallback. A day of per-second loads costs a handful of array evaluations, not a
-loop over intervals or servers.
+customers abandon), then evaluate the pair ``(c, c + 1)``: a pair that straddles the
+target ends the search, otherwise a Newton step on the log of the measure moves it,
+with galloping and integer bisection as the fallback. The whole search for one load is
+compiled (``_kernels.servers_for``), and an array of loads runs it load by load in
+compiled code: a day of per-second loads costs well under a second, one load a few
+microseconds.
 """
 
 from __future__ import annotations
@@ -13,16 +14,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
 
-from ._validate import as_count, as_float, as_probability, scalar_or_array
-from .erlang import _erlang_b, _erlang_c
-from .erlang_a import erlang_a
-from .mmck import mmck
+from . import _compiled
+from ._validate import (
+    ZERO_INT64,
+    as_count,
+    as_float,
+    as_probability,
+    record,
+    scalar_count,
+    scalar_float,
+    scalar_or_array,
+    scalar_probability,
+)
 
 _TARGETS = ("max_wait_prob", "max_blocking", "service_level", "max_mean_wait", "max_abandon_prob")
-_MAX_ROUNDS = 200
-_NEWTON_ROUNDS = 12
+# (target, with mean_patience, with waiting_room) -> (the kernel's code, model name)
+_MODELS = {
+    ("max_blocking", False, False): ("BLOCKING_B", "M/M/c/c (Erlang B)"),
+    ("max_blocking", False, True): ("BLOCKING_K", "M/M/c/K"),
+    ("max_abandon_prob", True, False): ("ABANDON_A", "M/M/c+M (Erlang A)"),
+    ("max_wait_prob", True, False): ("WAIT_A", "M/M/c+M (Erlang A)"),
+    ("max_wait_prob", False, False): ("WAIT_C", "M/M/c (Erlang C)"),
+    ("service_level", True, False): ("LEVEL_A", "M/M/c+M (Erlang A)"),
+    ("service_level", False, False): ("LEVEL_C", "M/M/c (Erlang C)"),
+    ("max_mean_wait", True, False): ("MEAN_WAIT_A", "M/M/c+M (Erlang A)"),
+    ("max_mean_wait", False, False): ("MEAN_WAIT_C", "M/M/c (Erlang C)"),
+}
+# which of _TARGETS are given (five bools) -> the index of the one given
+_ONE_GIVEN = {tuple(i == j for j in range(5)): i for i in range(5)}
+_ALLEN_CUNNEEN = "G/G/c (Allen-Cunneen)"  # max_mean_wait with SCVs other than 1
+_NOT_CONVERGED = "servers_for: the search did not converge; please report this"
 
 
 @dataclass(frozen=True)
@@ -48,158 +70,56 @@ class Staffing:
     model: str
 
 
-def _one_target(given: dict) -> tuple[str, object]:
-    chosen = [k for k in _TARGETS if given[k] is not None]
-    if len(chosen) != 1:
-        got = ", ".join(chosen) if chosen else "none"
-        raise ValueError(
-            f"servers_for needs exactly one target among {', '.join(_TARGETS)}; got {got}"
+def _one_target(*values) -> tuple[str, object]:
+    """The one target given among ``_TARGETS`` (values in that order), or ValueError."""
+    wait, blocking, level, mean_wait, abandon = values
+    index = _ONE_GIVEN.get(
+        (
+            wait is not None,
+            blocking is not None,
+            level is not None,
+            mean_wait is not None,
+            abandon is not None,
         )
-    return chosen[0], given[chosen[0]]
-
-
-def _model(target, limit, a, tau, patience, room, ca2, cs2):
-    """Return ``(evaluate, c_min, start, model name)`` for one target.
-
-    ``evaluate(c, i)`` gives, for server counts ``c`` at flat positions ``i``, a score
-    that is ``<= 0`` exactly where the target is met, and the measure itself. The score
-    is a difference of logs, nearly linear in ``c``, which makes the Newton steps of
-    :func:`_search` land within a server or two. ``c_min`` None means "just above the
-    load", the stability bound of a queue without abandonment. ``start`` is a first
-    guess: square-root staffing ``a + beta sqrt(a)``, or a fluid estimate.
-    """
-    root = np.sqrt(a)
-
-    def sqrt_staffing(beta):
-        return a + np.clip(beta, 0.0, 8.0) * root
-
-    def at_most(measure):
-        def evaluate(c, i):
-            value = np.asarray(measure(c, i), dtype=float)
-            with np.errstate(divide="ignore"):
-                return np.log(value) - np.log(limit[i]), value
-
-        return evaluate
-
-    def ea(c, i):
-        return erlang_a(c, a[i] / tau[i], tau[i], patience[i])
-
-    if target == "max_blocking":
-        beta = ndtri(1 - limit)
-        if room is None:
-            return (
-                at_most(lambda c, i: _erlang_b(c, a[i])),
-                1,
-                sqrt_staffing(beta),
-                "M/M/c/c (Erlang B)",
-            )
-        return (
-            at_most(lambda c, i: mmck(c, c + room[i], a[i]).blocking),
-            1,
-            sqrt_staffing(beta),
-            "M/M/c/K",
-        )
-    if target == "max_abandon_prob":
-        # Fluid start: with short patience c ~ a (1 - P(Ab)).
-        return (
-            at_most(lambda c, i: ea(c, i).abandon_prob),
-            1,
-            a * (1 - limit),
-            "M/M/c+M (Erlang A)",
-        )
-    if target == "max_wait_prob":
-        beta = 0.8 * ndtri(1 - limit)
-        if patience is not None:
-            return (
-                at_most(lambda c, i: ea(c, i).wait_prob),
-                1,
-                sqrt_staffing(beta),
-                "M/M/c+M (Erlang A)",
-            )
-        return (
-            at_most(lambda c, i: _erlang_c(c, a[i])),
-            None,
-            sqrt_staffing(beta),
-            "M/M/c (Erlang C)",
-        )
-    if target == "service_level":
-        t, x = limit
-
-        def tail(c, i):  # 1 - level, so that the score is a log ratio of small numbers
-            if patience is not None:
-                return np.asarray(ea(c, i).miss_prob(t[i]))
-            with np.errstate(under="ignore"):
-                return _erlang_c(c, a[i]) * np.exp(-(c - a[i]) * t[i] / tau[i])
-
-        def evaluate(c, i):
-            miss = tail(c, i)
-            with np.errstate(divide="ignore"):
-                return np.log(miss) - np.log1p(-x[i]), 1.0 - miss
-
-        c_min = 1 if patience is not None else None
-        name = "M/M/c+M (Erlang A)" if patience is not None else "M/M/c (Erlang C)"
-        return evaluate, c_min, sqrt_staffing(ndtri(x)), name
-    # max_mean_wait
-    if patience is not None:
-        fluid = a * (1 - np.minimum(limit / patience, 1.0))  # E[W] = P(Ab) * patience
-        return at_most(lambda c, i: ea(c, i).mean_wait), 1, fluid, "M/M/c+M (Erlang A)"
-    factor = (ca2 + cs2) / 2.0
-    name = "M/M/c (Erlang C)" if np.all(factor == 1) else "G/G/c (Allen-Cunneen)"
-    return (
-        at_most(lambda c, i: _erlang_c(c, a[i]) * tau[i] / (c - a[i]) * factor[i]),
-        None,
-        sqrt_staffing(1.0),
-        name,
     )
+    if index is None:
+        chosen = [name for name, v in zip(_TARGETS, values, strict=True) if v is not None]
+        raise ValueError(
+            f"servers_for needs exactly one target among {', '.join(_TARGETS)}; "
+            f"got {', '.join(chosen) if chosen else 'none'}"
+        )
+    return _TARGETS[index], values[index]
 
 
-def _search(evaluate, c_min, guess, step):
-    """Least ``c >= c_min`` with score ``<= 0``; returns it and its measure.
-
-    Each round evaluates the pair ``(c, c + 1)`` of every open interval in one call:
-    a pair that straddles the target ends the search, and the pair's difference gives
-    a Newton step on the score. After a few rounds, or when Newton leaves the bracket
-    known so far, it bisects, so it always ends. ``c_min - 1`` counts as failing.
-    """
-    n = guess.size
-    big = np.iinfo(np.int64).max // 4
-    lo = (c_min - 1).astype(np.int64)  # largest count known to fail
-    hi = np.full(n, big, dtype=np.int64)  # smallest count known to meet
-    achieved = np.full(n, np.nan)
-    c = guess.astype(np.int64)
-    step = step.astype(np.int64)
-    for round_ in range(_MAX_ROUNDS):
-        open_ = np.nonzero(hi - lo > 1)[0]
-        if open_.size == 0:
-            return hi, achieved
-        left = np.clip(c[open_], lo[open_] + 1, np.maximum(hi[open_] - 1, lo[open_] + 1))
-        pts = np.concatenate([left, left + 1])
-        where = np.concatenate([open_, open_])
-        score, value = evaluate(pts, where)
-        meet = score <= 0
-        for part in (slice(None, open_.size), slice(open_.size, None)):
-            m, p, w, v = meet[part], pts[part], where[part], value[part]
-            better = m & (p < hi[w])
-            hi[w[better]] = p[better]
-            achieved[w[better]] = v[better]
-            worse = ~m & (p > lo[w])
-            lo[w[worse]] = p[worse]
-        f0, f1 = score[: open_.size], score[open_.size :]
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            slope = f1 - f0
-            newton = left - f0 / slope
-        usable = np.isfinite(newton) & (slope < 0) & (np.abs(newton - left) < 1e15)
-        lo_o, hi_o, step_o = lo[open_], hi[open_], step[open_]
-        hi_known = hi_o < big
-        # Gallop from the known side, bisect once both sides are near and known.
-        gallop = np.where(hi_known, hi_o - 1 - step_o, lo_o + step_o)
-        bisect = hi_known & ((lo_o >= c_min[open_]) | (hi_o - lo_o <= 2 * step_o))
-        fallback = np.where(bisect, lo_o + (hi_o - lo_o) // 2, gallop)
-        step[open_] = np.where(bisect, step_o, 2 * step_o)
-        newton_ok = usable & (round_ < _NEWTON_ROUNDS) & (newton > lo_o) & (newton < hi_o)
-        nxt = np.where(newton_ok, np.floor(np.where(newton_ok, newton, 0.0)), fallback)
-        c[open_] = nxt.astype(np.int64)
-    raise RuntimeError("servers_for: the search did not converge; please report this")
+def _scalar_problem(code, value, load, tau, patience, room, arrival_scv, service_scv):
+    """The search's arguments ``(a, tau, patience, room, limit, t, factor)`` when every
+    input is one valid number and the options fit the model ``code`` (from ``_MODELS``);
+    else None, and the array path checks everything and raises its message."""
+    a = scalar_float(load)
+    tau_v = 1.0 if tau is None else scalar_float(tau, True)
+    pat_v = 1.0 if patience is None else scalar_float(patience, True)
+    room_v = 0 if room is None else scalar_count(room)
+    ca2, cs2 = scalar_float(arrival_scv), scalar_float(service_scv)
+    if None in (a, tau_v, pat_v, room_v, ca2, cs2):
+        return None
+    if tau is None and code not in ("BLOCKING_B", "BLOCKING_K", "WAIT_C"):
+        return None  # the time targets and Erlang A need mean_service_time
+    if (ca2 != 1.0 or cs2 != 1.0) and code != "MEAN_WAIT_C":
+        return None
+    t = 0.0
+    if code in ("LEVEL_C", "LEVEL_A"):
+        if type(value) not in (tuple, list) or len(value) != 2:
+            return None
+        t, limit = scalar_float(value[0]), scalar_probability(value[1])
+        if t is None:
+            return None
+    elif code in ("MEAN_WAIT_C", "MEAN_WAIT_A"):
+        limit = scalar_float(value, True)
+    else:
+        limit = scalar_probability(value)
+    if limit is None:
+        return None
+    return a, tau_v, pat_v, room_v, limit, t, (ca2 + cs2) / 2.0
 
 
 def servers_for(
@@ -282,14 +202,41 @@ def servers_for(
     (56, 'M/M/c (Erlang C)')
     """
     target, value = _one_target(
-        dict(
-            max_wait_prob=max_wait_prob,
-            max_blocking=max_blocking,
-            service_level=service_level,
-            max_mean_wait=max_mean_wait,
-            max_abandon_prob=max_abandon_prob,
+        max_wait_prob, max_blocking, service_level, max_mean_wait, max_abandon_prob
+    )
+    code, model = _MODELS.get(
+        (target, mean_patience is not None, waiting_room is not None), (None, None)
+    )  # None: the options do not fit the target, which the checks below report
+    args = (
+        None
+        if code is None
+        else _scalar_problem(
+            code,
+            value,
+            load,
+            mean_service_time,
+            mean_patience,
+            waiting_room,
+            arrival_scv,
+            service_scv,
         )
     )
+    if args is not None:
+        kernels = _compiled.kernels or _compiled.load()
+        servers, achieved = kernels.servers_for(getattr(kernels, code), *args)
+        if servers < 0:
+            raise RuntimeError(_NOT_CONVERGED)
+        if code == "MEAN_WAIT_C" and args[-1] != 1:
+            model = _ALLEN_CUNNEEN
+        return record(
+            Staffing,
+            {
+                "servers": ZERO_INT64 + servers,
+                "achieved": np.float64(achieved),
+                "target": target,
+                "model": model,
+            },
+        )
     a = as_float(load, "load")
     if target in ("service_level", "max_mean_wait") and mean_service_time is None:
         raise ValueError(f"{target} needs mean_service_time (seconds); got None")
@@ -337,20 +284,31 @@ def servers_for(
     given = [a, tau, ca2, cs2, *limits] + [p for p in (patience, room) if p is not None]
     shape = np.broadcast_shapes(*(p.shape for p in given))
 
-    def flat(arr):
-        return None if arr is None else np.broadcast_to(arr, shape).ravel()
+    def flat(arr, fill=None):
+        arr = np.asarray(fill if arr is None else arr)
+        return np.array(np.broadcast_to(arr, shape), order="C").reshape(-1)
 
-    a_f = flat(a)
-    limit = tuple(flat(v) for v in limits) if target == "service_level" else flat(limits[0])
-    evaluate, c_min, start, model = _model(
-        target, limit, a_f, flat(tau), flat(patience), flat(room), flat(ca2), flat(cs2)
+    t, limit = limits if target == "service_level" else (None, limits[0])
+    factor = flat((ca2 + cs2) / 2.0)
+    if code == "MEAN_WAIT_C" and np.any(factor != 1):
+        model = _ALLEN_CUNNEEN
+    servers = np.empty(factor.size, dtype=np.int64)
+    achieved = np.empty(factor.size)
+    kernels = _compiled.kernels or _compiled.load()
+    kernels.servers_for_many(
+        getattr(kernels, code),
+        flat(a),
+        flat(tau),
+        flat(patience, 1.0),
+        flat(room, np.int64(0)),
+        flat(limit),
+        flat(t, 0.0),
+        factor,
+        servers,
+        achieved,
     )
-    if c_min is None:  # waiting without abandonment: only c > a is stable
-        c_min = np.floor(a_f).astype(np.int64) + 1
-    c_min = np.broadcast_to(np.asarray(c_min, dtype=np.int64), a_f.shape)
-    guess = np.maximum(c_min, np.ceil(start)).astype(np.int64)
-    step = np.maximum(1, np.ceil(0.5 * np.sqrt(a_f))).astype(np.int64)
-    servers, achieved = _search(evaluate, c_min, guess, step)
+    if np.any(servers < 0):
+        raise RuntimeError(_NOT_CONVERGED)
     return Staffing(
         servers=scalar_or_array(servers.reshape(shape)),
         achieved=scalar_or_array(np.asarray(achieved, dtype=float).reshape(shape)),
