@@ -4,14 +4,16 @@ Fit traffic-spike and queueing models to past events and size the join
 path and the stream servers of the next one. Times are seconds, rates are
 per second, timestamps are UTC.
 
-The names below are imported when first used (:mod:`capplan._lazy`).
+The names below are imported when first used (PEP 562): ``import capplan`` costs a
+tenth of a second, and scipy.stats, statsmodels and numba load only when a name that
+needs them is first used.
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
 
-from capplan._lazy import attach
-
-#: Each public name, by the module that defines it.
+#: Each public name, by the module that defines it. No name may also be a submodule of
+#: capplan: the submodule, once imported, would stand in its place.
 _EXPORTS = {
     "capplan._text": [
         "readable",
@@ -96,10 +98,23 @@ _EXPORTS = {
         "simulate",
     ],
 }
-__getattr__, __dir__, _names = attach(__name__, _EXPORTS)
-__all__ = sorted([*_names, "__version__"])
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted([*_MODULE_OF, "__version__"])
 
 try:
     __version__ = version("capplan")
 except PackageNotFoundError:  # running from a checkout that was never installed
     __version__ = "0+unknown"
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'capplan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

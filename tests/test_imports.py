@@ -163,3 +163,28 @@ def test_each_package_imports_alone(module):
     import sys
 
     subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+
+
+def test_import_capplan_loads_none_of_the_heavy_libraries():
+    """``import capplan`` is a tenth of a second: its names load on first use (PEP 562)."""
+    import subprocess
+    import sys
+
+    heavy = ("pandas", "scipy.stats", "statsmodels", "numba", "altair")
+    code = f"import sys, capplan; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_public_name_is_what_its_module_defines():
+    import types
+
+    import capplan
+
+    assert set(capplan.__all__) <= set(dir(capplan))
+    for name in capplan.__all__:
+        value = getattr(capplan, name)
+        assert not isinstance(value, types.ModuleType), name
+    assert capplan.plan_event is __import__("capplan.planning", fromlist=["x"]).plan_event
+    with pytest.raises(AttributeError, match="no attribute 'plan_evnt'"):
+        capplan.plan_evnt  # noqa: B018

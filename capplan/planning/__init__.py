@@ -25,31 +25,77 @@ margins, validated by simulation.
   on a plan's own path at the flood's peak and after it, and which remedy helps).
 """
 
-from capplan._lazy import attach
+from capplan.planning.analogue import EventForecast, forecast_event
+from capplan.planning.assess import Capacity, CapacityAssessment, assess
+from capplan.planning.autoscale import (
+    AutoscalerPolicy,
+    AutoscalerRun,
+    ReactiveComparison,
+    compare_reactive,
+    simulate_autoscaler,
+)
+from capplan.planning.briefing import Briefing, briefing
+from capplan.planning.forecast import JoinForecast
+from capplan.planning.inputs import SLO, ClientPolicy, JoinService, Margins, QueuePolicy
+from capplan.planning.io import load_plan, save_plan
+from capplan.planning.methods import METHODS, offered_load, stationary_servers
+from capplan.planning.plan import EventPlan, plan_event
+from capplan.planning.provision import Fleet, ProvisioningLadder, provision
+from capplan.planning.regret import Costs, LeastRegret, least_regret
+from capplan.planning.tipping import plan_tipping, tipping_phase
+from capplan.planning.validate import PlanValidation
+from capplan.planning.waiting_room import WaitingRoomResult, waiting_room
 
-# Imported on first use (capplan._lazy); the charts also because capplan.charts imports
-# capplan.planning, so that no import circle forms.
-_EXPORTS = {
-    "capplan.planning.analogue": ["EventForecast", "forecast_event"],
-    "capplan.planning.assess": ["Capacity", "CapacityAssessment", "assess"],
-    "capplan.planning.autoscale": [
-        "AutoscalerPolicy",
-        "AutoscalerRun",
-        "ReactiveComparison",
-        "compare_reactive",
-        "simulate_autoscaler",
-    ],
-    "capplan.planning.briefing": ["Briefing", "briefing"],
-    "capplan.planning.forecast": ["JoinForecast"],
-    "capplan.planning.inputs": ["SLO", "ClientPolicy", "JoinService", "Margins", "QueuePolicy"],
-    "capplan.planning.io": ["load_plan", "save_plan"],
-    "capplan.planning.methods": ["METHODS", "offered_load", "stationary_servers"],
-    "capplan.planning.plan": ["EventPlan", "plan_event"],
-    "capplan.planning.provision": ["Fleet", "ProvisioningLadder", "provision"],
-    "capplan.planning.regret": ["Costs", "LeastRegret", "least_regret"],
-    "capplan.planning.tipping": ["plan_tipping", "tipping_phase"],
-    "capplan.planning.validate": ["PlanValidation"],
-    "capplan.planning.waiting_room": ["WaitingRoomResult", "waiting_room"],
-    "capplan.charts": ["phase_chart", "waiting_room_chart"],
-}
-__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
+__all__ = [
+    "METHODS",
+    "SLO",
+    "AutoscalerPolicy",
+    "AutoscalerRun",
+    "Briefing",
+    "Capacity",
+    "CapacityAssessment",
+    "ClientPolicy",
+    "Costs",
+    "EventForecast",
+    "EventPlan",
+    "Fleet",
+    "JoinForecast",
+    "JoinService",
+    "LeastRegret",
+    "Margins",
+    "PlanValidation",
+    "ProvisioningLadder",
+    "QueuePolicy",
+    "ReactiveComparison",
+    "WaitingRoomResult",
+    "assess",
+    "briefing",
+    "compare_reactive",
+    "forecast_event",
+    "least_regret",
+    "load_plan",
+    "offered_load",
+    "phase_chart",
+    "plan_event",
+    "plan_tipping",
+    "provision",
+    "save_plan",
+    "simulate_autoscaler",
+    "stationary_servers",
+    "tipping_phase",
+    "waiting_room",
+    "waiting_room_chart",
+]
+
+
+_CHARTS = ("phase_chart", "waiting_room_chart")
+
+
+def __getattr__(name):
+    # Charts live in capplan.charts, which imports capplan.planning: fetched on first use
+    # (`from capplan.planning import phase_chart`), so that no import circle forms.
+    if name in _CHARTS:
+        from capplan import charts
+
+        return getattr(charts, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
