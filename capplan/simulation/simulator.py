@@ -185,8 +185,13 @@ class SimulationSpec:
 
     def run(self, seed: int | np.random.Generator | None = None) -> SimulationResult:
         """Simulate this scenario once; see :func:`simulate`."""
+        return self._run(seed)
+
+    def _run(self, seed, timeout_fifo: bool = True) -> SimulationResult:
+        """:meth:`run`; ``timeout_fifo=False`` sends a fixed timeout's checks through the
+        event heap, as a timeout distribution's (the same results: for tests)."""
         if not HAVE_NUMBA:
-            warnings.warn(SlowSimulationWarning(), stacklevel=3)
+            warnings.warn(SlowSimulationWarning(), stacklevel=4)
         rng_arrival, rng_service, rng_patience, rng_retry = streams(seed, 4)
         n = self.n_intervals
         out_i = np.zeros((n, engine.N_INT_COLUMNS), np.int64)
@@ -232,6 +237,7 @@ class SimulationSpec:
             1.0 if budget is None else float(budget.window),
             0.0 if budget is None else float(budget.min_per_s),
             self.warmup_intervals,
+            bool(timeout_fifo),
             out_i,
             out_f,
             hist_total,

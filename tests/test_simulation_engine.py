@@ -1,0 +1,137 @@
+"""The simulator's exact shortcuts give the same results as the general paths.
+
+A fixed client timeout is checked from a FIFO (the waiting line itself, in arrival
+order) instead of the event heap; a timeout drawn from a distribution still goes
+through the heap. Both must give identical per-interval results, and the heap path
+must still agree with queueing theory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from capplan.simulation import (
+    Deterministic,
+    Empirical,
+    Exponential,
+    ExponentialBackoff,
+    ImmediateRetry,
+    LogNormal,
+    RetryBudget,
+    SimulationSpec,
+    simulate,
+)
+
+# 20 workers of mean 0.1 s (200/s); first tries 120/s with a 30-s flood of 400/s.
+STORM_RATES = np.r_[np.full(30, 120.0), np.full(30, 400.0), np.full(60, 120.0)]
+
+FIXED_TIMEOUT_SCENARIOS = {
+    "serve, retries": dict(
+        arrival_rate=9.5,
+        service_time=LogNormal(1.0, 2.0),
+        servers=10,
+        duration=2000.0,
+        interval=10.0,
+        timeout=5.0,
+        retry=ExponentialBackoff(max_retries=3),
+    ),
+    "drop, retries": dict(
+        arrival_rate=9.5,
+        service_time=LogNormal(1.0, 2.0),
+        servers=10,
+        duration=2000.0,
+        interval=10.0,
+        timeout=5.0,
+        on_timeout="drop",
+        retry=ExponentialBackoff(max_retries=3),
+    ),
+    "retry storm": dict(
+        arrival_rate=STORM_RATES,
+        service_time=0.1,
+        servers=20,
+        buffer=1000,
+        timeout=1.0,
+        retry=ImmediateRetry(delay=0.5, max_retries=5),
+    ),
+    "storm, buffer and budget": dict(
+        arrival_rate=STORM_RATES,
+        service_time=0.1,
+        servers=20,
+        buffer=50,
+        timeout=1.0,
+        retry=ImmediateRetry(
+            delay=0.2, max_retries=None, budget=RetryBudget(ratio=0.1, window=5.0, min_per_s=1.0)
+        ),
+    ),
+    "workers change, outage": dict(
+        arrival_rate=np.r_[np.full(40, 5.0), np.full(40, 30.0), np.full(40, 5.0)],
+        service_time=0.5,
+        servers=np.r_[np.full(40, 4), np.full(20, 8), np.zeros(10, int), np.full(50, 2)],
+        timeout=2.0,
+        retry=ExponentialBackoff(max_retries=3),
+    ),
+    "replayed counts, drop": dict(
+        arrival_counts=np.r_[np.full(50, 30), np.full(50, 90), np.full(50, 10)],
+        service_time=Deterministic(0.2),
+        servers=12,
+        timeout=1.5,
+        on_timeout="drop",
+        retry=ExponentialBackoff(max_retries=3, jitter="equal"),
+    ),
+}
+
+
+def _same_results(a, b):
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_exact=True)
+    q = [0.5, 0.9, 0.99, 0.999]
+    np.testing.assert_array_equal(a.wait_quantile(q), b.wait_quantile(q))
+    for key in ("retries_scheduled_at_end", "ring_capacity", "longest_line"):
+        assert a.diagnostics[key] == b.diagnostics[key]
+
+
+@pytest.mark.parametrize("name", list(FIXED_TIMEOUT_SCENARIOS))
+def test_fixed_timeouts_from_the_fifo_match_the_event_heap(name):
+    spec = SimulationSpec.build(**FIXED_TIMEOUT_SCENARIOS[name])
+    for seed in (1, 2):
+        fifo = spec._run(seed, timeout_fifo=True)
+        heap = spec._run(seed, timeout_fifo=False)
+        assert fifo.to_frame()["abandoned"].sum() > 0  # the timeouts did something
+        _same_results(fifo, heap)
+        # The FIFO keeps the timeouts out of the heap: it only holds retries.
+        assert fifo.diagnostics["event_heap_capacity"] <= heap.diagnostics["event_heap_capacity"]
+
+
+@pytest.mark.parametrize("name", ["serve, retries", "drop, retries", "retry storm"])
+def test_a_one_value_timeout_distribution_matches_the_fixed_timeout(name):
+    # Empirical([T]) is the fixed timeout T drawn from a distribution: the heap path,
+    # with draws from the timeouts' own stream (which nothing else uses).
+    kw = FIXED_TIMEOUT_SCENARIOS[name]
+    fixed = simulate(**kw, seed=5)
+    drawn = simulate(**{**kw, "timeout": Empirical([kw["timeout"]])}, seed=5)
+    _same_results(fixed, drawn)
+
+
+def test_serve_mode_with_exponential_timeouts_wastes_what_theory_says():
+    # M/M/c in "serve" mode without retries: timeouts leave the queue alone. An answer is
+    # wasted when W + B exceeds the client's timeout T ~ Exp(theta), independent:
+    # P = 1 - E[exp(-theta W)] E[exp(-theta B)], W = 0 w.p. 1 - C, else Exp(delta).
+    lam, mu, c, theta = 4.5, 1.0, 5, 0.5
+    a = lam / mu
+    below = sum(a**k / math.factorial(k) for k in range(c))
+    top = a**c / math.factorial(c) * c / (c - a)
+    erlang_c = top / (below + top)
+    delta = c * mu - lam
+    wait_lst = (1 - erlang_c) + erlang_c * delta / (delta + theta)
+    wasted = 1 - wait_lst * mu / (mu + theta)
+    shares = []
+    for seed in range(6):
+        r = simulate(lam, 1 / mu, c, 20_000, timeout=Exponential(1 / theta), warmup=200, seed=seed)
+        shares.append(r.wasted / (r.wasted + r.served))
+    shares = np.array(shares)
+    se = shares.std(ddof=1) / math.sqrt(shares.size)
+    assert se < 0.02 * wasted
+    assert abs(shares.mean() - wasted) < 4 * se, (shares.mean(), wasted, se)
