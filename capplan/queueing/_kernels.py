@@ -29,6 +29,8 @@ _NAN = math.nan
 _LOG2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_PI = math.sqrt(math.pi)
+_SQRT2 = math.sqrt(2.0)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 # Stirling series of stirlerr(s): B_2k / (2k (2k-1) s**(2k-1)); ten terms are exact to
 # 1e-19 for s > 10.
 _STIRLING = np.array(
@@ -353,10 +355,25 @@ def temme(s, x, upper):
 
 
 @jit
+def finite_upper_ratio(c, x):
+    """``Q(c, x) / p(c; x) = P[N <= c-1] / P[N = c]`` for whole ``c``, ``N ~ Poisson(x)``:
+    ``sum_{j=1..c} c (c-1) ... (c-j+1) / x**j`` in Horner form. Every term is positive,
+    so the sum is exact to about ``c`` ulps; for ``1 <= c < 20`` and ``x >= 1`` no term
+    exceeds ``19!``."""
+    inv = 1.0 / x
+    total = 0.0
+    for i in range(1, int(c) + 1):  # the innermost factor first: (1 + ... (1 + 1/x))
+        total = (1.0 + total) * (i * inv)
+    return total
+
+
+@jit
 def log_upper_ratio(s, x):
     """``log(Q(s, x) / p(s; x))`` for ``s > 0``, ``x >= 0``."""
     if in_temme(s, x):
         return temme(s, x, True)
+    if s < _TEMME_MIN_S and x >= 1.0 and s == math.floor(s):
+        return math.log(finite_upper_ratio(s, x))
     if x < s + 1.0:
         log_a = math.log(series_sums(s, x)[0])
         lp = log_pmf(s, x)
@@ -651,27 +668,69 @@ def _score(kind, c, a, tau, pat, room, limit, t, factor):
 
 
 @jit
-def _start(kind, a, pat, limit):
+def _qed_beta(kind, a, tau, limit, t, factor):
+    """``beta`` that meets an Erlang B or C target at ``c = a + beta sqrt(a)`` under the
+    many-server (Halfin-Whitt) approximations ``C ~ 1 / (1 + beta Phi(beta) / phi(beta))``
+    and ``B ~ phi(beta) / (sqrt(a) Phi(beta))`` (Jagerman), by Newton steps on the log of
+    the measure: a first guess within a server or so of the answer for large loads, where
+    square-root staffing alone can be dozens off."""
+    if kind == WAIT_C:
+        goal = math.log(limit)
+    elif kind == LEVEL_C:
+        goal = math.log1p(-limit)
+    elif kind == MEAN_WAIT_C:  # C tau factor / (beta sqrt(a)) = limit
+        goal = math.log(limit / (tau * factor))
+    else:  # BLOCKING_B, BLOCKING_K (Erlang B's count bounds the one with a waiting room)
+        goal = math.log(limit) + 0.5 * math.log(a)
+    root = math.sqrt(a)
+    decay = root * t / tau  # LEVEL_C: the wait tail falls as exp(-beta decay)
+    blocking = kind == BLOCKING_B or kind == BLOCKING_K
+    lowest = -8.0 if blocking else 1e-3  # a waiting queue needs c > a
+    beta = 1.0
+    for _ in range(8):
+        # Phi(beta) / phi(beta), with Phi(beta) = erfc(-beta / sqrt 2) / 2 exact for beta < 0
+        ratio = _SQRT_2PI * 0.5 * math.erfc(-beta / _SQRT2) * math.exp(0.5 * beta * beta)
+        if blocking:  # log B + log sqrt(a)
+            value = -math.log(ratio) - goal
+            slope = -1.0 / ratio - beta
+        else:
+            value = -math.log1p(beta * ratio) - goal  # log C - goal
+            slope = -(ratio + beta * (1.0 + beta * ratio)) / (1.0 + beta * ratio)
+        if kind == LEVEL_C:
+            value -= beta * decay
+            slope -= decay
+        elif kind == MEAN_WAIT_C:
+            value -= math.log(beta * root)
+            slope -= 1.0 / beta
+        step = value / slope
+        beta = min(max(beta - step, lowest), 8.0)
+        if abs(step) < 1e-3:
+            break
+    return beta
+
+
+@jit
+def _start(kind, a, tau, pat, limit, t, factor):
     """``(c_min, first guess)``: square-root staffing, or a fluid estimate."""
     if kind == ABANDON_A:
         start = a * (1.0 - limit)
     elif kind == MEAN_WAIT_A:
         start = a * (1.0 - min(limit / pat, 1.0))
     else:
-        if kind == BLOCKING_B or kind == BLOCKING_K:
-            beta = ndtri(1.0 - limit)
-        elif kind == WAIT_A or kind == WAIT_C:
+        if kind == WAIT_A:
             beta = 0.8 * ndtri(1.0 - limit)
-        elif kind == LEVEL_A or kind == LEVEL_C:
+        elif kind == LEVEL_A:
             beta = ndtri(limit)
-        else:
-            beta = 1.0
-        start = a + min(max(beta, 0.0), 8.0) * math.sqrt(a)
+        else:  # the Erlang B and C targets; B may need fewer servers than the load
+            beta = _qed_beta(kind, a, tau, limit, t, factor)
+        lowest = -8.0 if kind == BLOCKING_B or kind == BLOCKING_K else 0.0
+        start = a + min(max(beta, lowest), 8.0) * math.sqrt(a)
     c_min = 1
     if kind == WAIT_C or kind == LEVEL_C or kind == MEAN_WAIT_C:
         # Without abandonment only c > a is stable.
         c_min = int(math.floor(a)) + 1  # noqa: RUF046 (numba)
-    return c_min, max(c_min, int(math.ceil(start)))  # noqa: RUF046 (numba)
+    # The pair (c, c + 1) brackets a root at start when c = floor(start).
+    return c_min, max(c_min, int(math.floor(start)))  # noqa: RUF046 (numba)
 
 
 @jit
@@ -679,7 +738,7 @@ def servers_for(kind, a, tau, pat, room, limit, t, factor):
     """``(servers, achieved)``: least ``c >= c_min`` meeting the target, as the array
     search does it (see ``staffing._search``): pairs ``(c, c + 1)``, Newton steps on the
     score, galloping and bisection as the fallback. ``servers = -1`` if it did not end."""
-    c_min, c = _start(kind, a, pat, limit)
+    c_min, c = _start(kind, a, tau, pat, limit, t, factor)
     step = max(1, int(math.ceil(0.5 * math.sqrt(a))))  # noqa: RUF046 (numba)
     lo = c_min - 1  # largest count known to fail
     hi = _BIG  # smallest count known to meet

@@ -96,16 +96,31 @@ def _scalar_problem(code, value, load, tau, patience, room, arrival_scv, service
     input is one valid number and the options fit the model ``code`` (from ``_MODELS``);
     else None, and the array path checks everything and raises its message."""
     a = scalar_float(load)
-    tau_v = 1.0 if tau is None else scalar_float(tau, True)
-    pat_v = 1.0 if patience is None else scalar_float(patience, True)
-    room_v = 0 if room is None else scalar_count(room)
-    ca2, cs2 = scalar_float(arrival_scv), scalar_float(service_scv)
-    if None in (a, tau_v, pat_v, room_v, ca2, cs2):
+    if a is None:
         return None
-    if tau is None and code not in ("BLOCKING_B", "BLOCKING_K", "WAIT_C"):
-        return None  # the time targets and Erlang A need mean_service_time
-    if (ca2 != 1.0 or cs2 != 1.0) and code != "MEAN_WAIT_C":
+    if tau is None:
+        if code not in ("BLOCKING_B", "BLOCKING_K", "WAIT_C"):
+            return None  # time targets and Erlang A need mean_service_time
+        tau = 1.0
+    elif (tau := scalar_float(tau, True)) is None:
         return None
+    if patience is None:
+        patience = 1.0
+    elif (patience := scalar_float(patience, True)) is None:
+        return None
+    if room is None:
+        room = 0
+    elif (room := scalar_count(room)) is None:
+        return None
+    if type(arrival_scv) is float and type(service_scv) is float and arrival_scv == 1.0:
+        factor = 1.0 if service_scv == 1.0 else None
+    else:
+        factor = None
+    if factor is None:  # SCVs other than the default 1.0 and 1.0
+        ca2, cs2 = scalar_float(arrival_scv), scalar_float(service_scv)
+        if ca2 is None or cs2 is None or (code != "MEAN_WAIT_C" and (ca2 != 1 or cs2 != 1)):
+            return None
+        factor = (ca2 + cs2) / 2.0
     t = 0.0
     if code in ("LEVEL_C", "LEVEL_A"):
         if type(value) not in (tuple, list) or len(value) != 2:
@@ -119,7 +134,7 @@ def _scalar_problem(code, value, load, tau, patience, room, arrival_scv, service
         limit = scalar_probability(value)
     if limit is None:
         return None
-    return a, tau_v, pat_v, room_v, limit, t, (ca2 + cs2) / 2.0
+    return a, tau, patience, room, limit, t, factor
 
 
 def servers_for(
