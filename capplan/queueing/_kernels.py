@@ -31,6 +31,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT2 = math.sqrt(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
+_SQRT_PI_2 = math.sqrt(0.5 * math.pi)
 # Stirling series of stirlerr(s): B_2k / (2k (2k-1) s**(2k-1)); ten terms are exact to
 # 1e-19 for s > 10.
 _STIRLING = np.array(
@@ -685,11 +686,15 @@ def _qed_beta(kind, a, tau, limit, t, factor):
     root = math.sqrt(a)
     decay = root * t / tau  # LEVEL_C: the wait tail falls as exp(-beta decay)
     blocking = kind == BLOCKING_B or kind == BLOCKING_K
-    lowest = -8.0 if blocking else 1e-3  # a waiting queue needs c > a
-    beta = 1.0
-    for _ in range(8):
-        # Phi(beta) / phi(beta), with Phi(beta) = erfc(-beta / sqrt 2) / 2 exact for beta < 0
-        ratio = _SQRT_2PI * 0.5 * math.erfc(-beta / _SQRT2) * math.exp(0.5 * beta * beta)
+    if blocking:  # B may need fewer servers than the load: down to the fluid a (1 - B)
+        lowest, beta = -root, min(1.0, 0.5 - limit * root)
+    else:  # a waiting queue needs c > a
+        lowest, beta = 1e-3, 1.0
+    for _ in range(12):
+        if beta > 0:  # Phi(beta) / phi(beta)
+            ratio = _SQRT_2PI * (1.0 - 0.5 * math.erfc(beta / _SQRT2)) * math.exp(0.5 * beta * beta)
+        else:  # the same by erfcx, exact however negative
+            ratio = _SQRT_PI_2 * erfcx(-beta / _SQRT2)
         if blocking:  # log B + log sqrt(a)
             value = -math.log(ratio) - goal
             slope = -1.0 / ratio - beta
@@ -712,10 +717,17 @@ def _qed_beta(kind, a, tau, limit, t, factor):
 @jit
 def _start(kind, a, tau, pat, limit, t, factor):
     """``(c_min, first guess)``: square-root staffing, or a fluid estimate."""
+    # Fluid estimates for Erlang A: with c < a servers the queue abandons at rate
+    # a - c, so P(Ab) = 1 - c/a, and the wait before service is pat log(a/c).
+    fluid = 0.0
     if kind == ABANDON_A:
-        start = a * (1.0 - limit)
-    elif kind == MEAN_WAIT_A:
-        start = a * (1.0 - min(limit / pat, 1.0))
+        fluid = a * (1.0 - limit)
+    elif kind == MEAN_WAIT_A:  # E[W] = P(Ab) pat
+        fluid = a * (1.0 - min(limit / pat, 1.0))
+    elif kind == LEVEL_A:  # served within t: the c/a served, if pat log(a/c) <= t
+        fluid = a * max(limit, math.exp(-t / pat))
+    if kind == ABANDON_A or kind == MEAN_WAIT_A or (kind == LEVEL_A and fluid < a):
+        start = fluid
     else:
         if kind == WAIT_A:
             beta = 0.8 * ndtri(1.0 - limit)
@@ -723,7 +735,7 @@ def _start(kind, a, tau, pat, limit, t, factor):
             beta = ndtri(limit)
         else:  # the Erlang B and C targets; B may need fewer servers than the load
             beta = _qed_beta(kind, a, tau, limit, t, factor)
-        lowest = -8.0 if kind == BLOCKING_B or kind == BLOCKING_K else 0.0
+        lowest = -math.sqrt(a) if kind == BLOCKING_B or kind == BLOCKING_K else 0.0
         start = a + min(max(beta, lowest), 8.0) * math.sqrt(a)
     c_min = 1
     if kind == WAIT_C or kind == LEVEL_C or kind == MEAN_WAIT_C:
@@ -782,7 +794,8 @@ def servers_for(kind, a, tau, pat, room, limit, t, factor):
         else:
             fallback = hi - 1 - step if hi_known else lo + step
             step = 2 * step
-        if usable and round_ < _NEWTON_ROUNDS and lo < newton < hi:
+        # newton == hi: the root is at the least count known to meet; check hi - 1 next.
+        if usable and round_ < _NEWTON_ROUNDS and lo < newton <= hi:
             c = int(math.floor(newton))  # noqa: RUF046 (numba)
         else:
             c = fallback
