@@ -34,6 +34,9 @@ class History:
         self.events = events.drop(columns="_row", errors="ignore")
         self.series = series
         self.repairs = repairs
+        # Row positions of each event's series: event() is called once per event by the
+        # forecasts, and a mask over the whole series each time is quadratic in the events.
+        self._rows = series.groupby("event_id", sort=False).indices
         self._steps = series.groupby("event_id", sort=False)["timestamp"].apply(
             lambda t: t.diff().min().total_seconds() if len(t) > 1 else np.nan
         )
@@ -73,7 +76,8 @@ class History:
         the measured columns (counts per interval; ``concurrent`` a level).
         """
         self._require_event(event_id)
-        part = self.series[self.series["event_id"] == event_id].drop(columns="event_id")
+        rows = self._rows.get(event_id, np.array([], dtype=np.int64))
+        part = self.series.iloc[rows].drop(columns="event_id")
         start = self.events.at[event_id, "actual_start"]
         seconds = (part["timestamp"] - start).dt.total_seconds().to_numpy()
         if np.all(seconds == np.round(seconds)):

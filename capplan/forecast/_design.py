@@ -137,7 +137,8 @@ def days_since(starts: pd.Series, origin: pd.Timestamp, where: str) -> np.ndarra
 
 
 def require_positive(values: pd.Series, name: str, where: str) -> None:
-    bad = values.isna() | ~(values > 0) | ~np.isfinite(values.astype(float))
+    x = values.to_numpy(dtype=float, na_value=np.nan)  # numpy: called for every rolling fit
+    bad = ~(x > 0) | ~np.isfinite(x)
     if bad.any():
         rows = list(values.index[bad][:5])
         shown = values[bad][:5].tolist()
