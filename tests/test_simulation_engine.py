@@ -135,3 +135,47 @@ def test_serve_mode_with_exponential_timeouts_wastes_what_theory_says():
     se = shares.std(ddof=1) / math.sqrt(shares.size)
     assert se < 0.02 * wasted
     assert abs(shares.mean() - wasted) < 4 * se, (shares.mean(), wasted, se)
+
+
+# Many workers (64 or more), so that workers done at once leave their heap in bulk; the
+# workers only grow or lose idle ones, so that no choice of a busy worker to remove comes in.
+MANY_WORKERS_SCENARIOS = {
+    "steady, lognormal": dict(
+        arrival_rate=1900.0,
+        service_time=LogNormal(0.05, 2.0),
+        servers=120,
+        duration=200.0,
+        timeout=2.0,
+    ),
+    "flood, queue, retries": dict(
+        arrival_rate=np.r_[np.full(20, 2000.0), np.full(10, 6000.0), np.full(30, 2000.0)],
+        service_time=LogNormal(0.05, 2.0),
+        servers=np.r_[np.full(25, 150), np.full(35, 300)],
+        buffer=5000,
+        timeout=1.0,
+        retry=ExponentialBackoff(base=0.2, max_retries=3),
+    ),
+    "workers added while requests wait": dict(
+        arrival_rate=np.r_[np.full(10, 1000.0), np.full(10, 3000.0), np.full(20, 1000.0)],
+        service_time=Exponential(0.05),
+        servers=np.r_[np.full(15, 100), np.full(5, 200), np.full(20, 400)],
+        timeout=Exponential(1.0),
+        on_timeout="drop",
+    ),
+    "idle workers removed": dict(
+        arrival_rate=np.r_[np.full(20, 3000.0), np.full(20, 200.0)],
+        service_time=Deterministic(0.05),
+        servers=np.r_[np.full(25, 200), np.full(15, 80)],
+        timeout=0.5,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MANY_WORKERS_SCENARIOS))
+def test_workers_done_at_once_leave_in_bulk_with_the_same_results(name):
+    spec = SimulationSpec.build(**MANY_WORKERS_SCENARIOS[name])
+    for seed in (1, 2):
+        bulk = spec._run(seed, bulk_release=True)
+        plain = spec._run(seed, bulk_release=False, timeout_fifo=False)
+        _same_results(bulk, plain)
+        assert bulk.to_frame()["draining"].sum() == 0  # no busy worker was removed

@@ -12,12 +12,19 @@ time order from four sources, earliest first (ties in this order):
    check before a heap event at the same time);
 4. the next first try.
 
-Servers are a min-heap of the times they next become free (the
+Busy servers are a min-heap of the times they next become free (the
 Kiefer-Wolfowitz workload vector). The head of the line starts at
 ``max(its arrival, earliest free time)``; that is exact for FCFS. Starts are
 processed as events in time order rather than committed at arrival, so a
 change of the server count at an interval boundary applies to every request
 that has not started by then.
+
+Idle servers are only counted: once a free time is past, its value never
+matters again (an arrival that finds a server free starts at once, whichever
+it is). When many servers are done by the time an arrival looks (a large pool
+at low load, the usual case of a planned join path), they leave the heap in
+one pass over it instead of one heap operation each, and the busy ones' times
+stay a plain array, appended to, until a request has to wait.
 
 Waiting requests live in a ring buffer indexed by their sequence number, so
 the waiting line is a contiguous range of sequence numbers. A request with a
@@ -160,8 +167,10 @@ def _srv_sift_down(h, n, i):
         child = 2 * i + 1
         if child >= n:
             break
-        if child + 1 < n and h[child + 1] < h[child]:
-            child += 1
+        if child + 1 < n:
+            # The smaller child without a branch: which one it is, is a coin toss that
+            # the processor would mispredict half the time (half the heap's cost).
+            child += h[child + 1] < h[child]
         if h[child] < x:
             h[i] = h[child]
             i = child
@@ -191,6 +200,66 @@ def _srv_pop(h, n):
         h[0] = h[n]
         _srv_sift_down(h, n, 0)
     return n
+
+
+@njit
+def _srv_heapify(h, n):
+    for i in range(n // 2 - 1, -1, -1):
+        _srv_sift_down(h, n, i)
+
+
+@njit
+def _srv_add(h, n, x, heap):
+    """Add a busy worker free at ``x``: pushed on the heap, or appended when the array is
+    not kept as a heap."""
+    if heap:
+        return _srv_push(h, n, x)
+    h[n] = x
+    return n + 1
+
+
+@njit
+def _srv_keep_after(h, n, t):
+    """Keep the free times after ``t`` at the front of ``h`` (in no order); returns how many.
+    Without a branch: whether a worker is done is the processor's coin toss."""
+    m = 0
+    for j in range(n):
+        x = h[j]
+        h[m] = x
+        m += x > t
+    return m
+
+
+@njit
+def _srv_count_done(h, n, t, limit, stack):
+    """How many free times in the heap ``h`` are at or before ``t`` (a subtree at its top),
+    counted up to ``limit + 1``."""
+    if n == 0 or h[0] > t:
+        return 0
+    k = 0
+    stack[0] = 0
+    sp = 1
+    while sp > 0 and k <= limit:
+        sp -= 1
+        i = stack[sp]
+        k += 1
+        child = 2 * i + 1
+        if child < n and h[child] <= t:
+            stack[sp] = child
+            sp += 1
+        if child + 1 < n and h[child + 1] <= t:
+            stack[sp] = child + 1
+            sp += 1
+    return k
+
+
+@njit
+def _bulk_limit(c, bulk_release):
+    """Most workers done at once that the heap hands out one by one (its top each time);
+    beyond it they leave the heap in one pass. Below 64 workers: never (the heap is cheap)."""
+    if c < 64 or not bulk_release:
+        return c
+    return c // (4 * (int(math.log2(c)) + 1))
 
 
 # --- min-heap of scheduled events (time, payload) --------------------------------
@@ -338,6 +407,7 @@ def run(
     budget_min_rate,
     warmup_interval,
     timeout_fifo,
+    bulk_release,
     out_i,
     out_f,
     hist_total,
@@ -346,7 +416,9 @@ def run(
 
     ``timeout_fifo``: check a fixed timeout from the waiting line's ring buffer in
     arrival order (exact, O(1)) instead of through the event heap; a timeout drawn
-    from a distribution always goes through the heap.
+    from a distribution always goes through the heap. ``bulk_release``: let workers
+    done at once leave the workers' heap in one pass when many are (exact too). Both
+    False: the plain heaps, for tests.
 
     Returns ``(retries still scheduled, ring-buffer capacity, event-heap
     capacity, largest waiting line)`` at the end of the run.
@@ -359,14 +431,22 @@ def run(
     svc_plain = svc_kind <= D_LOGNORMAL
     pat_plain = pat_kind <= D_LOGNORMAL
 
-    # Servers.
+    # Workers: `idle` ones (their free times no longer matter: all are past), and the busy
+    # ones' free times in `srv` (some may be past already). `srv` is a min-heap when
+    # `srv_heap` (always while requests wait: the head of the line starts at its top);
+    # `top_free` of the heap's times are known to be past. When many workers are done
+    # at once they leave the heap in one pass (`_srv_keep_after`) and `srv` is a plain
+    # array until a request must wait: one pass instead of one heap operation each.
     c_max = 1
     for i in range(n_int):
         c_max = max(c_max, servers[i])
     srv = np.empty(c_max, np.float64)
+    srv_stack = np.empty(c_max + 1, np.int64)
     srv_n = 0
-    for _ in range(servers[0]):
-        srv_n = _srv_push(srv, srv_n, 0.0)
+    srv_heap = True
+    idle = servers[0]
+    top_free = 0
+    bulk = _bulk_limit(servers[0], bulk_release)
 
     # Waiting line: ring buffer by sequence number.
     cap = 1024
@@ -458,8 +538,11 @@ def run(
             if rb_st[nxt & mask] != _FREE or ev_n == ev_cap:
                 break
             t_start = INF
-            if nxt > head and srv_n > 0:
-                t_start = max(rb_arr[head & mask], srv[0])
+            if nxt > head:
+                if idle > 0:  # only just after workers were added at an interval's start
+                    t_start = max(rb_arr[head & mask], t_last)
+                elif srv_n > 0:
+                    t_start = max(rb_arr[head & mask], srv[0])
             t_ev = ev_t[0] if ev_n > 0 else INF
             # A timeout check from the FIFO counts as a scheduled event, before a heap
             # event at the same time.
@@ -502,18 +585,29 @@ def run(
                 bi += 1
                 t_bound = min((bi + 1) * interval, duration)
                 c_new = servers[bi]
-                while srv_n < c_new:
-                    srv_n = _srv_push(srv, srv_n, t_last)
-                while srv_n > c_new and srv[0] <= t_last:  # idle servers go first
-                    srv_n = _srv_pop(srv, srv_n)
-                if srv_n > c_new:  # then busy ones, which finish the request in hand
-                    for j in range(c_new, srv_n):
-                        draining += 1
-                        k = _done_interval(srv[j], interval, duration, bi, n_int)
-                        if k >= 0:
-                            drain_done[k] += 1
-                            drain_part[k] += _left_in(k, srv[j], interval, duration)
-                    srv_n = c_new  # drops heap leaves: the heap stays valid
+                bulk = _bulk_limit(c_new, bulk_release)
+                if idle + srv_n < c_new:  # added workers are idle from now
+                    idle = c_new - srv_n
+                elif idle + srv_n > c_new:
+                    # Idle workers go first (all those done by now), then busy ones, which
+                    # finish the request in hand: the last ones of the array.
+                    m = _srv_keep_after(srv, srv_n, t_last)
+                    idle += srv_n - m
+                    srv_n = m
+                    srv_heap = False
+                    top_free = 0
+                    idle -= min(idle, idle + srv_n - c_new)
+                    if srv_n > c_new:  # no idle one left
+                        for j in range(c_new, srv_n):
+                            draining += 1
+                            k = _done_interval(srv[j], interval, duration, bi, n_int)
+                            if k >= 0:
+                                drain_done[k] += 1
+                                drain_part[k] += _left_in(k, srv[j], interval, duration)
+                        srv_n = c_new
+                    if nxt > head:
+                        _srv_heapify(srv, srv_n)
+                        srv_heap = True
                 drain_start = draining
                 continue
 
@@ -532,8 +626,14 @@ def run(
                     else draw(rng_service, svc_kind, svc_p1, svc_p2, svc_table)
                 )
                 e = t + b
-                srv[0] = e
-                _srv_sift_down(srv, srv_n, 0)
+                if idle > 0:
+                    idle -= 1
+                    srv_n = _srv_push(srv, srv_n, e)
+                else:
+                    srv[0] = e
+                    _srv_sift_down(srv, srv_n, 0)
+                    if top_free > 0:
+                        top_free -= 1
                 in_service += 1
                 busy_part += t_bound - t
                 if e <= t_bound:  # the common case, without a division
@@ -636,7 +736,29 @@ def run(
                         dep_sum += 1.0
                 else:
                     out_i[bi, I_RETRY] += 1
-                if nxt == head and srv_n > 0 and srv[0] <= t:
+                free = False  # a worker is free at t: an idle one, or the heap's top
+                if nxt == head:
+                    if idle > 0 or top_free > 0:
+                        free = True
+                    elif srv_n > 0:
+                        if not srv_heap:
+                            m = _srv_keep_after(srv, srv_n, t)
+                            idle = srv_n - m
+                            srv_n = m
+                            if idle <= bulk:  # few at a time: the heap is cheaper
+                                _srv_heapify(srv, srv_n)
+                                srv_heap = True
+                            free = idle > 0
+                        elif srv[0] <= t:
+                            top_free = _srv_count_done(srv, srv_n, t, bulk, srv_stack)
+                            if top_free > bulk:
+                                m = _srv_keep_after(srv, srv_n, t)
+                                idle = srv_n - m
+                                srv_n = m
+                                srv_heap = False
+                                top_free = 0
+                            free = True
+                if free:
                     # Starts at once. The service start repeats the head of the line's lines
                     # on purpose: a shared helper, even inlined by numba, ran 25-30% slower.
                     out_i[bi, I_ADMITTED] += 1
@@ -650,8 +772,13 @@ def run(
                         else draw(rng_service, svc_kind, svc_p1, svc_p2, svc_table)
                     )
                     e = t + b
-                    srv[0] = e
-                    _srv_sift_down(srv, srv_n, 0)
+                    if idle > 0:
+                        idle -= 1
+                        srv_n = _srv_add(srv, srv_n, e, srv_heap)
+                    else:
+                        top_free -= 1
+                        srv[0] = e
+                        _srv_sift_down(srv, srv_n, 0)
                     in_service += 1
                     busy_part += t_bound - t
                     if e <= t_bound:
@@ -684,6 +811,9 @@ def run(
                 else:
                     # Joins the line (the loop's first test left its slot free).
                     out_i[bi, I_ADMITTED] += 1
+                    if not srv_heap:
+                        _srv_heapify(srv, srv_n)
+                        srv_heap = True
                     slot = nxt & mask
                     rb_arr[slot] = t
                     rb_att[slot] = attempt

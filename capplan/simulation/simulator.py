@@ -187,9 +187,12 @@ class SimulationSpec:
         """Simulate this scenario once; see :func:`simulate`."""
         return self._run(seed)
 
-    def _run(self, seed, timeout_fifo: bool = True) -> SimulationResult:
-        """:meth:`run`; ``timeout_fifo=False`` sends a fixed timeout's checks through the
-        event heap, as a timeout distribution's (the same results: for tests)."""
+    def _run(self, seed, timeout_fifo: bool = True, bulk_release: bool = True):
+        """:meth:`run`, for tests: ``timeout_fifo=False`` sends a fixed timeout's checks
+        through the event heap, as a timeout distribution's; ``bulk_release=False`` hands
+        out workers done by now from their heap one at a time, however many there are.
+        The same results either way (but for which busy workers go when workers are
+        removed, an arbitrary choice)."""
         if not HAVE_NUMBA:
             warnings.warn(SlowSimulationWarning(), stacklevel=4)
         rng_arrival, rng_service, rng_patience, rng_retry = streams(seed, 4)
@@ -238,6 +241,7 @@ class SimulationSpec:
             0.0 if budget is None else float(budget.min_per_s),
             self.warmup_intervals,
             bool(timeout_fifo),
+            bool(bulk_release),
             out_i,
             out_f,
             hist_total,
@@ -360,16 +364,19 @@ def simulate(
     Notes
     -----
     The queue is simulated exactly, request by request, in time order. The
-    servers are a min-heap of the times they next become free (the
+    busy servers are a min-heap of the times they next become free (the
     Kiefer-Wolfowitz workload vector): the head of the line starts at the
     later of its arrival and the earliest free time, which is exact for FCFS.
     Starts are events processed in time order, so a change of the server
-    count applies to every request that has not started.
+    count applies to every request that has not started. A fixed timeout is
+    checked in arrival order, without a heap; see
+    :mod:`capplan.simulation.engine` for the other exact shortcuts that make
+    a run of a hundred million requests take seconds.
 
     The only approximation is what happens when workers are removed at an
     interval boundary: idle workers go first; a busy worker that is removed
     finishes the request in hand (a graceful drain) and then leaves; which
-    busy workers go is arbitrary (the last leaves of the heap).
+    busy workers go is arbitrary (the last ones in the busy workers' array).
 
     Counting: an attempt (first try or retry) that arrives is ``refused`` or
     ``admitted``; an admitted request ``starts`` service at once or after a
