@@ -41,8 +41,12 @@ _MODELS = {
     ("max_mean_wait", True, False): ("MEAN_WAIT_A", "M/M/c+M (Erlang A)"),
     ("max_mean_wait", False, False): ("MEAN_WAIT_C", "M/M/c (Erlang C)"),
 }
-# which of _TARGETS are given (five bools) -> the index of the one given
-_ONE_GIVEN = {tuple(i == j for j in range(5)): i for i in range(5)}
+# ((which of _TARGETS are given), with mean_patience, with waiting_room) ->
+# (index of the target, code, model): the valid requests, looked up in one step.
+_PLANS = {
+    (tuple(t == name for t in _TARGETS), patience, room): (_TARGETS.index(name), code, model)
+    for (name, patience, room), (code, model) in _MODELS.items()
+}
 _ALLEN_CUNNEEN = "G/G/c (Allen-Cunneen)"  # max_mean_wait with SCVs other than 1
 _NOT_CONVERGED = "servers_for: the search did not converge; please report this"
 
@@ -72,23 +76,13 @@ class Staffing:
 
 def _one_target(*values) -> tuple[str, object]:
     """The one target given among ``_TARGETS`` (values in that order), or ValueError."""
-    wait, blocking, level, mean_wait, abandon = values
-    index = _ONE_GIVEN.get(
-        (
-            wait is not None,
-            blocking is not None,
-            level is not None,
-            mean_wait is not None,
-            abandon is not None,
-        )
-    )
-    if index is None:
-        chosen = [name for name, v in zip(_TARGETS, values, strict=True) if v is not None]
+    chosen = [name for name, v in zip(_TARGETS, values, strict=True) if v is not None]
+    if len(chosen) != 1:
         raise ValueError(
             f"servers_for needs exactly one target among {', '.join(_TARGETS)}; "
             f"got {', '.join(chosen) if chosen else 'none'}"
         )
-    return _TARGETS[index], values[index]
+    return chosen[0], values[_TARGETS.index(chosen[0])]
 
 
 def _scalar_problem(code, value, load, tau, patience, room, arrival_scv, service_scv):
@@ -216,18 +210,25 @@ def servers_for(
     >>> int(s.servers), s.model
     (56, 'M/M/c (Erlang C)')
     """
-    target, value = _one_target(
-        max_wait_prob, max_blocking, service_level, max_mean_wait, max_abandon_prob
-    )
-    code, model = _MODELS.get(
-        (target, mean_patience is not None, waiting_room is not None), (None, None)
-    )  # None: the options do not fit the target, which the checks below report
-    args = (
-        None
-        if code is None
-        else _scalar_problem(
+    values = (max_wait_prob, max_blocking, service_level, max_mean_wait, max_abandon_prob)
+    plan = _PLANS.get(
+        (
+            (
+                max_wait_prob is not None,
+                max_blocking is not None,
+                service_level is not None,
+                max_mean_wait is not None,
+                max_abandon_prob is not None,
+            ),
+            mean_patience is not None,
+            waiting_room is not None,
+        )
+    )  # None: not one target, or options that do not fit it (reported below)
+    if plan is not None:
+        index, code, model = plan
+        args = _scalar_problem(
             code,
-            value,
+            values[index],
             load,
             mean_service_time,
             mean_patience,
@@ -235,23 +236,26 @@ def servers_for(
             arrival_scv,
             service_scv,
         )
-    )
-    if args is not None:
-        kernels = _compiled.kernels or _compiled.load()
-        servers, achieved = kernels.servers_for(getattr(kernels, code), *args)
-        if servers < 0:
-            raise RuntimeError(_NOT_CONVERGED)
-        if code == "MEAN_WAIT_C" and args[-1] != 1:
-            model = _ALLEN_CUNNEEN
-        return record(
-            Staffing,
-            {
-                "servers": ZERO_INT64 + servers,
-                "achieved": np.float64(achieved),
-                "target": target,
-                "model": model,
-            },
-        )
+        if args is not None:
+            kernels = _compiled.kernels or _compiled.load()
+            servers, achieved = kernels.servers_for(getattr(kernels, code), *args)
+            if servers < 0:
+                raise RuntimeError(_NOT_CONVERGED)
+            if code == "MEAN_WAIT_C" and args[-1] != 1:
+                model = _ALLEN_CUNNEEN
+            return record(
+                Staffing,
+                {
+                    "servers": ZERO_INT64 + servers,
+                    "achieved": np.float64(achieved),
+                    "target": _TARGETS[index],
+                    "model": model,
+                },
+            )
+    target, value = _one_target(*values)
+    code, model = _MODELS.get(
+        (target, mean_patience is not None, waiting_room is not None), (None, None)
+    )  # None: the options do not fit the target, which the checks below report
     a = as_float(load, "load")
     if target in ("service_level", "max_mean_wait") and mean_service_time is None:
         raise ValueError(f"{target} needs mean_service_time (seconds); got None")
