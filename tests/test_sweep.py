@@ -1,4 +1,4 @@
-"""sweep: grids, seeds, the in-process run against a two-worker local cluster."""
+"""sweep: grids, seeds, the in-process run against a two-worker local cluster; run_jobs."""
 
 import time
 
@@ -11,7 +11,7 @@ pytest.importorskip(
 )
 
 from capplan.scale import sweep
-from capplan.scale.sweep import scenario_rngs, simulate_row
+from capplan.scale.sweep import run_jobs, scenario_rngs, simulate_row
 
 GRID = {"servers": [9, 10], "arrival_rate": [8.0, 8.5]}
 FIXED = {"service_time": 1.0, "duration": 200.0}
@@ -71,3 +71,75 @@ def test_bad_grids_and_failing_scenarios_are_named():
         sweep(noisy, {"a": [1], "b": [2], "seed": [3]}, scheduler="inline")
     with pytest.raises(RuntimeError, match=r"scenario 1 \{'a': 1, 'b': 'x'\} failed: TypeError"):
         sweep(noisy, {"a": [1], "b": [2, "x"]}, scheduler="inline", progress=False)
+
+
+# --- run_jobs: the machinery under sweep, plan validation, the what-ifs, tipping tables --------
+
+
+def square(x):
+    return x * x
+
+
+def record_start(x, started):
+    """Notes when it started (threads share ``started``), then returns ``x``."""
+    started.append(x)
+    time.sleep(0.01)
+    return x
+
+
+def fails_on_two(x):
+    if x == 2:
+        raise ValueError("two is bad")
+    return x
+
+
+@pytest.mark.parametrize("scheduler", ["inline", "threads"])
+def test_run_jobs_returns_the_results_in_the_jobs_order(scheduler):
+    jobs = [{"x": x} for x in range(7)]
+    results, where = run_jobs(square, jobs, scheduler=scheduler, n_workers=2, progress=False)
+    assert results == [x * x for x in range(7)]
+    assert where == ("inline" if scheduler == "inline" else "threads(2)")
+    assert run_jobs(square, [], scheduler=scheduler, progress=False)[0] == []
+
+
+def test_run_jobs_starts_the_biggest_first_and_keeps_the_order_of_results():
+    started: list[int] = []
+    jobs = [{"x": x, "started": started} for x in range(5)]
+    cost = [1.0, 5.0, 3.0, 5.0, 0.5]
+    results, _ = run_jobs(
+        record_start, jobs, scheduler="threads", n_workers=1, cost=cost, progress=False
+    )
+    assert started == [1, 3, 2, 0, 4]  # by cost, ties in the jobs' order
+    assert results == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="one finite number per job"):
+        run_jobs(square, [{"x": 1}], scheduler="threads", cost=[1.0, 2.0], progress=False)
+
+
+@pytest.mark.parametrize("scheduler", ["inline", "threads"])
+def test_run_jobs_names_the_job_that_failed(scheduler):
+    jobs = [{"x": x} for x in range(4)]
+    with pytest.raises(RuntimeError, match=r"job 2 failed: ValueError: two is bad") as info:
+        run_jobs(fails_on_two, jobs, scheduler=scheduler, progress=False)
+    assert isinstance(info.value.__cause__, ValueError)
+    with pytest.raises(RuntimeError, match=r"^the run of x=2 failed"):
+        run_jobs(
+            fails_on_two,
+            jobs,
+            scheduler=scheduler,
+            progress=False,
+            name=lambda i: f"the run of x={i}",
+        )
+
+
+def test_run_jobs_refuses_an_unknown_scheduler_naming_the_choices():
+    with pytest.raises(ValueError, match=r"scheduler must be None .*'threads', 'inline'.*got 42"):
+        run_jobs(square, [{"x": 1}], scheduler=42, progress=False)
+    with pytest.raises(ValueError, match="n_workers must be None or an integer"):
+        run_jobs(square, [{"x": 1}], scheduler="threads", n_workers=0, progress=False)
+
+
+def test_a_sweep_in_threads_equals_the_sweep_inline():
+    inline = sweep(GRID, fixed=FIXED, seed=11, scheduler="inline", progress=False)
+    threads = sweep(GRID, fixed=FIXED, seed=11, scheduler="threads", progress=False)
+    assert threads.attrs["scheduler"] == "threads(2)"
+    pd.testing.assert_frame_equal(threads, inline, check_exact=True)

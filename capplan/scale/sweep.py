@@ -2,16 +2,24 @@
 
 Each scenario is one call of a function of keyword arguments; scenarios run
 in parallel on Dask distributed workers (a local cluster by default, or an
-existing cluster's scheduler), or in this process. Every scenario draws its
-own random stream from one seed, so where it ran never changes its numbers.
+existing cluster's scheduler), in threads of this process, or one after the
+other in it. Every scenario draws its own random stream from one seed, so
+where it ran never changes its numbers.
+
+:func:`run_jobs` is the machinery underneath: a list of independent calls run on
+the scheduler chosen, the results in the list's order, with a progress bar.
+Plan validation, the what-ifs and the tipping tables run their simulations
+through it too.
 """
 
 from __future__ import annotations
 
+import gc
 import inspect
 import itertools
 import math
 import numbers
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
@@ -20,9 +28,10 @@ import pandas as pd
 
 from capplan._progress import progress_bar
 
-__all__ = ["scenario_rngs", "simulate_row", "sweep"]
+__all__ = ["run_jobs", "scenario_rngs", "simulate_row", "sweep"]
 
 INLINE = "inline"
+THREADS = "threads"
 
 
 def simulate_row(**kwargs) -> dict:
@@ -86,19 +95,21 @@ def sweep(
         :func:`scenario_rngs`), passed as ``seed=`` when the function takes a
         ``seed`` argument. None draws fresh entropy, kept in
         ``result.attrs["seed_entropy"]`` to repeat the sweep.
-    scheduler : None, "inline", str or distributed.Client
-        Where to run: None starts a ``LocalCluster`` of ``n_workers`` worker
-        processes of one thread each, and closes it afterwards; ``"inline"``
-        runs every scenario here, one after the other (no Dask); an address
-        such as ``"tcp://10.0.0.5:8786"`` uses the running scheduler of a
-        cluster (``dask scheduler`` and ``dask worker`` on the machines); a
-        ``distributed.Client`` is used as it is and left open.
+    scheduler : None, "threads", "inline", str or distributed.Client
+        Where to run (see :func:`run_jobs`): None starts a ``LocalCluster`` of
+        ``n_workers`` worker processes of one thread each, and closes it afterwards;
+        ``"threads"`` runs the scenarios in ``n_workers`` threads of this process (no
+        Dask: nothing to start or pickle; a speed-up only where the function releases
+        the GIL, as the simulator does); ``"inline"`` runs every scenario here, one
+        after the other; an address such as ``"tcp://10.0.0.5:8786"`` uses the running
+        scheduler of a cluster (``dask scheduler`` and ``dask worker`` on the machines);
+        a ``distributed.Client`` is used as it is and left open.
     n_workers : int, default 2
-        Worker processes of the local cluster (with ``scheduler=None``).
+        Worker processes of the local cluster (with ``scheduler=None``), or threads
+        (with ``"threads"``).
     processes : bool, default True
-        With ``scheduler=None``: False runs the local workers as threads of
-        this process (fast to start; the simulator releases no GIL, so no
-        speed-up).
+        With ``scheduler=None``: False runs the local workers as threads of this
+        process instead of processes.
     progress : bool, default True
         Show a progress bar (tqdm, on stderr) as scenarios finish.
     timeout : float, default 5.0
@@ -158,20 +169,23 @@ def sweep(
         )
     if isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1:
         raise ValueError(f"n_workers must be an integer >= 1; got {n_workers!r}")
-    if not (isinstance(timeout, numbers.Real) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
 
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rngs = scenario_rngs(root, len(scenarios)) if takes_seed else [None] * len(scenarios)
     calls = [({**fixed, **s}, rng) for s, rng in zip(scenarios, rngs, strict=True)]
 
-    if isinstance(scheduler, str) and scheduler == INLINE:
-        rows = _run_inline(function, calls, scenarios, progress)
-        where = INLINE
-    else:
-        rows, where = _run_dask(
-            function, calls, scenarios, scheduler, n_workers, processes, progress, timeout
-        )
+    rows, where = run_jobs(
+        _sweep_one,
+        [{"function": function, "kwargs": kwargs, "rng": rng} for kwargs, rng in calls],
+        scheduler=scheduler,
+        n_workers=n_workers,
+        processes=processes,
+        progress=progress,
+        timeout=timeout,
+        desc="scenarios",
+        unit="run",
+        name=lambda i: f"scenario {i} {scenarios[i]}",
+    )
 
     params = pd.DataFrame.from_records(
         [{k: (v if _is_scalar(v) else _Boxed(v)) for k, v in s.items()} for s in scenarios]
@@ -190,27 +204,151 @@ def sweep(
 # --- running ------------------------------------------------------------------------
 
 
-def _run_one(function: Callable, kwargs: dict, rng) -> dict:
-    """One scenario on a worker: call, and shrink the result to a flat row."""
-    if rng is not None:
-        kwargs = {**kwargs, "seed": rng}
-    return _as_row(function(**kwargs))
+def run_jobs(
+    function: Callable,
+    jobs: Sequence[Mapping],
+    *,
+    scheduler=None,
+    n_workers: int | None = None,
+    processes: bool = True,
+    progress: bool = True,
+    timeout: float = 5.0,
+    cost: Sequence[float] | None = None,
+    desc: str = "jobs",
+    unit: str = "job",
+    name: Callable[[int], str] | None = None,
+) -> tuple[list, str]:
+    """Run independent jobs ``function(**job)`` on a scheduler; results in the jobs' order.
+
+    The one way capplan spreads simulations over cores and machines: :func:`sweep`,
+    :meth:`EventPlan.validate <capplan.planning.plan.EventPlan.validate>`, the what-ifs
+    of :mod:`capplan.planning.whatif` and the tipping tables of
+    :mod:`capplan.planning.tipping` all run their work through it. A job's randomness
+    must come with its keyword arguments (a seed or a Generator), never from where it
+    runs, so that the results are the same on every scheduler.
+
+    Parameters
+    ----------
+    function : callable
+        Called as ``function(**job)``. For Dask it must be picklable (defined at the top
+        level of an importable module), and so must the jobs' values and the results.
+    jobs : list of dict
+        Keyword arguments of each call.
+    scheduler : None, "threads", "inline", str or distributed.Client
+        Where to run: None starts a Dask ``LocalCluster`` of ``n_workers`` worker
+        processes of one thread each (``processes=False``: threads of this process) and
+        closes it afterwards; ``"threads"`` a pool of ``n_workers`` threads of this
+        process, no Dask (nothing to start or pickle: for functions that release the
+        GIL, as the simulator does); ``"inline"`` one job after the other here; an
+        address such as ``"tcp://10.0.0.5:8786"`` the running scheduler of a cluster;
+        a ``distributed.Client`` is used as it is and left open.
+    n_workers : int or None
+        Threads, or local worker processes; None: one per core, at most one per job.
+    processes : bool, default True
+        With ``scheduler=None``: worker processes (True) or threads (False).
+    progress : bool, default True
+        A progress bar (tqdm) of ``desc``, one ``unit`` per finished job.
+    timeout : float, default 5.0
+        Seconds to wait for a scheduler given by address before failing.
+    cost : list of float, optional
+        An estimate of each job's run time, any unit: the jobs start biggest first (the
+        longest-processing-time rule, so that a few workers finish together instead of
+        one of them starting the biggest job last). Without it they start in order.
+        The results are in the jobs' order either way.
+    desc, unit : str
+        The progress bar's label and step.
+    name : callable, optional
+        ``name(i)`` says which job failed in the error (default ``"job i"``).
+
+    Returns
+    -------
+    (list, str)
+        The results in the jobs' order, and where they ran (``"inline"``,
+        ``"threads(2)"``, ``"LocalCluster(2 processes)"``, the scheduler's address).
+
+    Raises
+    ------
+    ValueError
+        An unknown scheduler or a bad ``n_workers``, ``timeout`` or ``cost``.
+    ConnectionError
+        No scheduler answered at the address within ``timeout`` seconds.
+    RuntimeError
+        A job failed: the message names it (``name``); the original error is chained.
+        The jobs not yet started are cancelled.
+    """
+    jobs = [dict(job) for job in jobs]
+    if n_workers is not None and (
+        isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1
+    ):
+        raise ValueError(f"n_workers must be None or an integer >= 1; got {n_workers!r}")
+    if not (isinstance(timeout, numbers.Real) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
+    order = list(range(len(jobs)))
+    if cost is not None:
+        cost = [float(c) for c in cost]
+        if len(cost) != len(jobs) or not all(math.isfinite(c) for c in cost):
+            raise ValueError(
+                f"cost must give one finite number per job ({len(jobs)}); got {len(cost)}"
+            )
+        order.sort(key=lambda i: -cost[i])  # stable: ties keep the jobs' order
+    name = name or (lambda i: f"job {i}")
+    workers = n_workers or max(1, min(len(jobs), os.cpu_count() or 1))
+    if not jobs:
+        return [], INLINE
+    bar = progress_bar(len(jobs), desc, unit, progress)
+    try:
+        if isinstance(scheduler, str) and scheduler == INLINE:
+            return _run_inline(function, jobs, bar, name), INLINE
+        if isinstance(scheduler, str) and scheduler == THREADS:
+            return _run_threads(function, jobs, order, workers, bar, name), f"threads({workers})"
+        return _run_dask(function, jobs, order, scheduler, workers, processes, timeout, bar, name)
+    finally:
+        bar.close()
 
 
-def _run_inline(function, calls, scenarios, progress) -> list[dict]:
-    bar = progress_bar(len(calls), "scenarios", "run", progress)
-    rows = []
-    for i, (kwargs, rng) in enumerate(calls):
+def _call(function: Callable, job: dict):
+    """One job, where it runs (its keywords apart from the scheduler's own)."""
+    return function(**job)
+
+
+def _failed(name: str, error: Exception) -> RuntimeError:
+    return RuntimeError(f"{name} failed: {type(error).__name__}: {error}")
+
+
+def _run_inline(function, jobs, bar, name) -> list:
+    results = []
+    for i, job in enumerate(jobs):
         try:
-            rows.append(_run_one(function, kwargs, rng))
+            results.append(_call(function, job))
         except Exception as error:
-            raise _failed(i, scenarios[i], error) from error
+            raise _failed(name(i), error) from error
         bar.update()
-    bar.close()
-    return rows
+    return results
 
 
-def _run_dask(function, calls, scenarios, scheduler, n_workers, processes, progress, timeout):
+def _run_threads(function, jobs, order, workers, bar, name) -> list:
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    results: list = [None] * len(jobs)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        index = {pool.submit(_call, function, jobs[i]): i for i in order}
+        pending = set(index)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in sorted(done, key=index.__getitem__):
+                i = index[future]
+                error = future.exception()
+                if error is not None:
+                    raise _failed(name(i), error) from error
+                results[i] = future.result()
+                bar.update()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def _run_dask(function, jobs, order, scheduler, n_workers, processes, timeout, bar, name):
     import logging
 
     from distributed import Client, LocalCluster, as_completed
@@ -229,52 +367,73 @@ def _run_dask(function, calls, scenarios, scheduler, n_workers, processes, progr
         client = Client(cluster)
         where = f"LocalCluster({n_workers} {'processes' if processes else 'threads'})"
     elif isinstance(scheduler, str):
+        problem = None
         try:
             client = Client(scheduler, timeout=f"{timeout}s")
+        except ValueError as error:  # not an address at all (a typo of a name?)
+            problem = ValueError(
+                f"scheduler {scheduler!r} is neither {THREADS!r}, {INLINE!r} nor the address "
+                f"of a Dask scheduler such as 'tcp://host:8786' ({error})"
+            )
         except (OSError, TimeoutError) as error:
-            raise ConnectionError(
+            problem = ConnectionError(
                 f"no Dask scheduler answered at {scheduler!r} within {timeout:g} s ({error}); "
                 "start one with `dask scheduler` (and workers with `dask worker "
                 f"{scheduler}`), check the address and port, or pass scheduler=None for "
                 "a local cluster"
-            ) from None
+            )
+        if problem is not None:
+            # Raised outside the except clause, so that it holds no traceback of the
+            # half-made Client, which is closed now, by its __del__: left for a later
+            # garbage collection, that close can deadlock a later cluster's start.
+            gc.collect()
+            raise problem
         where = scheduler
     elif isinstance(scheduler, Client):
         client, own_client = scheduler, False
         where = str(scheduler.scheduler.address)
     else:
         raise ValueError(
-            "scheduler must be None (local cluster), 'inline', an address such as "
-            f"'tcp://host:8786' or a distributed.Client; got {scheduler!r}"
+            f"scheduler must be None (local cluster), {THREADS!r}, {INLINE!r}, an address "
+            f"such as 'tcp://host:8786' or a distributed.Client; got {scheduler!r}"
         )
     run = uuid.uuid4().hex  # task keys unique on a shared cluster
     try:
-        futures = [
-            client.submit(_run_one, function, kwargs, rng, pure=False, key=f"scenario-{i}-{run}")
-            for i, (kwargs, rng) in enumerate(calls)
-        ]
-        index = {f.key: i for i, f in enumerate(futures)}
-        rows: list[dict | None] = [None] * len(futures)
-        bar = progress_bar(len(futures), "scenarios", "run", progress)
-        for future in as_completed(futures):
+        # Submitted biggest first, and prioritised so: the scheduler starts them in turn.
+        futures = {
+            i: client.submit(
+                _call,
+                function,
+                jobs[i],
+                pure=False,
+                key=f"job-{i}-{run}",
+                priority=len(order) - rank,
+            )
+            for rank, i in enumerate(order)
+        }
+        index = {f.key: i for i, f in futures.items()}
+        results: list = [None] * len(jobs)
+        for future in as_completed(list(futures.values())):
             i = index[future.key]
             try:
-                rows[i] = future.result()
+                results[i] = future.result()
             except Exception as error:
-                client.cancel(futures)
-                raise _failed(i, scenarios[i], error) from error
+                client.cancel(list(futures.values()))
+                raise _failed(name(i), error) from error
             bar.update()
-        bar.close()
     finally:
         if own_client:
             client.close()
         if cluster is not None:
             cluster.close()
-    return rows, where
+    return results, where
 
 
-def _failed(i: int, scenario: dict, error: Exception) -> RuntimeError:
-    return RuntimeError(f"scenario {i} {scenario} failed: {type(error).__name__}: {error}")
+def _sweep_one(function: Callable, kwargs: dict, rng) -> dict:
+    """One scenario on a worker: call, and shrink the result to a flat row."""
+    if rng is not None:
+        kwargs = {**kwargs, "seed": rng}
+    return _as_row(function(**kwargs))
 
 
 # --- scenarios and results -------------------------------------------------------------
