@@ -549,6 +549,7 @@ class EventPlan:
         replications: int = 1,
         noise: bool = True,
         progress: bool = False,
+        scheduler="threads",
     ):
         """Simulate the plan's join path over the forecast's scenarios and over observed
         seconds replayed through it; see :class:`~capplan.planning.validate.PlanValidation`.
@@ -598,6 +599,17 @@ class EventPlan:
         progress : bool, default False
             A progress bar, one step per simulated run (a headline event's run takes
             about ten seconds).
+        scheduler : "threads", None, "inline", str or distributed.Client, default "threads"
+            Where the runs (each replication of each scenario, each stretch of a replay)
+            are simulated, by :func:`capplan.scale.sweep.run_jobs`: ``"threads"`` in
+            this process, one thread per core (the simulator releases the GIL; nothing
+            to start, the fastest on one machine); None a local Dask cluster, one worker
+            process per core, started and closed for this call (about 3 s more); an
+            address such as ``"tcp://10.0.0.5:8786"``, or a ``distributed.Client``, a
+            running cluster, to spread a validation over several machines;
+            ``"inline"`` one run after the other here. The biggest runs start first.
+            Every run's randomness comes from ``seed``, so the validation is the same
+            wherever it ran.
 
         Returns
         -------
@@ -648,6 +660,7 @@ class EventPlan:
             replications=replications,
             noise=noise,
             progress=progress,
+            scheduler=scheduler,
         )
 
     def replan(self, **changes) -> EventPlan:

@@ -331,7 +331,7 @@ def tipping_phase(
     seed: int | None = 0,
     remedy=None,
     mean_patience_s: float = 300.0,
-    scheduler="inline",
+    scheduler="threads",
     progress: bool = False,
 ) -> pd.DataFrame:
     """Recover or stay down: simulate a trigger of each size and duration at a fresh rate.
@@ -392,9 +392,14 @@ def tipping_phase(
         not retry). A list compares several, one block of rows each.
     mean_patience_s : float, default 300
         Mean patience in the waiting room's line (s); only with ``"waiting_room"``.
-    scheduler : "inline", None, str or distributed.Client, default "inline"
-        Where the cells run, passed to :func:`capplan.scale.sweep`: ``"inline"`` in this
-        process; None a local Dask cluster; an address or a client a running one.
+    scheduler : "threads", None, "inline", str or distributed.Client, default "threads"
+        Where the cells run, one job each (:func:`capplan.scale.sweep.run_jobs`), as in
+        :meth:`EventPlan.validate <capplan.planning.plan.EventPlan.validate>`:
+        ``"threads"`` in this process, one thread per core (nothing to start); None a
+        local Dask cluster, one worker process per core, started for this call; an
+        address or a ``distributed.Client`` a running cluster; ``"inline"`` one cell
+        after the other. The cells' seeds come from ``seed``, so the table is the same
+        wherever it ran (but ``attrs["runtime_s"]`` and ``attrs["scheduler"]``).
     progress : bool, default False
         Show a progress bar over the cells.
 
@@ -414,7 +419,8 @@ def tipping_phase(
         ``no_good_state`` (the trigger leaves no good state, so a long enough one tips
         the path; NaN and None for unlimited retries). ``attrs`` holds the inputs,
         the mean-field thresholds at full capacity (``fresh_rate_low``,
-        ``fresh_rate_critical``, ``state``) and ``runtime_s``.
+        ``fresh_rate_critical``, ``state``), ``runtime_s`` and ``scheduler`` (where the
+        cells ran).
 
     Examples
     --------
@@ -424,8 +430,70 @@ def tipping_phase(
     >>> table["outcome"].tolist()[1]
     'stays down'
     """
-    from capplan.scale import sweep
+    phase = _phase(
+        servers,
+        mean_service_s,
+        timeout_s,
+        retry,
+        fresh_rate,
+        trigger_sizes,
+        trigger_durations_s,
+        kind=kind,
+        service_scv=service_scv,
+        buffer=buffer,
+        after_s=after_s,
+        lead_s=lead_s,
+        interval_s=interval_s,
+        replications=replications,
+        seed=seed,
+        remedy=remedy,
+        mean_patience_s=mean_patience_s,
+    )
+    started = time.perf_counter()
+    results, where = _run_cells(phase.jobs, scheduler, progress)
+    return phase.table(results, time.perf_counter() - started, where)
 
+
+def _run_cells(jobs: list[dict], scheduler, progress: bool) -> tuple[list, str]:
+    """Every cell of one or more phase tables, one job each, on ``scheduler``."""
+    from capplan.scale.sweep import run_jobs
+
+    def name(i):
+        job = jobs[i]
+        return f"the cell {job['remedy']!r}, size {job['size']:g}, {job['duration_s']:g} s"
+
+    return run_jobs(
+        _cell,
+        jobs,
+        scheduler=scheduler,
+        progress=progress,
+        desc="tipping cells",
+        unit="cell",
+        name=name,
+    )
+
+
+def _phase(
+    servers,
+    mean_service_s,
+    timeout_s,
+    retry,
+    fresh_rate,
+    trigger_sizes,
+    trigger_durations_s,
+    *,
+    kind,
+    service_scv,
+    buffer,
+    after_s,
+    lead_s,
+    interval_s,
+    replications,
+    seed,
+    remedy,
+    mean_patience_s,
+) -> _Phase:
+    """:func:`tipping_phase`'s inputs checked, and its cells as jobs for :func:`_cell`."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
     if isinstance(servers, bool) or not isinstance(servers, numbers.Integral) or servers < 1:
@@ -492,60 +560,104 @@ def tipping_phase(
         "interval_s": float(interval_s),
         "replication_seeds": [int(s) for s in rep_seeds],
     }
-    started = time.perf_counter()
-    table = sweep(_cell, scenarios, fixed=fixed, scheduler=scheduler, progress=progress)
-    runtime = time.perf_counter() - started
-    table = table.drop(columns=["retry", "buffer", "patience_s"]).reset_index(drop=True)
-    table.insert(1, "kind", kind)
-
-    # The mean field's view of each trigger (the retry policy's R, no remedy).
-    # (Unlimited retries, max_retries=None, have no finite R: the columns are NaN.)
-    r = retry.max_retries
-    n_rows = len(table)
-    if kind == "attack":
-        trigger_rate = fresh_rate + table["size"].to_numpy()
-        left = np.full(n_rows, servers)
-    else:
-        trigger_rate = np.full(n_rows, float(fresh_rate))
-        left = np.rint(servers * (1.0 - table["size"].to_numpy())).astype(int)
-    if r is None:
-        low = crit_full = math.nan
-        state = "unknown: unlimited retries"
-        critical = np.full(n_rows, math.nan)
-        no_good = np.full(n_rows, None, dtype=object)
-    else:
-        base = metastability(servers, mean_service_s, timeout_s, r, fresh_rate)
-        low, crit_full, state = base.fresh_rate_low, base.fresh_rate_critical, str(base.state)
-        by_servers = {
-            int(k): 0.0
-            if k == 0
-            else metastability(int(k), mean_service_s, timeout_s, r).fresh_rate_critical
-            for k in set(left.tolist())
-        }
-        critical = np.array([by_servers[int(k)] for k in left])
-        no_good = trigger_rate >= critical
-    table["trigger_fresh_rate"] = trigger_rate
-    table["trigger_critical_rate"] = critical
-    table["no_good_state"] = no_good
-    table.attrs.update(
+    jobs = [{**fixed, **cell} for cell in scenarios]
+    return _Phase(
+        jobs=jobs,
+        kind=kind,
         servers=servers,
         mean_service_s=float(mean_service_s),
         service_scv=float(service_scv),
         buffer=buffer,
         timeout_s=float(timeout_s),
-        retry=repr(retry),
+        retry=retry,
         fresh_rate=float(fresh_rate),
-        kind=kind,
         lead_s=float(lead_s),
         after_s=float(after_s),
         replications=int(replications),
         seed=seed,
-        fresh_rate_low=low,
-        fresh_rate_critical=crit_full,
-        state=state,
-        runtime_s=runtime,
     )
-    return table
+
+
+@dataclasses.dataclass(frozen=True)
+class _Phase:
+    """One phase table's cells (``jobs``, for :func:`_cell`) and what its table needs."""
+
+    jobs: list
+    kind: str
+    servers: int
+    mean_service_s: float
+    service_scv: float
+    buffer: int | None
+    timeout_s: float
+    retry: RetryPolicy
+    fresh_rate: float
+    lead_s: float
+    after_s: float
+    replications: int
+    seed: int | None
+
+    def table(self, results: list[dict], runtime: float, where: str) -> pd.DataFrame:
+        """The phase table from the cells' results (in the order of ``jobs``)."""
+        kind, servers, fresh_rate = self.kind, self.servers, self.fresh_rate
+        mean_service_s, timeout_s, retry = self.mean_service_s, self.timeout_s, self.retry
+        table = pd.DataFrame.from_records(
+            [
+                {"remedy": job["remedy"], "size": job["size"], "duration_s": job["duration_s"]}
+                | result
+                for job, result in zip(self.jobs, results, strict=True)
+            ]
+        )
+        table.insert(1, "kind", kind)
+
+        # The mean field's view of each trigger (the retry policy's R, no remedy).
+        # (Unlimited retries, max_retries=None, have no finite R: the columns are NaN.)
+        r = retry.max_retries
+        n_rows = len(table)
+        if kind == "attack":
+            trigger_rate = fresh_rate + table["size"].to_numpy()
+            left = np.full(n_rows, servers)
+        else:
+            trigger_rate = np.full(n_rows, float(fresh_rate))
+            left = np.rint(servers * (1.0 - table["size"].to_numpy())).astype(int)
+        if r is None:
+            low = crit_full = math.nan
+            state = "unknown: unlimited retries"
+            critical = np.full(n_rows, math.nan)
+            no_good = np.full(n_rows, None, dtype=object)
+        else:
+            base = metastability(servers, mean_service_s, timeout_s, r, fresh_rate)
+            low, crit_full, state = base.fresh_rate_low, base.fresh_rate_critical, str(base.state)
+            by_servers = {
+                int(k): 0.0
+                if k == 0
+                else metastability(int(k), mean_service_s, timeout_s, r).fresh_rate_critical
+                for k in set(left.tolist())
+            }
+            critical = np.array([by_servers[int(k)] for k in left])
+            no_good = trigger_rate >= critical
+        table["trigger_fresh_rate"] = trigger_rate
+        table["trigger_critical_rate"] = critical
+        table["no_good_state"] = no_good
+        table.attrs.update(
+            servers=servers,
+            mean_service_s=mean_service_s,
+            service_scv=self.service_scv,
+            buffer=self.buffer,
+            timeout_s=timeout_s,
+            retry=repr(retry),
+            fresh_rate=fresh_rate,
+            kind=kind,
+            lead_s=self.lead_s,
+            after_s=self.after_s,
+            replications=self.replications,
+            seed=self.seed,
+            fresh_rate_low=low,
+            fresh_rate_critical=crit_full,
+            state=state,
+            runtime_s=runtime,
+            scheduler=where,
+        )
+        return table
 
 
 # --- a plan's own join path -------------------------------------------------------------
@@ -609,7 +721,7 @@ def plan_tipping(
     after_s: float = 60.0,
     seed: int | None = 0,
     mean_patience_s: float = 300.0,
-    scheduler="inline",
+    scheduler="threads",
     progress: bool = False,
 ) -> pd.DataFrame:
     """:func:`tipping_phase` on a plan's own join path, at the flood's peak and after it.
@@ -642,6 +754,7 @@ def plan_tipping(
         (the plan's default) is itself load shedding: compare both.
     remedy, replications, after_s, seed, mean_patience_s, scheduler, progress
         As :func:`tipping_phase` (here one replication and every remedy by default).
+        The cells of every point run together, in one call of the scheduler.
 
     Returns
     -------
@@ -650,7 +763,8 @@ def plan_tipping(
         ``at_s`` (its interval's start, s), ``servers``, ``fresh_rate`` (1/s) and
         ``share`` in front. ``attrs["points"]``: one row per point with its workers,
         queue limit, first-try rate, capacity (attempts/s) and the mean-field band
-        (``fresh_rate_low``, ``fresh_rate_critical``, ``state``); ``attrs["runtime_s"]``.
+        (``fresh_rate_low``, ``fresh_rate_critical``, ``state``); ``attrs["runtime_s"]``
+        and ``attrs["scheduler"]``.
 
     Examples
     --------
@@ -663,7 +777,7 @@ def plan_tipping(
         "trigger_shares", trigger_shares, upper=1.0 if kind != "attack" else None
     )
     policy = plan.client.retry if retry is None else retry
-    tables, rows = [], []
+    phases, heads = [], []
     started = time.perf_counter()
     for label, start_s in points:
         servers = int(frame.at[start_s, "workers"])
@@ -671,25 +785,37 @@ def plan_tipping(
         limit = int(frame.at[start_s, "queue_limit"])
         capacity = servers / plan.service.mean_s
         sizes = [s * capacity for s in shares] if kind == "attack" else shares
-        table = tipping_phase(
-            servers,
-            plan.service.mean_s,
-            plan.client.timeout_s,
-            policy,
-            fresh,
-            sizes,
-            trigger_durations_s,
-            kind=kind,
-            service_scv=plan.service.scv,
-            buffer=None if limit < 0 or not queue_limit else limit,
-            after_s=after_s,
-            replications=replications,
-            seed=seed,
-            remedy=remedy,
-            mean_patience_s=mean_patience_s,
-            scheduler=scheduler,
-            progress=progress,
+        phases.append(
+            _phase(
+                servers,
+                plan.service.mean_s,
+                plan.client.timeout_s,
+                policy,
+                fresh,
+                sizes,
+                trigger_durations_s,
+                kind=kind,
+                service_scv=plan.service.scv,
+                buffer=None if limit < 0 or not queue_limit else limit,
+                after_s=after_s,
+                lead_s=10.0,  # tipping_phase's defaults
+                interval_s=1.0,
+                replications=replications,
+                seed=seed,
+                remedy=remedy,
+                mean_patience_s=mean_patience_s,
+            )
         )
+        heads.append((label, start_s, servers, fresh, limit, capacity, sizes))
+    # Every point's cells in one run: one cluster (if any) for all, the cores kept busy.
+    results, where = _run_cells([job for ph in phases for job in ph.jobs], scheduler, progress)
+    runtime = time.perf_counter() - started
+    tables, rows, first = [], [], 0
+    for phase, (label, start_s, servers, fresh, limit, capacity, sizes) in zip(
+        phases, heads, strict=True
+    ):
+        table = phase.table(results[first : first + len(phase.jobs)], runtime, where)
+        first += len(phase.jobs)
         share_of = dict(zip(sizes, shares, strict=True))
         head = {
             "at": label,
@@ -723,7 +849,8 @@ def plan_tipping(
         replications=int(replications),
         seed=seed,
         points=pd.DataFrame(rows).set_index("at"),
-        runtime_s=time.perf_counter() - started,
+        runtime_s=runtime,
+        scheduler=where,
     )
     return out
 

@@ -25,17 +25,15 @@ own, from a warm-up at its first second's count; the rest are counted, never fil
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from capplan._progress import progress_bar
 from capplan._text import table_text
 from capplan.models.noise import mixing_alpha
+from capplan.scale.sweep import THREADS, run_jobs
 from capplan.simulation import Deterministic, simulate
 
 __all__ = ["PlanValidation", "simulate_join_path"]
@@ -129,56 +127,78 @@ def simulate_join_path(
     return frame, result
 
 
+_TOTALS = (
+    "first_tries",
+    "retries",
+    "arrivals",
+    "refused",
+    "admitted",
+    "started",
+    "abandoned",
+    "immediate",
+    "failed",
+)
+
+
+def _interval_totals(frame: pd.DataFrame, interval_s: int, slo) -> dict:
+    """One run's per-second frame reduced to what :func:`judge_intervals` pools, per
+    interval: the counts' sums, the joins bounded to miss a waiting-time target
+    (``miss_up``), the largest 99th-percentile wait (``p99``) and the line at the end
+    (``queue_end``). A few arrays of one value per interval: small to send back from
+    where the run ran."""
+    n = len(frame) // interval_s
+    out = {c: frame[c].to_numpy(dtype=float).reshape(n, interval_s).sum(axis=1) for c in _TOTALS}
+    if slo.kind == "service_level":
+        t = slo.wait_s
+        started = frame["started"].to_numpy(dtype=float)
+        wmax = frame["wait_max_s"].to_numpy(dtype=float)
+        bound = np.where(
+            started == 0,
+            0.0,
+            np.where(
+                wmax <= t,
+                0.0,
+                np.where(
+                    frame["wait_p99_s"].to_numpy(dtype=float) <= t,
+                    0.01,
+                    np.where(
+                        frame["wait_p90_s"].to_numpy(dtype=float) <= t,
+                        0.1,
+                        np.where(frame["wait_p50_s"].to_numpy(dtype=float) <= t, 0.5, 1.0),
+                    ),
+                ),
+            ),
+        )
+        out["miss_up"] = (bound * started).reshape(n, interval_s).sum(axis=1)
+    q = frame["wait_p99_s"].to_numpy(dtype=float).reshape(n, interval_s)
+    out["p99"] = np.nanmax(np.where(np.isnan(q), 0.0, q), axis=1)
+    out["queue_end"] = frame["queue"].to_numpy(dtype=float)[interval_s - 1 :: interval_s]
+    return out
+
+
 def judge_intervals(
     frames: list[pd.DataFrame], interval_s: int, slo, start_s: float, drop: bool = False
 ):
     """Pool replications' per-second frames into per-interval SLO measures."""
-    cols = [
-        "first_tries",
-        "retries",
-        "arrivals",
-        "refused",
-        "admitted",
-        "started",
-        "abandoned",
-        "immediate",
-        "failed",
-    ]
-    n = len(frames[0]) // interval_s
-    tot = {c: np.zeros(n) for c in cols}
+    return _pool(
+        [_interval_totals(f, interval_s, slo) for f in frames], slo, interval_s, start_s, drop
+    )
+
+
+def _pool(parts: list[dict], slo, interval_s: int, start_s: float, drop: bool) -> pd.DataFrame:
+    """Replications' :func:`_interval_totals` pooled into per-interval SLO measures."""
+    n = parts[0]["arrivals"].size
+    tot = {c: np.zeros(n) for c in _TOTALS}
     miss_up = np.zeros(n)
     p99 = np.full(n, 0.0)
     queue_end = np.zeros(n)
-    for f in frames:
-        for c in cols:
-            tot[c] += f[c].to_numpy(dtype=float).reshape(n, interval_s).sum(axis=1)
-        started = f["started"].to_numpy(dtype=float)
+    for part in parts:
+        for c in _TOTALS:
+            tot[c] += part[c]
         if slo.kind == "service_level":
-            t = slo.wait_s
-            wmax = f["wait_max_s"].to_numpy(dtype=float)
-            bound = np.where(
-                started == 0,
-                0.0,
-                np.where(
-                    wmax <= t,
-                    0.0,
-                    np.where(
-                        f["wait_p99_s"].to_numpy(dtype=float) <= t,
-                        0.01,
-                        np.where(
-                            f["wait_p90_s"].to_numpy(dtype=float) <= t,
-                            0.1,
-                            np.where(f["wait_p50_s"].to_numpy(dtype=float) <= t, 0.5, 1.0),
-                        ),
-                    ),
-                ),
-            )
-            miss_up += (bound * started).reshape(n, interval_s).sum(axis=1)
-        q = f["wait_p99_s"].to_numpy(dtype=float).reshape(n, interval_s)
-        p99 = np.maximum(p99, np.nanmax(np.where(np.isnan(q), 0.0, q), axis=1))
-        queue_end = np.maximum(
-            queue_end, f["queue"].to_numpy(dtype=float)[interval_s - 1 :: interval_s]
-        )
+            miss_up += part["miss_up"]
+        p99 = np.maximum(p99, part["p99"])
+        queue_end = np.maximum(queue_end, part["queue_end"])
     with np.errstate(invalid="ignore", divide="ignore"):
         refused_share = tot["refused"] / tot["arrivals"]
         wait_prob = 1.0 - tot["immediate"] / tot["admitted"]
@@ -548,6 +568,77 @@ def _judge(g, name, source, w, limits, slo, concurrent, capacity):
     return g.reset_index()
 
 
+def _runs(names, replays, fc, per_s, iv, replications, seed, noise, common):
+    """Every run of a validation as a job for :func:`_run_path`, and whose it is:
+    ``(scenario or replay name, replication, stretch)``.
+
+    Each replication of a scenario or a replay has its own child of ``SeedSequence(seed)``
+    (the scenarios' first, in order, then the replays'), so adding replays leaves the
+    model's runs as they were. A model run draws its simulation and its rate noise from
+    the child's two children. A replay's replication draws from three: the simulation's
+    and the attack counts' seeds (the first stretch's themselves; stretch ``k > 0`` their
+    ``k``-th child), and the stochastic rounding of its counts, done here, stretch after
+    stretch. Each stretch of a replay is a job of its own, so that stretches run side by
+    side like the scenarios.
+    """
+    ss = np.random.SeedSequence(seed)
+    jobs, whose = [], []
+    for name in names:
+        for rep, child in enumerate(ss.spawn(replications)):
+            a, b = child.spawn(2)
+            jobs.append(
+                dict(
+                    rates=fc.scenarios[name],
+                    workers_per_s=per_s,
+                    alpha_per_second=fc.alpha_per_second if noise else 0.0,
+                    cluster_per_second=fc.cluster_per_second if noise else 0.0,
+                    seed=np.random.default_rng(a),
+                    noise_seed=np.random.default_rng(b),
+                    **common,
+                )
+            )
+            whose.append((name, rep, 0))
+    for r in replays:
+        segments = r.segments()
+        for rep, child in enumerate(ss.spawn(replications)):
+            a, b, c = child.spawn(3)
+            sim_seeds = [a, *a.spawn(len(segments) - 1)]
+            noise_seeds = [b, *b.spawn(len(segments) - 1)]
+            rounding = np.random.default_rng(c)
+            for k, (i0, i1) in enumerate(segments):
+                cut = slice(i0 * iv, i1 * iv)
+                jobs.append(
+                    dict(
+                        rates=None,
+                        workers_per_s=per_s[cut],
+                        arrival_counts=_stochastic_round(r.counts[cut] * r.factor, rounding),
+                        seed=np.random.default_rng(sim_seeds[k]),
+                        noise_seed=np.random.default_rng(noise_seeds[k]),
+                        **common,
+                    )
+                )
+                whose.append((r.name, rep, k))
+    return jobs, whose
+
+
+def _expected_attempts(job: dict, attack_rps: float) -> float:
+    """A run's expected first tries, warm-up and attack included: its cost, roughly."""
+    first = job["rates"] if job["rates"] is not None else job["arrival_counts"]
+    n = first.size
+    return (
+        float(np.sum(first))
+        + job["warmup_s"] * float(first[0])
+        + attack_rps * (n + job["warmup_s"])
+    )
+
+
+def _run_path(*, interval_s: int, slo, rates, workers_per_s, **path) -> dict:
+    """One run of a validation, where it runs (a thread, a Dask worker): the simulation
+    of :func:`simulate_join_path` reduced to its :func:`_interval_totals`."""
+    frame, _ = simulate_join_path(rates, workers_per_s, **path)
+    return _interval_totals(frame, interval_s, slo)
+
+
 def validate_plan(
     plan,
     *,
@@ -564,6 +655,7 @@ def validate_plan(
     label: str | None = None,
     noise: bool = True,
     progress: bool = False,
+    scheduler=THREADS,
 ) -> PlanValidation:
     """See :meth:`EventPlan.validate`. ``forecast`` replaces the plan's (a what-if's
     curves); the default replay is then that forecast's observed seconds, if any."""
@@ -596,51 +688,26 @@ def validate_plan(
     buffer = None if limits[0] < 0 else int(limits.max())
     warm = int(max(1, math.ceil(10 * plan.service.mean_s / iv))) * iv
     drop = client.on_timeout == "drop"
-    ss = np.random.SeedSequence(seed)
-    runs = [(name, child) for name in names for child in ss.spawn(replications)]
-    runs += [(r, child) for r in replays for child in ss.spawn(replications)]
-    common = dict(service=plan.service, client=client, buffer=buffer, attack_rps=attack)
-
-    def one_run(job):
-        what, child = job
-        if isinstance(what, _Replay):  # observed seconds, one run per stretch judged
-            a, b, c = (np.random.default_rng(x) for x in child.spawn(3))
-            out = []
-            for i0, i1 in what.segments():
-                cut = slice(i0 * iv, i1 * iv)
-                counts = _stochastic_round(what.counts[cut] * what.factor, c)
-                f, _ = simulate_join_path(
-                    None,
-                    per_s[cut],
-                    arrival_counts=counts,
-                    warmup_s=warm,
-                    seed=a,
-                    noise_seed=b,
-                    **common,
-                )
-                out.append(f)
-            return what.name, out
-        a, b = child.spawn(2)
-        f, _ = simulate_join_path(
-            fc.scenarios[what],
-            per_s,
-            alpha_per_second=fc.alpha_per_second if noise else 0.0,
-            cluster_per_second=fc.cluster_per_second if noise else 0.0,
-            warmup_s=warm,
-            seed=np.random.default_rng(a),
-            noise_seed=np.random.default_rng(b),
-            **common,
-        )
-        return what, f
-
-    # The simulator's loop releases the GIL: threads run the runs on every core.
-    frames = {name: [] for name in [*names, *(r.name for r in replays)]}
-    bar = progress_bar(len(runs), "simulating the plan", "run", progress)
-    with ThreadPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1)) as pool:
-        for name, f in pool.map(one_run, runs):
-            frames[name].append(f)
-            bar.update()
-    bar.close()
+    common = dict(
+        service=plan.service, client=client, buffer=buffer, attack_rps=attack, warmup_s=warm
+    )
+    jobs, whose = _runs(names, replays, fc, per_s, iv, replications, seed, noise, common)
+    cost = [_expected_attempts(job, attack) for job in jobs]
+    for job in jobs:
+        job.update(interval_s=iv, slo=plan.slo)
+    parts, _ = run_jobs(
+        _run_path,
+        jobs,
+        scheduler=scheduler,
+        progress=progress,
+        cost=cost,
+        desc="simulating the plan",
+        unit="run",
+        name=lambda i: f"the run of {whose[i][0]!r} (replication {whose[i][1]})",
+    )
+    runs = {}  # scenario or replay -> stretch -> the replications' interval totals
+    for (name, _, k), part in zip(whose, parts, strict=True):
+        runs.setdefault(name, {}).setdefault(k, []).append(part)
 
     def concurrent_of(rates):
         conc = concurrency(
@@ -652,16 +719,16 @@ def validate_plan(
 
     out = []
     for name in names:
-        g = judge_intervals(frames[name], iv, plan.slo, plan.window[0], drop)
+        g = _pool(runs[name][0], plan.slo, iv, plan.window[0], drop)
         conc = concurrent_of(fc.scenarios[name])
         out.append(_judge(g, name, "model", w, limits, plan.slo, conc, capacity))
     rows = {}
     for r in replays:
-        parts = []
+        stretches = []
         for k, (i0, _) in enumerate(r.segments()):
             start = plan.window[0] + i0 * iv
-            parts.append(judge_intervals([f[k] for f in frames[r.name]], iv, plan.slo, start, drop))
-        g = pd.concat(parts)
+            stretches.append(_pool(runs[r.name][k], plan.slo, iv, start, drop))
+        g = pd.concat(stretches)
         # Expected concurrency of the replayed first tries, up to the first missing second.
         expected = r.counts * r.factor
         gap = np.flatnonzero(~np.isfinite(expected))

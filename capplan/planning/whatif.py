@@ -6,6 +6,12 @@ headline scale): ``scenarios=["upper"]`` simulates one forecast curve instead of
 ``progress=True`` shows a bar. A plan as is also replays its forecast's observed seconds
 (see :meth:`EventPlan.validate`), except after a delayed start, whose curves are no longer
 the observed event's.
+
+``scheduler=`` says where a plan as is is simulated, as in :meth:`EventPlan.validate`:
+``"threads"`` (default) in this process on every core, None a local Dask cluster, an
+address or a ``distributed.Client`` a running cluster, ``"inline"`` one run after the
+other. A re-plan simulates nothing and ignores it. The same seed gives the same
+validation wherever it ran.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from capplan.planning.validate import PlanValidation, validate_plan
+from capplan.scale.sweep import THREADS
 
 __all__ = ["attack", "compare", "delayed_start", "lost_zone", "retry_policy"]
 
@@ -45,6 +52,7 @@ def delayed_start(
     seed=None,
     scenarios=None,
     progress=False,
+    scheduler=THREADS,
 ):
     """The start slips ``minutes``: the lobby keeps building at its last rate, then the flood
     comes ``sharpness`` times sharper (same joins in ``1/sharpness`` of the time)."""
@@ -67,11 +75,21 @@ def delayed_start(
         seed=seed,
         scenarios=scenarios,
         progress=progress,
+        scheduler=scheduler,
         label=f"plan as is, start delayed {minutes:g} min",
     )
 
 
-def attack(plan, rps: float, *, replan: bool = True, seed=None, scenarios=None, progress=False):
+def attack(
+    plan,
+    rps: float,
+    *,
+    replan: bool = True,
+    seed=None,
+    scenarios=None,
+    progress=False,
+    scheduler=THREADS,
+):
     """``rps`` attack requests per second added to the join path."""
     if replan:
         return plan.replan(margins=replace(plan.margins, attack_rps=plan.margins.attack_rps + rps))
@@ -81,11 +99,21 @@ def attack(plan, rps: float, *, replan: bool = True, seed=None, scenarios=None, 
         seed=seed,
         scenarios=scenarios,
         progress=progress,
+        scheduler=scheduler,
         label=f"plan as is, attack +{rps:g}/s",
     )
 
 
-def retry_policy(plan, retry, *, replan: bool = True, seed=None, scenarios=None, progress=False):
+def retry_policy(
+    plan,
+    retry,
+    *,
+    replan: bool = True,
+    seed=None,
+    scenarios=None,
+    progress=False,
+    scheduler=THREADS,
+):
     """Clients retry with ``retry`` (a RetryPolicy) instead."""
     client = replace(plan.client, retry=retry)
     if replan:
@@ -96,12 +124,20 @@ def retry_policy(plan, retry, *, replan: bool = True, seed=None, scenarios=None,
         seed=seed,
         scenarios=scenarios,
         progress=progress,
+        scheduler=scheduler,
         label=f"plan as is, retry {type(retry).__name__}",
     )
 
 
 def lost_zone(
-    plan, fraction: float, *, replan: bool = False, seed=None, scenarios=None, progress=False
+    plan,
+    fraction: float,
+    *,
+    replan: bool = False,
+    seed=None,
+    scenarios=None,
+    progress=False,
+    scheduler=THREADS,
 ):
     """A share ``fraction`` of workers and stream servers lost for the whole event."""
     if not 0 <= fraction < 1:
@@ -116,6 +152,7 @@ def lost_zone(
         seed=seed,
         scenarios=scenarios,
         progress=progress,
+        scheduler=scheduler,
         label=f"plan as is, {fraction:.0%} of capacity lost",
     )
 
