@@ -75,6 +75,8 @@ _D = np.ascontiguousarray(TEMME_D)
 _D_TAIL = np.maximum.accumulate(np.abs(TEMME_D)[:, ::-1], axis=1)[:, ::-1].copy()
 _TEMME_CUT = 1e-19
 _GL_T, _GL_W = roots_laguerre(16)
+# D = y + (y - x)(A - 1) cancels when x - y >> sqrt(y); beyond this loss factor the
+# integral form is used instead.
 _MAX_CANCELLATION = 1e3
 _H_COEFS = np.array([(-1) ** k / math.factorial(k) for k in range(12, 1, -1)])
 # Acklam's inverse normal: central and tail rational functions (highest power first).
@@ -111,6 +113,7 @@ _ACKLAM_C = np.array(
 _ACKLAM_D = np.array(
     [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00]
 )
+# B_{2k} / (2k)! for the series of z / expm1(z); B_1 is handled separately.
 _B2K = np.array(
     [
         1 / 12,
@@ -406,11 +409,14 @@ def log_poisson_ratio(c, a):
 
 @jit
 def erlang_b(c, a):
+    """``1 / (1 + R)``, ``R = P[N <= c-1] / P[N = c]``."""
     return math.exp(-logaddexp(0.0, log_poisson_ratio(c, a)))
 
 
 @jit
 def erlang_c(c, a):
+    """``1 / (1 + R (1 - a/c))``; 1 where ``a >= c``. ``log(1 - a/c)`` is formed from
+    ``c - a``, exact near ``a = c``."""
     if a < c:
         return math.exp(-logaddexp(0.0, log_poisson_ratio(c, a) + math.log((c - a) / c)))
     return 1.0
@@ -445,7 +451,11 @@ def ggc_mean_wait(c, lam, tau, ca2, cs2):
 
 @jit
 def _log_geom(log_rho, n, top):
-    """``log sum_{j<n} rho**j - max(0, top log rho)``; -inf at ``n = 0``."""
+    """``log sum_{j<n} rho**j - max(0, top log rho)``; -inf at ``n = 0``.
+
+    The shift by the largest term of the full sum keeps every log moderate, so that
+    ratios of sums do not inherit the rounding of a huge ``m log rho``.
+    """
     if n == 0.0:
         return -_INF
     if log_rho == 0.0:
@@ -469,7 +479,12 @@ def _bernoulli_g(z):
 
 @jit
 def _truncated_geometric_mean(log_rho, m):
-    """Mean of ``J`` on ``0..m`` with ``P(J = j)`` proportional to ``rho**j``."""
+    """Mean of ``J`` on ``0..m`` with ``P(J = j)`` proportional to ``rho**j``.
+
+    Equals ``(g(-u) - g(-L)) / L`` with ``g(z) = z / expm1(z)``, ``L = log rho`` and
+    ``u = (m + 1) L``; for small ``|u|`` that difference cancels, so the Bernoulli series
+    ``sum_k B_2k / (2k)! L**(2k-1) ((m+1)**(2k) - 1) + m/2`` is used instead.
+    """
     u = (m + 1.0) * log_rho
     if abs(u) < 0.5:
         series = 0.5 * m
@@ -490,26 +505,27 @@ def mmck(c, k, a, tau):
     throughput, mean_wait)`` of M/M/c/K, ``k >= c >= 1``."""
     m = float(k - c)
     log_rho = math.log(a / c) if a > 0 else -_INF
-    m_log_rho = m * log_rho if m > 0 else 0.0
+    # Every log below is shifted by max(0, m log rho), the largest geometric term.
+    m_log_rho = m * log_rho if m > 0 else 0.0  # log rho**m, also when rho = 0
     top = max(m_log_rho, 0.0)
-    log_r = log_poisson_ratio(c, a) - top
-    log_g_all = _log_geom(log_rho, m + 1.0, m)
-    log_g_open = _log_geom(log_rho, m, m)
-    log_norm = logaddexp(log_r, log_g_all)
+    log_r = log_poisson_ratio(c, a) - top  # log of P[N < c] / P[N = c]
+    log_g_all = _log_geom(log_rho, m + 1.0, m)  # queue states c..K
+    log_g_open = _log_geom(log_rho, m, m)  # queue states c..K-1 (admitting)
+    log_norm = logaddexp(log_r, log_g_all)  # 1 / pi_c
     if a == 0:
         blocking = 0.0
     else:
         blocking = math.exp(m_log_rho - top - log_norm)
-    if log_r == _INF:
+    if log_r == _INF:  # pmf(c) underflowed
         admitted = 1.0
-    else:
+    else:  # 1 - blocking
         admitted = math.exp(logaddexp(log_r, log_g_open) - log_norm)
     if a == 0:
         wait_prob = 0.0
         mean_queue = 0.0
     else:
         wait_prob = math.exp(-logaddexp(0.0, log_r - log_g_open))
-        p_busy = math.exp(-logaddexp(0.0, log_r - log_g_all))
+        p_busy = math.exp(-logaddexp(0.0, log_r - log_g_all))  # all servers busy
         mean_queue = p_busy * _truncated_geometric_mean(log_rho, m)
     carried = a * admitted
     mean_wait = 0.0 if a == 0 else mean_queue * tau / carried
@@ -552,11 +568,16 @@ def _moment_integral(x, y):
 
 @jit
 def log_a_and_moment(x, y):
-    """``log A`` and ``log(D / A)`` for ``x > 0``, ``y > 0``."""
+    """``log A`` and ``log(D / A)`` for ``x > 0``, ``y > 0``.
+
+    ``D / A`` rather than ``D``: where ``A`` is huge (overload) adding a small term to
+    ``log A`` would round away digits that cancel later.
+    """
     if not in_temme(x, y) and y < x + 1.0:
         total, moment = series_sums(x, y)
         return math.log(total), math.log(moment / total)
     log_a = log_lower_ratio(x, y)
+    # D / A = y / A + (y - x)(1 - 1/A): no overflow when A is huge (overload).
     scaled = y * math.exp(-log_a) - (y - x) * math.expm1(-log_a)
     out = math.log(scaled)
     excess = (x - y) * -math.expm1(-log_a)
