@@ -440,6 +440,8 @@ def mmc(c, lam, tau):
 
 @jit
 def ggc_mean_wait(c, lam, tau, ca2, cs2):
+    """Allen-Cunneen: M/M/c's mean wait times ``(ca2 + cs2) / 2``, for one set of numbers
+    (arrays: ``approx.ggc_mean_wait`` scales ``mmc``'s mean wait the same way)."""
     base = mmc(c, lam, tau)[3]
     if math.isinf(base):
         return _INF
@@ -876,12 +878,6 @@ def mmc_many(c, lam, tau, out):
         r = mmc(c[i], lam[i], tau[i])
         for j in range(len(r)):
             out[j, i] = r[j]
-
-
-@jit
-def ggc_mean_wait_many(c, lam, tau, ca2, cs2, out):
-    for i in range(out.size):
-        out[i] = ggc_mean_wait(c[i], lam[i], tau[i], ca2[i], cs2[i])
 
 
 @jit

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _compiled
-from ._compiled import run_many
-from ._validate import as_count, as_float, scalar_count, scalar_float, scalar_or_array
+from ._validate import as_float, scalar_count, scalar_float, scalar_or_array
+from .erlang import mmc
 
 
 def ggc_mean_wait(servers, arrival_rate, mean_service_time, *, arrival_scv=1.0, service_scv=1.0):
@@ -59,7 +59,7 @@ def ggc_mean_wait(servers, arrival_rate, mean_service_time, *, arrival_scv=1.0, 
         return np.float64(kernels.ggc_mean_wait(c, lam, tau, ca2, cs2))
     ca2 = as_float(arrival_scv, "arrival_scv")
     cs2 = as_float(service_scv, "service_scv")
-    c = as_count(servers, "servers")
-    lam = as_float(arrival_rate, "arrival_rate")
-    tau = as_float(mean_service_time, "mean_service_time", positive=True)
-    return scalar_or_array(run_many("ggc_mean_wait_many", c, lam, tau, ca2, cs2))
+    base = np.asarray(mmc(servers, arrival_rate, mean_service_time).mean_wait)
+    with np.errstate(invalid="ignore"):
+        out = base * (ca2 + cs2) / 2.0
+    return scalar_or_array(np.where(np.isinf(base), np.inf, out))
