@@ -43,6 +43,7 @@ def profile_interval(
     bounds: dict,
     level: float,
     step: float | None = None,
+    jacobian: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[float, float, bool, bool]:
     """Profile interval of parameter `index` of a curve fitted by Poisson quasi-likelihood.
 
@@ -65,6 +66,9 @@ def profile_interval(
     step : float, optional
         First trial distance on the working scale, doubled outward: the parameter's
         standard error there, where it has one (0.25 without).
+    jacobian : callable, optional
+        Natural values -> ``(mean counts, d mean / d natural values)``, analytic (as for
+        :func:`~capplan.models._fitting.fit_mean_counts`); central differences without.
 
     Returns
     -------
@@ -81,7 +85,11 @@ def profile_interval(
     alpha = Param("alpha", "1", 0.0, np.inf)  # fit_mean_counts's last parameter, unused here
     mu = np.maximum(mean_counts(values), 1e-300)
     best = _poisson(y, mu)
-    drop = float(stats.chi2.ppf(level, 1)) / 2 * _scale(y, mu, mean_counts, space, theta, index)
+    drop = (
+        float(stats.chi2.ppf(level, 1))
+        / 2
+        * _scale(y, mu, mean_counts, space, theta, index, jacobian=jacobian)
+    )
 
     def natural_at(w: float) -> float:
         full = theta.copy()
@@ -94,6 +102,10 @@ def profile_interval(
         def curve(v):
             return mean_counts(np.insert(v, index, fixed))
 
+        def curve_jacobian(v):
+            mu, jac = jacobian(np.insert(v, index, fixed))
+            return mu, np.delete(jac, index, axis=1)
+
         estimate = fit_mean_counts(
             curve,
             y,
@@ -103,6 +115,7 @@ def profile_interval(
             bounds=bounds,
             covariance=False,
             max_iter=_MAX_ITER,
+            jacobian=None if jacobian is None else curve_jacobian,
         )
         return estimate.loglike, estimate.values
 
@@ -137,15 +150,21 @@ def profile_interval(
     return lower, upper, lower_open, upper_open
 
 
-def _scale(y, mu, mean_counts, space, theta, index, h=1e-4) -> float:
+def _scale(y, mu, mean_counts, space, theta, index, h=1e-4, jacobian=None) -> float:
     """The quasi-likelihood's scale for parameter `index` (see the module's notes), >= 1."""
     k = theta.size
-    jac = np.empty((mu.size, k))
-    for i in range(k):
-        up, down = theta.copy(), theta.copy()
-        up[i] += h
-        down[i] -= h
-        jac[:, i] = (mean_counts(space.natural(up)) - mean_counts(space.natural(down))) / (2 * h)
+    if jacobian is not None:
+        natural = space.natural(theta)
+        jac = jacobian(natural)[1] * space.jacobian(natural)
+    else:
+        jac = np.empty((mu.size, k))
+        for i in range(k):
+            up, down = theta.copy(), theta.copy()
+            up[i] += h
+            down[i] -= h
+            jac[:, i] = (mean_counts(space.natural(up)) - mean_counts(space.natural(down))) / (
+                2 * h
+            )
     if not np.all(np.isfinite(jac)):
         return 1.0
     bread = jac.T @ (jac / mu[:, None])

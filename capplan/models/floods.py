@@ -47,6 +47,7 @@ from capplan.models.join_forms import (
     _flood_density,
     _flood_mode,
     _flood_survival,
+    _flood_terms,
     flood_bounds,
     flood_params,
 )
@@ -134,15 +135,22 @@ class Floods(JoinCurveForm):
 
     def _floods(self, p):
         """(onset, rise, decay, weight) of each flood."""
-        keys = [("surge_time_s", "rise_s", "decay_s")] + [
-            (f"surge_time_{j}_s", f"rise_{j}_s", f"decay_{j}_s") for j in range(2, self.k + 1)
+        onset, rise, decay, weight = self._flood_arrays(p)
+        return list(zip(onset, rise, decay, weight, strict=True))
+
+    def _flood_arrays(self, p):
+        """Onsets, rises, decays and weights of the floods, as arrays (one value a flood)."""
+        names = [
+            (f"surge_time{t}_s", f"rise{t}_s", f"decay{t}_s")
+            for t in ("", *(f"_{j}" for j in range(2, self.k + 1)))
         ]
+        onset, rise, decay = (np.array([p[n[i]] for n in names], dtype=float) for i in range(3))
         weights, rest = np.empty(self.k), 1.0
         for j in range(self.k, 1, -1):
             weights[j - 1] = p[f"share_{j}"] * rest
             rest *= 1.0 - p[f"share_{j}"]
         weights[0] = rest
-        return [(p[a], p[b], p[c], w) for (a, b, c), w in zip(keys, weights, strict=True)]
+        return onset, rise, decay, weights
 
     def _lobby(self, p):
         return {
@@ -152,17 +160,75 @@ class Floods(JoinCurveForm):
 
     def cdf(self, t, p):
         t = np.asarray(t, dtype=float)
+        onset, rise, decay, weights = self._flood_arrays(p)
         with np.errstate(all="ignore"):
-            floods = sum(
-                w * (1.0 - _flood_survival(t - tau, r, d)) for tau, r, d, w in self._floods(p)
-            )
+            survival = _flood_survival(t - onset[:, None], rise[:, None], decay[:, None])
+            floods = np.einsum("j,jn->n", weights, 1.0 - survival)
             pi = p["lead_share"]
-            return pi * _LOBBY.cdf(t, self._lobby(p)) + (1.0 - pi) * floods
+            return pi * _LOBBY.lead_cdf(t, self._lobby(p)) + (1.0 - pi) * floods
+
+    def cdf_gradient(self, t, p):
+        t = np.asarray(t, dtype=float)
+        pi = p["lead_share"]
+        onset, rise, decay, weights = self._flood_arrays(p)
+        names = self.param_names
+        rows = np.empty((len(names), len(t)))  # one row a parameter: d cdf / d parameter
+        lobby, grads = _LOBBY.lead_cdf_gradient(t, self._lobby(p))
+        with np.errstate(all="ignore"):
+            survival, density, d_rise, d_decay = _flood_terms(
+                t - onset[:, None], rise[:, None], decay[:, None]
+            )
+            arrived = 1.0 - survival  # (floods, times)
+            floods = np.einsum("j,jn->n", weights, arrived)
+            scale = ((1.0 - pi) * weights)[:, None]
+            index = self._index
+            rows[index["surge"]] = -scale * density
+            rows[index["rise"]] = -scale * d_rise
+            rows[index["decay"]] = -scale * d_decay
+            rows[names.index("ramp_s")] = 0.0
+            for name, g in grads.items():  # the lobby's: its ramp, the first flood's times
+                rows[names.index(name)] += pi * g
+            rows[names.index("lead_share")] = lobby - floods
+            if self.k > 1:
+                shares = [p[f"share_{j}"] for j in range(2, self.k + 1)]
+                d_weights = np.array([_stick_derivatives(shares, j) for j in range(2, self.k + 1)])
+                rows[index["share"]] = (1.0 - pi) * np.einsum("sj,jn->sn", d_weights, arrived)
+            if self.drift:
+                rows[names.index(_DRIFT.name)] = 0.0
+        return pi * lobby + (1.0 - pi) * floods, rows.T
+
+    @property
+    def _index(self) -> dict:
+        """Rows of each flood's parameters in :meth:`cdf_gradient` (flood order)."""
+        names = self.param_names
+        tags = ("", *(f"_{j}" for j in range(2, self.k + 1)))
+        return {
+            "surge": [names.index(f"surge_time{t}_s") for t in tags],
+            "rise": [names.index(f"rise{t}_s") for t in tags],
+            "decay": [names.index(f"decay{t}_s") for t in tags],
+            "share": [names.index(f"share_{j}") for j in range(2, self.k + 1)],
+        }
+
+    def background_gradient(self, edges, b, p):
+        if not self.drift:
+            return super().background_gradient(edges, b, p)
+        beta = p["background_drift_per_h"] / _HOUR_S
+        width = np.diff(edges)
+        with np.errstate(all="ignore"):
+            grow = np.exp(beta * edges[:-1])
+            x = beta * width
+            per_b = width * grow * special.exprel(x)
+            # d/d beta of w e^{beta a} exprel(beta w) = w e^{beta a} (a exprel(x) + w exprel'(x))
+            d_beta = b * width * grow * (edges[:-1] * special.exprel(x) + width * _d_exprel(x))
+        return b * per_b, per_b, {_DRIFT.name: d_beta / _HOUR_S}
 
     def density(self, t, p):
         t = np.asarray(t, dtype=float)
+        onset, rise, decay, weights = self._flood_arrays(p)
         with np.errstate(all="ignore"):
-            floods = sum(w * _flood_density(t - tau, r, d) for tau, r, d, w in self._floods(p))
+            u = np.reshape(t, -1) - onset[:, None]
+            flood = _flood_density(u, rise[:, None], decay[:, None])
+            floods = np.reshape(np.einsum("j,jn->n", weights, flood), t.shape)
             pi = p["lead_share"]
             return pi * _LOBBY.density(t, self._lobby(p)) + (1.0 - pi) * floods
 
@@ -278,6 +344,37 @@ class Floods(JoinCurveForm):
             if j > 1:
                 new[f"share_{j}"] = float(np.clip(masses[j - 1] / up_to[j - 1], 0.01, 0.9))
         return self._grown(self.k + 1, self.drift), new
+
+
+def _stick_derivatives(shares, j: int) -> list[float]:
+    """Derivatives of the floods' weights (stick breaking, see :meth:`Floods._floods`) by
+    ``share_j``; `shares` are ``share_2 .. share_k``."""
+    k = len(shares) + 1
+    s = [None, None, *shares]  # s[m] is share_m
+
+    def rest(after: int, skip: int) -> float:  # prod of (1 - share_i), i > after, i != skip
+        return math.prod(1.0 - s[i] for i in range(after + 1, k + 1) if i != skip)
+
+    out = []
+    for m in range(1, k + 1):
+        if m > j:
+            out.append(0.0)
+        elif m == j:
+            out.append(rest(j, 0))
+        else:
+            out.append(-(1.0 if m == 1 else s[m]) * rest(m, j))
+    return out
+
+
+def _d_exprel(x):
+    """Derivative of ``exprel(x) = (e^x - 1) / x``: ``(e^x (x - 1) + 1) / x**2``, by its
+    series near 0, where the closed form cancels."""
+    x = np.asarray(x, dtype=float)
+    small = np.abs(x) < 1e-2
+    with np.errstate(all="ignore"):
+        closed = (np.exp(x) * (x - 1) + 1) / x**2
+    series = 0.5 + x * (1 / 3 + x * (1 / 8 + x * (1 / 30 + x / 144)))
+    return np.where(small, series, closed)
 
 
 def _flood_at(t, rate, crest, interval_s):

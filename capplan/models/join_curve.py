@@ -411,6 +411,7 @@ class JoinCurveFit:
                 bounds=bounds,
                 step=float(np.sqrt(self.estimate.cov_theta[index, index])),
                 level=level,
+                jacobian=_derivatives(self.form, counts)[0],
             )
             self._profiles[key] = {
                 "lower": lower,
@@ -586,11 +587,15 @@ def fit_join_curve(
     values (by Fisher scoring and by BFGS, the likelier kept), keeping each that
     lowers the quasi-AIC of the binned counts (binned, the seconds' correlated
     noise does not pass for structure). **Estimate**, on the data's own
-    intervals: the chosen form, from the first pass's values, by Fisher scoring;
-    then NB2's
-    ``alpha`` with the curve held, and the sandwich covariance. A starting
-    ``alpha`` in `start` is accepted and not used: the curve is fitted
-    without it.
+    intervals: the chosen form, from the first pass's values, by Fisher scoring
+    and by BFGS, scoring continued from the likelier; then NB2's ``alpha`` with
+    the curve held, and the sandwich covariance. A starting ``alpha`` in
+    `start` is accepted and not used: the curve is fitted without it.
+
+    Both passes use the exact gradient of the likelihood where the form declares
+    it (:meth:`JoinCurveForm.cdf_gradient`; the shipped forms do), and finite
+    differences where it does not. Four hours of per-second counts take one to
+    two seconds on a laptop-class core.
 
     Examples
     --------
@@ -730,6 +735,81 @@ def _expected_counts(form: JoinCurveForm, edges, b, a, shape) -> np.ndarray:
     return background + a * np.maximum(np.diff(form.cdf(edges, shape)), 0.0)
 
 
+def _expected_counts_jacobian(form: JoinCurveForm, edges, b, a, shape):
+    """:func:`_expected_counts` and its derivatives by the natural values (background,
+    audience, then the shape's parameters in their order), for a form that declares its
+    gradient."""
+    cdf, gradient = form.cdf_gradient(edges, shape)
+    background, per_b, d_background = form.background_gradient(edges, b, shape)
+    arrived = np.diff(cdf)
+    rising = arrived > 0  # the clipped increments (rounding below 0) have no derivative
+    jac = np.empty((len(arrived), 2 + gradient.shape[1]), order="F")  # filled by columns
+    jac[:, 0] = per_b
+    jac[:, 1] = np.where(rising, arrived, 0.0)
+    np.multiply(np.diff(gradient, axis=0), np.where(rising, a, 0.0)[:, None], out=jac[:, 2:])
+    names = [p.name for p in form.params]
+    for name, value in d_background.items():
+        jac[:, 2 + names.index(name)] += value
+    return background + a * np.maximum(arrived, 0.0), jac
+
+
+def _derivatives(form: JoinCurveForm, counts: _Counts):
+    """``(jacobian, score)`` of `form` on `counts`: natural values of the curve (no alpha) ->
+    ``(mu, d mu / d values)`` of the observed counts, and -> ``(loglike, gradient)`` of
+    their Poisson log-likelihood; ``(None, None)`` where the form declares no gradient.
+
+    The score is ``J' (y / mu - 1)``, with ``J``'s shape columns differences of the
+    distribution function's gradient at the edges: summed by parts, it is that gradient
+    times the differences of the residuals, and ``J`` itself is never formed.
+    """
+    if not form.declares_gradient:
+        return None, None
+    names = [p.name for p in (*_COMMON, *form.params)]
+    shape_names = [p.name for p in form.params]
+    edges = counts.edges
+    observed = np.isfinite(counts.y)
+    y = np.where(observed, counts.y, 0.0)
+    every = bool(observed.all())
+
+    def split(values):
+        p = dict(zip(names, values[: len(names)], strict=True))
+        return p.pop("background_per_s"), p.pop("audience"), p
+
+    def jacobian(values):
+        with np.errstate(all="ignore"):
+            mu, jac = _expected_counts_jacobian(form, edges, *split(values))
+        return (mu, jac) if every else (mu[observed], jac[observed])
+
+    def score(values):
+        b, a, shape = split(values)
+        with np.errstate(all="ignore"):
+            cdf, gradient = form.cdf_gradient(edges, shape)
+            background, per_b, d_background = form.background_gradient(edges, b, shape)
+            arrived = np.diff(cdf)
+            rising = arrived > 0
+            mu = np.maximum(background + a * np.maximum(arrived, 0.0), 1e-300)
+            resid = np.where(observed & (mu > 1e-300), y / mu - 1.0, 0.0)
+            value = float(np.sum(np.where(observed, special.xlogy(y, mu) - mu, 0.0)))
+            through = np.where(rising, resid, 0.0)  # the residuals the shape's columns see
+            # sum_i through_i (G_{i+1} - G_i) = sum_j G_j (through_{j-1} - through_j)
+            parts = np.diff(through, prepend=0.0, append=0.0)
+            out = np.empty(len(names))
+            out[0] = _dot(per_b, resid)
+            out[1] = _dot(arrived, through)
+            out[2:] = -a * (parts @ gradient)
+            for name, d in d_background.items():
+                out[2 + shape_names.index(name)] += _dot(d, resid)
+        return value, out
+
+    return jacobian, score
+
+
+def _dot(a, b) -> float:
+    """``a @ b`` of two vectors without BLAS (whose threads, on a busy machine, made one
+    dot of 10,000 seconds take milliseconds)."""
+    return float(np.einsum("i,i->", a, b))
+
+
 def _likelihood(form: JoinCurveForm, counts: _Counts):
     """``(mean_counts, loglike, canonical, params, bounds)`` of `form` on `counts`.
 
@@ -803,6 +883,7 @@ def _fit_from(form: JoinCurveForm, counts: _Counts, values: dict) -> Estimate:
         bounds=bounds,
         canonical=canonical,
         covariance=False,
+        score=_derivatives(form, counts)[1],
     )
 
 
@@ -810,7 +891,20 @@ def _refine(
     form: JoinCurveForm, counts: _Counts, values: dict, covariance: bool = True
 ) -> Estimate:
     """The curve of `form` on `counts` from near values by Fisher scoring, then alpha and
-    the covariance (or, without `covariance`, the curve alone: a structure search)."""
+    the covariance (or, without `covariance`, the curve alone: a structure search).
+
+    With `covariance` (the estimate) and a form that declares its gradient, the curve is
+    also fitted by BFGS from the same values, and scoring goes on from the likelier of the
+    two: under misfit scoring converges linearly (50 steps left a sample event's seconds
+    190 log-likelihood units short of the maximum), while BFGS stops where an onset sits
+    on an interval's edge, a kink of the likelihood, and either may end in the poorer of
+    two optima (on the 40 sample events, each did on some).
+    """
+    if covariance and form.declares_gradient:
+        first = _refine(form, counts, values, covariance=False)
+        searched = _fit_from(form, counts, values)
+        best = first if first.loglike >= searched.loglike else searched
+        values = dict(zip(best.names, best.values, strict=True))
     mean_counts, _, canonical, params, bounds = _likelihood(form, counts)
     names = [p.name for p in params]
     observed = np.isfinite(counts.y)
@@ -823,6 +917,7 @@ def _refine(
         bounds=bounds,
         canonical=canonical,
         covariance=covariance,
+        jacobian=_derivatives(form, counts)[0],
     )
 
 

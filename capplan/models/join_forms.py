@@ -90,6 +90,27 @@ class JoinCurveForm:
         """Background rate (per s) at times `t` (s)."""
         return np.full(np.shape(t), float(b))
 
+    def cdf_gradient(self, t: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The distribution function at `t` (s) and its derivatives by the shape's parameters.
+
+        Returns ``(cdf, gradient)``, ``gradient[i, j]`` the derivative of ``cdf(t[i])`` by
+        ``params[j]`` (natural units). A shape need not declare it: the fit then
+        differentiates its likelihood numerically (slower). A shape that declares it and
+        lets the background drift declares :meth:`background_gradient` too.
+        """
+        raise NotImplementedError
+
+    @property
+    def declares_gradient(self) -> bool:
+        """Whether the shape declares :meth:`cdf_gradient` (the fit's analytic gradients)."""
+        return type(self).cdf_gradient is not JoinCurveForm.cdf_gradient
+
+    def background_gradient(self, edges: np.ndarray, b: float, p: dict):
+        """Expected background counts between `edges` (s), their derivative by `b`, and
+        their derivatives by the shape's parameters they depend on (a dict by name)."""
+        width = np.diff(edges)
+        return b * width, width, {}
+
     def first(self) -> JoinCurveForm:
         """The form a fit starts from (this one; a form that grows starts smaller)."""
         return self
@@ -137,14 +158,83 @@ class _LeadFlood(JoinCurveForm):
         norm = float(self.lead_mass(np.array([tau]), p)[0]) + height * rise
         return tau, rise, height, norm
 
-    def cdf(self, t, p):
+    def lead_derivatives(self, x, p) -> tuple[np.ndarray, np.ndarray, dict, dict]:
+        """``lead``, ``lead_mass`` at `x` and their partial derivatives (dicts by name: ``"x"``
+        for the derivative by `x`, and each parameter they depend on explicitly), for
+        :meth:`cdf_gradient` (optional: a subclass without them is fitted with numerical
+        derivatives)."""
+        raise NotImplementedError
+
+    def lead_cdf(self, t, p):
+        """Share of the lead-in arrived by `t` (s): its distribution function alone."""
         t = np.asarray(t, dtype=float)
         with np.errstate(all="ignore"):  # extreme parameters (bootstrap draws) give inf/NaN
             tau, rise, height, norm = self._lead_parts(p)
             u = np.maximum(t - tau, 0.0)
             mass = self.lead_mass(np.minimum(t, tau), p) + height * rise * -np.expm1(-u / rise)
-            flood = 1 - _flood_survival(t - tau, p["rise_s"], p["decay_s"])
-            return p["lead_share"] * mass / norm + (1 - p["lead_share"]) * flood
+            return mass / norm
+
+    def lead_cdf_gradient(self, t, p) -> tuple[np.ndarray, dict]:
+        """:meth:`lead_cdf` and its derivatives by the lead-in's parameters, the surge time
+        and the shorter of the flood's time scales (a dict by name)."""
+        t = np.asarray(t, dtype=float)
+        tau, r, d = p["surge_time_s"], p["rise_s"], p["decay_s"]
+        rho, rho_name = (r, "rise_s") if r <= d else (d, "decay_s")
+        with np.errstate(all="ignore"):
+            _, mass_x, _, d_mass_x = self.lead_derivatives(np.minimum(t, tau), p)
+            at = self.lead_derivatives(np.array([tau]), p)
+            height, mass_tau = float(at[0][0]), float(at[1][0])
+            d_height = {n: float(v[0]) for n, v in at[2].items()}
+            d_mass_tau = {n: float(v[0]) for n, v in at[3].items()}
+            u = np.maximum(t - tau, 0.0)
+            decayed = np.exp(-u / rho)
+            q = -np.expm1(-u / rho)  # share of the hand-over's tail arrived
+            mass = mass_x + height * rho * q
+            norm = mass_tau + height * rho
+            cdf = mass / norm
+            grads = {}
+            for name in d_mass_x:
+                if name in ("x", "surge_time_s"):
+                    continue
+                d_mass = d_mass_x[name] + d_height.get(name, 0.0) * rho * q
+                d_norm = d_mass_tau[name] + d_height.get(name, 0.0) * rho
+                grads[name] = (d_mass - cdf * d_norm) / norm
+            # tau moves the lead-in's end (where the mass reaches lead(tau)) and the tail.
+            d_height_tau = d_height["x"] + d_height.get("surge_time_s", 0.0)
+            d_mass = d_mass_x.get("surge_time_s", 0.0) + height * q + d_height_tau * rho * q
+            d_norm = height + d_mass_tau.get("surge_time_s", 0.0) + d_height_tau * rho
+            grads["surge_time_s"] = (d_mass - cdf * d_norm) / norm
+            grads[rho_name] = (height * (q - u / rho * decayed) - cdf * height) / norm
+        return cdf, grads
+
+    def cdf(self, t, p):
+        t = np.asarray(t, dtype=float)
+        with np.errstate(all="ignore"):  # extreme parameters (bootstrap draws) give inf/NaN
+            flood = 1 - _flood_survival(t - p["surge_time_s"], p["rise_s"], p["decay_s"])
+            return p["lead_share"] * self.lead_cdf(t, p) + (1 - p["lead_share"]) * flood
+
+    @property
+    def declares_gradient(self) -> bool:
+        return type(self).lead_derivatives is not _LeadFlood.lead_derivatives
+
+    def cdf_gradient(self, t, p):
+        if not self.declares_gradient:
+            raise NotImplementedError(f"{type(self).__name__} declares no lead_derivatives")
+        t = np.asarray(t, dtype=float)
+        pi = p["lead_share"]
+        lead, grads = self.lead_cdf_gradient(t, p)
+        with np.errstate(all="ignore"):
+            survival, density, d_rise, d_decay = _flood_terms(
+                t - p["surge_time_s"], p["rise_s"], p["decay_s"]
+            )
+        out = {name: pi * g for name, g in grads.items()}
+        out["lead_share"] = lead - (1 - survival)
+        zero = np.zeros_like(t)
+        out["surge_time_s"] = out.get("surge_time_s", zero) - (1 - pi) * density
+        out["rise_s"] = out.get("rise_s", zero) - (1 - pi) * d_rise
+        out["decay_s"] = out.get("decay_s", zero) - (1 - pi) * d_decay
+        cdf = pi * lead + (1 - pi) * (1 - survival)
+        return cdf, np.column_stack([out.get(q.name, zero) for q in self.params])
 
     def density(self, t, p):
         t = np.asarray(t, dtype=float)
@@ -206,6 +296,14 @@ class LobbyFlood(_LeadFlood):
 
     def lead_mass(self, t, p):
         return p["ramp_s"] * np.exp((t - p["surge_time_s"]) / p["ramp_s"])
+
+    def lead_derivatives(self, x, p):
+        ramp = p["ramp_s"]
+        z = (np.asarray(x, dtype=float) - p["surge_time_s"]) / ramp
+        e = np.exp(z)
+        d_lead = {"x": e / ramp, "surge_time_s": -e / ramp, "ramp_s": -z * e / ramp}
+        d_mass = {"x": e, "surge_time_s": -e, "ramp_s": e * (1 - z)}
+        return e, ramp * e, d_lead, d_mass
 
     def start(self, t, excess, interval_s, peak_s):
         span = float(t[-1] - t[0] + interval_s)
@@ -271,6 +369,16 @@ class PlateauSurge(_LeadFlood):
         w = p["onset_width_s"]
         return w * np.logaddexp(0.0, (t - p["onset_s"]) / w)
 
+    def lead_derivatives(self, x, p):
+        w = p["onset_width_s"]
+        z = (np.asarray(x, dtype=float) - p["onset_s"]) / w
+        s = special.expit(z)
+        slope = s * (1 - s) / w
+        softplus = np.logaddexp(0.0, z)
+        d_lead = {"x": slope, "onset_s": -slope, "onset_width_s": -z * slope}
+        d_mass = {"x": s, "onset_s": -s, "onset_width_s": softplus - z * s}
+        return s, w * softplus, d_lead, d_mass
+
     def start(self, t, excess, interval_s, peak_s):
         shape = LobbyFlood().start(t, excess, interval_s, peak_s)
         tau = shape["surge_time_s"]
@@ -289,23 +397,60 @@ class PlateauSurge(_LeadFlood):
 
 
 def _flood_survival(u, rise, decay):
-    """Share of the flood still to come ``u`` seconds after its onset (1 before it)."""
-    u = np.maximum(np.asarray(u, dtype=float), 0.0)
-    r, d = min(rise, decay), max(rise, decay)
-    if d - r < 1e-7 * d:
-        return (1 + u / d) * np.exp(-u / d)
-    return (d * np.exp(-u / d) - r * np.exp(-u / r)) / (d - r)
+    """Share of the flood still to come ``u`` seconds after its onset (1 before it).
+
+    Broadcasts: ``u`` of shape ``(k, n)`` with ``rise`` and ``decay`` of shape ``(k, 1)``
+    gives ``k`` floods at once.
+    """
+    v = np.maximum(np.asarray(u, dtype=float), 0.0)
+    r, d = np.asarray(rise, dtype=float), np.asarray(decay, dtype=float)
+    near = np.abs(d - r) < 1e-7 * np.maximum(r, d)
+    if not np.any(near):
+        return (d * np.exp(-v / d) - r * np.exp(-v / r)) / (d - r)
+    top = np.maximum(r, d)
+    gap = np.where(near, 1.0, d - r)
+    general = (d * np.exp(-v / d) - r * np.exp(-v / r)) / gap
+    return np.where(near, (1 + v / top) * np.exp(-v / top), general)
+
+
+def _flood_terms(u, rise, decay):
+    """Survival and density of a flood ``u`` s after its onset, and the survival's
+    derivatives by ``rise`` and ``decay`` (four arrays; the survival is symmetric in the
+    two time scales). Broadcasts over floods as :func:`_flood_survival` does."""
+    v = np.maximum(np.asarray(u, dtype=float), 0.0)
+    r, d = np.asarray(rise, dtype=float), np.asarray(decay, dtype=float)
+    near = np.abs(d - r) < 1e-7 * np.maximum(r, d)
+    gap = np.where(near, 1.0, d - r) if np.any(near) else d - r
+    e_d, e_r = np.exp(-v / d), np.exp(-v / r)
+    survival = (d * e_d - r * e_r) / gap
+    density = (e_d - e_r) / gap
+    d_decay = ((1 + v / d) * e_d - survival) / gap
+    d_rise = (survival - (1 + v / r) * e_r) / gap
+    if np.any(near):  # equal time scales: the limits (each scale half the diagonal's slope)
+        top = np.maximum(r, d)
+        e = np.exp(-v / top)
+        half = v**2 / (2 * top**3) * e
+        survival = np.where(near, (1 + v / top) * e, survival)
+        density = np.where(near, v / top**2 * e, density)
+        d_rise = np.where(near, half, d_rise)
+        d_decay = np.where(near, half, d_decay)
+    return survival, density, d_rise, d_decay
 
 
 def _flood_density(u, rise, decay):
-    """Flood density ``u`` seconds after its onset (0 before it)."""
+    """Flood density ``u`` seconds after its onset (0 before it); broadcasts as
+    :func:`_flood_survival` does."""
     u = np.asarray(u, dtype=float)
     v = np.maximum(u, 0.0)
-    r, d = min(rise, decay), max(rise, decay)
-    if d - r < 1e-7 * d:
-        out = v / d**2 * np.exp(-v / d)
-    else:
+    r, d = np.asarray(rise, dtype=float), np.asarray(decay, dtype=float)
+    near = np.abs(d - r) < 1e-7 * np.maximum(r, d)
+    if not np.any(near):
         out = (np.exp(-v / d) - np.exp(-v / r)) / (d - r)
+    else:
+        top = np.maximum(r, d)
+        gap = np.where(near, 1.0, d - r)
+        general = (np.exp(-v / d) - np.exp(-v / r)) / gap
+        out = np.where(near, v / top**2 * np.exp(-v / top), general)
     return np.where(u > 0, out, 0.0)
 
 
