@@ -45,7 +45,14 @@ The fit
   connected at the start is then a fitted parameter.
 
 Each candidate distribution is fitted and the one with the smallest AIC is
-kept; all candidates stay in ``SessionsFit.candidates``.
+kept; all candidates stay in ``SessionsFit.candidates``. Each is started from
+three guesses of the mean session, searched on the data summed into whole
+minutes where there are more than a thousand intervals (per-second data), and
+the best is then fitted on the data's own intervals. The likelihoods' gradients
+are exact: the kernel's derivatives come from the distribution's
+(:meth:`~capplan.models.distributions.SessionDistribution.integrated_survival_gradient`),
+and their sum against the residuals is one correlation of the residuals with the
+joins, by FFT, whatever the number of parameters.
 
 The end of the event
 --------------------
@@ -75,7 +82,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, signal, stats
+from scipy import fft, optimize, special, stats
 from statsmodels.stats.sandwich_covariance import S_hac_simple
 from statsmodels.tools.numdiff import approx_fprime
 
@@ -92,7 +99,10 @@ _METHODS = ("auto", "leaves", "concurrent")
 
 
 def leave_kernel(dist: SessionDistribution, p: dict, interval_s: float, n: int) -> np.ndarray:
-    """``p_L``, L = 0..n-1: chance that a join of one interval leaves L intervals later."""
+    """``p_L``, L = 0..n-1: chance that a join of one interval leaves L intervals later.
+
+    (The fit computes it, with the other parts of the expectation and their derivatives,
+    in :class:`_Expectation`, from one grid of the integrated survival.)"""
     grid = interval_s * np.arange(-1, n + 1, dtype=float)
     h = dist.integrated_survival(grid, p)
     out = -(h[2:] - 2 * h[1:-1] + h[:-2]) / interval_s
@@ -105,20 +115,6 @@ def stay_kernel(dist: SessionDistribution, p: dict, interval_s: float, n: int) -
     (at that interval's end)."""
     h = dist.integrated_survival(interval_s * np.arange(n + 1, dtype=float), p)
     return np.diff(h) / interval_s
-
-
-def _initial_leaves(dist, p, interval_s, n, kind):
-    edges = interval_s * np.arange(n + 1, dtype=float)
-    if kind == "stationary":
-        return np.diff(dist.integrated_survival(edges, p)) / dist.mean(p)
-    return np.diff(1 - dist.survival(edges, p))
-
-
-def _initial_stay(dist, p, interval_s, n, kind):
-    ends = interval_s * np.arange(1, n + 1, dtype=float)
-    if kind == "stationary":
-        return 1 - dist.integrated_survival(ends, p) / dist.mean(p)
-    return dist.survival(ends, p)
 
 
 class SessionsFit:
@@ -390,26 +386,118 @@ def split_lobby(joins, t, step, clock_start_s, background) -> Joins:
 
 
 def _expected(dist, p, joins: Joins, initial, kind, what):
-    n, step = len(joins.others), joins.step
-    if what == "leaves":
-        kernel = leave_kernel(dist, p, step, n)
-        first = _initial_leaves(dist, p, step, n, kind)
-    else:
-        kernel = stay_kernel(dist, p, step, n)
-        first = _initial_stay(dist, p, step, n, kind)
-    out = signal.fftconvolve(joins.others, kernel)[:n] + initial * first
-    total = joins.lobby.sum()
-    if joins.clock_s is not None:
-        ends = joins.t + step
-        if what == "leaves":
-            gone = 1 - dist.survival(ends - joins.clock_s, p)
-            out = out + total * np.diff(gone, prepend=0.0)
+    """Expected leaves or concurrency (`what`) per interval of `joins` (see the module)."""
+    return _Expectation(dist, joins, kind, what).value(p, initial)
+
+
+class _Expectation:
+    """Expected leaves or concurrency of fixed joins, and the gradient of a weighted sum of
+    them by the parameters, for the fit.
+
+    The joins' spectrum is computed once; the expectation is the convolution of the joins
+    with the kernel (one FFT of the kernel and one inverse), plus the listeners present at
+    the start and the lobby. The gradient of ``sum(w * expected)`` by the distribution's
+    parameters is ``c @ d kernel`` with ``c`` the correlation of ``w`` with the joins (the
+    convolution's adjoint): two FFTs, whatever the number of parameters, and the kernel's
+    derivatives come from :meth:`SessionDistribution.integrated_survival_gradient`.
+    """
+
+    def __init__(self, dist: SessionDistribution, joins: Joins, kind: str, what: str):
+        self.dist, self.joins, self.kind, self.what = dist, joins, kind, what
+        self.n = n = len(joins.others)
+        self.size = fft.next_fast_len(2 * n - 1, real=True)
+        self.spectrum = fft.rfft(joins.others, self.size)
+        self.grid = joins.step * np.arange(-1, n + 1, dtype=float)  # H(-step) = H(0) = 0
+        self.total = float(joins.lobby.sum())
+        if joins.clock_s is not None:
+            self.since_clock = joins.t + joins.step - joins.clock_s  # interval ends (s)
+
+    def _convolve(self, kernel):
+        return fft.irfft(fft.rfft(kernel, self.size) * self.spectrum, self.size)[: self.n]
+
+    def _correlate(self, w):
+        """``c[L] = sum_k w[k] joins[k - L]``: the adjoint of the convolution."""
+        return fft.irfft(fft.rfft(w, self.size) * np.conj(self.spectrum), self.size)[: self.n]
+
+    def _parts(self, p, gradient: bool):
+        """``(kernel, first, lobby)``: the kernel, the expectation per listener present at the
+        start, and the lobby's; with `gradient`, their derivatives by the distribution's
+        parameters too (arrays of one column a parameter), else None."""
+        dist, step, joins = self.dist, self.joins.step, self.joins
+        if gradient:
+            h, dh = dist.integrated_survival_gradient(self.grid, p)
         else:
-            waiting = np.cumsum(joins.lobby)
-            out = out + np.where(
-                ends <= joins.clock_s, waiting, total * dist.survival(ends - joins.clock_s, p)
-            )
-    return out
+            h, dh = dist.integrated_survival(self.grid, p), None
+        d_kernel = d_first = d_lobby = None
+        lobby = 0.0
+        if self.what == "leaves":
+            kernel = -(h[2:] - 2 * h[1:-1] + h[:-2]) / step
+            kernel[0] = 1 - h[2] / step
+            kept = kernel > 0
+            kernel = np.where(kept, kernel, 0.0)
+            if gradient:
+                d_kernel = -(dh[2:] - 2 * dh[1:-1] + dh[:-2]) / step
+                d_kernel[0] = -dh[2] / step
+                d_kernel[~kept] = 0.0
+            if self.kind == "stationary":
+                mean, d_mean = dist.mean_gradient(p) if gradient else (dist.mean(p), None)
+                first = (h[2:] - h[1:-1]) / mean
+                if gradient:
+                    d_first = (dh[2:] - dh[1:-1]) / mean - np.outer(first, d_mean / mean)
+            else:
+                f, df = self._cdf(self.grid[1:], p, gradient)
+                first = np.diff(f)
+                d_first = None if df is None else np.diff(df, axis=0)
+            if joins.clock_s is not None:
+                f, df = self._cdf(self.since_clock, p, gradient)
+                lobby = self.total * np.diff(f, prepend=0.0)
+                if gradient:
+                    d_lobby = self.total * np.diff(df, axis=0, prepend=np.zeros((1, df.shape[1])))
+        else:
+            kernel = (h[2:] - h[1:-1]) / step
+            d_kernel = None if dh is None else (dh[2:] - dh[1:-1]) / step
+            if self.kind == "stationary":
+                mean, d_mean = dist.mean_gradient(p) if gradient else (dist.mean(p), None)
+                first = 1 - h[2:] / mean
+                if gradient:
+                    d_first = -dh[2:] / mean + np.outer(h[2:] / mean**2, d_mean)
+            else:
+                f, df = self._cdf(self.grid[2:], p, gradient)
+                first = 1 - f
+                d_first = None if df is None else -df
+            if joins.clock_s is not None:
+                waiting = np.cumsum(joins.lobby)
+                f, df = self._cdf(self.since_clock, p, gradient)
+                before = self.since_clock <= 0
+                lobby = np.where(before, waiting, self.total * (1 - f))
+                if gradient:
+                    d_lobby = np.where(before[:, None], 0.0, -self.total * df)
+        return kernel, first, lobby, (d_kernel, d_first, d_lobby)
+
+    def _cdf(self, x, p, gradient):
+        if gradient:
+            return self.dist.cdf_gradient(x, p)
+        return 1 - self.dist.survival(x, p), None
+
+    def value(self, p, initial) -> np.ndarray:
+        kernel, first, lobby, _ = self._parts(p, False)
+        return self._convolve(kernel) + initial * first + lobby
+
+    def value_and_adjoint(self, p, initial):
+        """The expectation, and a function of weights ``w`` (one an interval) giving the
+        gradient of ``sum(w * expectation)`` by the distribution's parameters and, last, by
+        `initial`."""
+        kernel, first, lobby, (d_kernel, d_first, d_lobby) = self._parts(p, True)
+        value = self._convolve(kernel) + initial * first + lobby
+
+        def adjoint(w):  # einsum, not BLAS: its threads made these products slow when busy
+            grad = np.einsum("i,ij->j", self._correlate(w), d_kernel)
+            grad += initial * np.einsum("i,ij->j", w, d_first)
+            if d_lobby is not None:
+                grad += np.einsum("i,ij->j", w, d_lobby)
+            return np.append(grad, np.einsum("i,i->", w, first))
+
+        return value, adjoint
 
 
 def fit_sessions(
@@ -608,62 +696,153 @@ def _mean_guess(joins, leaves, concurrent, step, t) -> float:
 
 
 def _fit_one(dist, joins: Joins, target, use, method, initial, known_initial, mean_guess):
-    params = list(dist.params)
-    fit_initial = known_initial is None
-    if fit_initial:
-        params.append(_INITIAL)
-    names = [p.name for p in params]
+    """One distribution's estimate: the best of three starts on minutes (the data summed
+    into whole minutes, where there are many intervals), then the data's own intervals."""
+    params = [*dist.params, *((_INITIAL,) if known_initial is None else ())]
+    what = f"the {dist.name} sessions"
+    width = max(round(_COARSE_S / joins.step), 1)
+    coarse = None
+    if len(joins.others) > _COARSE_MIN and width > 1:
+        coarse = _problem(
+            dist, *_binned(joins, target, use, method, width), method, initial, known_initial
+        )
+    fine = _problem(dist, joins, target, use, method, initial, known_initial)
+    first_stage = coarse or fine
+    best = None
+    for factor in (0.5, 1.0, 2.0):
+        start = dist.start(mean_guess * factor)
+        x0 = [start[p.name] for p in dist.params]
+        if known_initial is None:
+            x0.append(_initial_guess(first_stage.target, method, mean_guess, first_stage.step))
+        found = maximize(
+            first_stage.loglike,
+            params,
+            x0,
+            n_obs=first_stage.n_obs,
+            what=what,
+            covariance=False,
+            score=first_stage.score,
+        )
+        if best is None or found.loglike > best.loglike:
+            best = found
+    estimate = maximize(
+        fine.loglike, params, best.values, n_obs=fine.n_obs, what=what, score=fine.score
+    )
+    y = fine.y
+    if method == "leaves":
+        mu = np.maximum(fine.fitted(estimate.values), 1e-10)
+        dispersion = float(np.sum((y - mu) ** 2 / mu) / max(fine.n_obs - len(params), 1))
+        estimate = estimate.scaled(max(dispersion, 1.0))
+        estimate = replace(estimate, diagnostics={**estimate.diagnostics, "dispersion": dispersion})
+    else:
+        estimate = _hac(estimate, fine.fitted, y)
+    return estimate
+
+
+_COARSE_S = 60.0  # the starts are searched on whole minutes ...
+_COARSE_MIN = 1_000  # ... where the data have more intervals than this
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One likelihood of the sessions: ``loglike``, ``score`` (with its gradient) and
+    ``fitted`` of the natural values (the distribution's, then the initial listeners where
+    fitted); ``y`` what is fitted, ``target`` and ``step`` the data it came from."""
+
+    loglike: object
+    score: object
+    fitted: object
+    y: np.ndarray
+    n_obs: int
+    target: np.ndarray
+    step: float
+
+
+def _problem(dist, joins: Joins, target, use, method, initial, known_initial) -> _Problem:
     n_dist = len(dist.params)
+    names = [p.name for p in dist.params]
+    fit_initial = known_initial is None
     what = "leaves" if method == "leaves" else "concurrent"
+    model = _Expectation(dist, joins, initial, what)
+    n = len(joins.others)
     if method == "leaves":
         y = target[use]
     else:  # first differences of the levels, where both levels are in the window
         pair = use[1:] & use[:-1]
         y = np.diff(target)[pair]
     n_obs = len(y)
+    log_y_factorial = special.gammaln(y + 1)
 
-    def expected(values):
-        p = dict(zip(names[:n_dist], values[:n_dist], strict=True))
-        initial_count = values[-1] if fit_initial else known_initial
-        return _expected(dist, p, joins, initial_count, initial, what)
+    def split(values):
+        p = dict(zip(names, values[:n_dist], strict=True))
+        return p, (values[-1] if fit_initial else known_initial)
+
+    def gradient(adjoint, w):
+        grad = adjoint(w)
+        return grad if fit_initial else grad[:-1]
 
     if method == "leaves":
 
         def fitted(values):
-            return expected(values)[use]
+            return model.value(*split(values))[use]
 
         def loglike(values):
-            return float(np.sum(stats.poisson.logpmf(y, np.maximum(fitted(values), 1e-10))))
+            mu = np.maximum(fitted(values), 1e-10)
+            return float(np.sum(special.xlogy(y, mu) - mu - log_y_factorial))
+
+        def score(values):
+            expected, adjoint = model.value_and_adjoint(*split(values))
+            raw = expected[use]
+            mu = np.maximum(raw, 1e-10)
+            value = float(np.sum(special.xlogy(y, mu) - mu - log_y_factorial))
+            w = np.zeros(n)
+            w[use] = np.where(raw > 1e-10, y / mu - 1.0, 0.0)
+            return value, gradient(adjoint, w)
 
     else:
 
         def fitted(values):
-            return np.diff(expected(values))[pair]
+            return np.diff(model.value(*split(values)))[pair]
 
         def loglike(values):
             rss = float(np.sum((y - fitted(values)) ** 2))
             return -n_obs / 2 * (math.log(2 * math.pi * rss / n_obs) + 1)
 
-    best = None
-    for factor in (0.5, 1.0, 2.0):
-        start = dist.start(mean_guess * factor)
-        x0 = [start[p.name] for p in dist.params]
-        if fit_initial:
-            x0.append(_initial_guess(target, method, mean_guess, joins.step))
-        first = maximize(
-            loglike, params, x0, n_obs=n_obs, what=f"the {dist.name} sessions", covariance=False
-        )
-        if best is None or first.loglike > best.loglike:
-            best = first
-    estimate = maximize(loglike, params, best.values, n_obs=n_obs, what=f"the {dist.name} sessions")
+        def score(values):
+            expected, adjoint = model.value_and_adjoint(*split(values))
+            resid = y - np.diff(expected)[pair]
+            rss = float(np.sum(resid**2))
+            value = -n_obs / 2 * (math.log(2 * math.pi * rss / n_obs) + 1)
+            spread = np.zeros(n - 1)
+            spread[pair] = resid
+            w = np.zeros(n)  # d rss / d expected = -2 (spread[k - 1] - spread[k])
+            w[1:] += spread
+            w[:-1] -= spread
+            return value, gradient(adjoint, w) * (n_obs / rss)
+
+    return _Problem(loglike, score, fitted, y, n_obs, target, joins.step)
+
+
+def _binned(joins: Joins, target, use, method, width: int):
+    """`joins`, `target` and `use` summed into groups of `width` intervals (a trailing
+    partial group left out): the joins and the leaves summed (missing where any is), the
+    levels of concurrency taken at each group's end."""
+    n = len(joins.others) // width
+    m = n * width
+
+    def summed(x):
+        return x[:m].reshape(n, width).sum(axis=1)
+
+    coarse = Joins(
+        summed(joins.others),
+        summed(joins.lobby),
+        joins.t[:m:width],
+        joins.step * width,
+        joins.clock_s,
+    )
     if method == "leaves":
-        mu = np.maximum(fitted(estimate.values), 1e-10)
-        dispersion = float(np.sum((y - mu) ** 2 / mu) / max(n_obs - len(params), 1))
-        estimate = estimate.scaled(max(dispersion, 1.0))
-        estimate = replace(estimate, diagnostics={**estimate.diagnostics, "dispersion": dispersion})
-    else:
-        estimate = _hac(estimate, fitted, y)
-    return estimate
+        return coarse, summed(target), use[:m].reshape(n, width).all(axis=1)
+    return coarse, target[width - 1 : m : width], use[width - 1 : m : width]
 
 
 def _initial_guess(target, method, mean_guess, step) -> float:
