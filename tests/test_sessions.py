@@ -310,3 +310,16 @@ def test_small_event_with_background_at_one_second_is_not_biased():
         )
         errors.append(fit.params_["median_s"] / params.session_median_s - 1)
     assert abs(np.mean(errors)) < 0.04, errors
+
+
+def test_per_second_starts_on_minutes_reach_the_same_estimate(monkeypatch):
+    # Per second (7,200 intervals) the three starts are searched on minutes, then the best
+    # fitted on the seconds: the same maximum as searching on the seconds themselves.
+    data = simulate(2, step=1)
+    args = (data["joins"], data["leaves"], data["concurrent"])
+    fast = fit_sessions(*args, distributions=("lognormal",))
+    monkeypatch.setattr(sessions, "_COARSE_MIN", 10**9)
+    slow = fit_sessions(*args, distributions=("lognormal",))
+    np.testing.assert_allclose(fast.params_, slow.params_, rtol=1e-5)
+    assert fast.estimate.loglike == pytest.approx(slow.estimate.loglike, abs=1e-4)
+    assert inside(fast)
