@@ -172,10 +172,14 @@ MANY_WORKERS_SCENARIOS = {
 
 
 @pytest.mark.parametrize("name", list(MANY_WORKERS_SCENARIOS))
-def test_workers_done_at_once_leave_in_bulk_with_the_same_results(name):
+def test_shortcuts_for_many_idle_workers_give_the_same_results(name):
+    # Workers done at once leave their heap in bulk; first tries that find the line
+    # empty and workers idle go through a loop of their own.
     spec = SimulationSpec.build(**MANY_WORKERS_SCENARIOS[name])
     for seed in (1, 2):
-        bulk = spec._run(seed, bulk_release=True)
-        plain = spec._run(seed, bulk_release=False, timeout_fifo=False)
+        bulk = spec._run(seed)
+        plain = spec._run(seed, timeout_fifo=False, bulk_release=False, at_once=False)
         _same_results(bulk, plain)
+        _same_results(bulk, spec._run(seed, at_once=False))
+        _same_results(bulk, spec._run(seed, bulk_release=False))
         assert bulk.to_frame()["draining"].sum() == 0  # no busy worker was removed

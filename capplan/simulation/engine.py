@@ -100,6 +100,7 @@ B_CONSTANT, B_EXPONENTIAL = 0, 1
 J_NONE, J_FULL, J_EQUAL = 0, 1, 2
 
 _BUDGET_SLICES = 10
+_AT_ONCE_MIN = 16  # idle workers from which first tries go to _first_tries_at_once
 
 
 @njit
@@ -254,6 +255,35 @@ def _srv_count_done(h, n, t, limit, stack):
 
 
 @njit
+def _find_free(srv, srv_n, srv_heap, top_free, bulk, t, stack):
+    """No worker known idle: those done by ``t``. Returns ``(idle, srv_n, srv_heap,
+    top_free)``; a worker is free if ``idle`` or ``top_free`` is positive.
+
+    In the heap, the workers done are a subtree at its top: counted, they leave it in one
+    pass when more than ``bulk`` (``srv`` is then a plain array), else ``top_free`` says
+    how many of the heap's next tops are free. A plain array is passed over each time,
+    and made a heap again when the workers done are few."""
+    idle = 0
+    if srv_n > 0:
+        if not srv_heap:
+            m = _srv_keep_after(srv, srv_n, t)
+            idle = srv_n - m
+            srv_n = m
+            if idle <= bulk:
+                _srv_heapify(srv, srv_n)
+                srv_heap = True
+        elif srv[0] <= t:
+            top_free = _srv_count_done(srv, srv_n, t, bulk, stack)
+            if top_free > bulk:
+                m = _srv_keep_after(srv, srv_n, t)
+                idle = srv_n - m
+                srv_n = m
+                srv_heap = False
+                top_free = 0
+    return idle, srv_n, srv_heap, top_free
+
+
+@njit
 def _bulk_limit(c, bulk_release):
     """Most workers done at once that the heap hands out one by one (its top each time);
     beyond it they leave the heap in one pass. Below 64 workers: never (the heap is cheap)."""
@@ -373,6 +403,103 @@ def _next_first_try(rng, mode, rates, counts, interval, n_int, duration, st):
 
 
 @njit
+def _first_tries_at_once(
+    t_arr,
+    t_limit,
+    rng_arrival,
+    arrival_mode,
+    rates,
+    counts,
+    interval,
+    n_int,
+    duration,
+    arr_state,
+    rng_service,
+    svc_plain,
+    svc_kind,
+    svc_p1,
+    svc_p2,
+    svc_table,
+    serve_timeout,
+    rng_patience,
+    pat_plain,
+    pat_kind,
+    pat_p1,
+    pat_p2,
+    pat_table,
+    srv,
+    srv_stack,
+    srv_n,
+    srv_heap,
+    idle,
+    top_free,
+    bulk,
+    bi,
+    t_bound,
+    busy_part,
+    done,
+    done_part,
+):
+    """:func:`run`'s loop for first tries that find the line empty and a worker free:
+    the usual case of a planned join path, in a loop of its own (fewer tests a request,
+    and its state in registers). The same operations as there, in the same order.
+
+    Goes on while the next first try is due before ``t_limit`` (anything else due first
+    is :func:`run`'s), until one finds no worker free (left to :func:`run`, not drawn) or
+    one outlasts its client's timeout (``serve_timeout``: "serve" mode, whose _FAIL event
+    at ``t_fail`` :func:`run` schedules). Returns the next first try, the number started,
+    the time of the last one, ``t_fail`` (INF if none) and the updated state.
+    """
+    n = 0
+    t = t_arr
+    t_fail = INF
+    while t_arr < t_limit:
+        if idle == 0 and top_free == 0:
+            idle, srv_n, srv_heap, top_free = _find_free(
+                srv, srv_n, srv_heap, top_free, bulk, t_arr, srv_stack
+            )
+            if idle == 0 and top_free == 0:
+                break
+        t = t_arr
+        n += 1
+        t_arr = _next_first_try(
+            rng_arrival, arrival_mode, rates, counts, interval, n_int, duration, arr_state
+        )
+        b = (
+            draw_plain(rng_service, svc_kind, svc_p1, svc_p2)
+            if svc_plain
+            else draw(rng_service, svc_kind, svc_p1, svc_p2, svc_table)
+        )
+        e = t + b
+        if idle > 0:
+            idle -= 1
+            srv_n = _srv_add(srv, srv_n, e, srv_heap)
+        else:
+            top_free -= 1
+            srv[0] = e
+            _srv_sift_down(srv, srv_n, 0)
+        busy_part += t_bound - t
+        if e <= t_bound:
+            done[bi] += 1
+            done_part[bi] += t_bound - e
+        else:
+            k = _done_interval(e, interval, duration, bi, n_int)
+            if k >= 0:
+                done[k] += 1
+                done_part[k] += _left_in(k, e, interval, duration)
+        if serve_timeout:
+            patience = (
+                draw_plain(rng_patience, pat_kind, pat_p1, pat_p2)
+                if pat_plain
+                else draw(rng_patience, pat_kind, pat_p1, pat_p2, pat_table)
+            )
+            if b > patience:
+                t_fail = t + patience
+                break
+    return t_arr, n, t, t_fail, srv_n, srv_heap, idle, top_free, busy_part
+
+
+@njit
 def run(
     rng_arrival,
     rng_service,
@@ -408,6 +535,7 @@ def run(
     warmup_interval,
     timeout_fifo,
     bulk_release,
+    at_once,
     out_i,
     out_f,
     hist_total,
@@ -417,8 +545,10 @@ def run(
     ``timeout_fifo``: check a fixed timeout from the waiting line's ring buffer in
     arrival order (exact, O(1)) instead of through the event heap; a timeout drawn
     from a distribution always goes through the heap. ``bulk_release``: let workers
-    done at once leave the workers' heap in one pass when many are (exact too). Both
-    False: the plain heaps, for tests.
+    done at once leave the workers' heap in one pass when many are (exact too).
+    ``at_once``: first tries that find the line empty and several workers idle go
+    through :func:`_first_tries_at_once` (the same operations). All False: the plain
+    event loop and heaps, for tests.
 
     Returns ``(retries still scheduled, ring-buffer capacity, event-heap
     capacity, largest waiting line)`` at the end of the run.
@@ -430,6 +560,7 @@ def run(
     tq = 0
     svc_plain = svc_kind <= D_LOGNORMAL
     pat_plain = pat_kind <= D_LOGNORMAL
+    serve_timeout = has_timeout and not drop  # a request that starts may still time out
 
     # Workers: `idle` ones (their free times no longer matter: all are past), and the busy
     # ones' free times in `srv` (some may be past already). `srv` is a min-heap when
@@ -713,6 +844,66 @@ def run(
                         rb_st[slot] = _FREE
             else:
                 # 4. A first try.
+                if at_once and nxt == head and not budget_on and idle + top_free >= _AT_ONCE_MIN:
+                    # Those that start at once, in a row, until something else is due (a
+                    # call worth its cost when several workers are known free).
+                    t_limit = min(t_bound, t_ev)
+                    (t_next, n, t, t_fail, srv_n, srv_heap, idle, top_free, busy_part) = (
+                        _first_tries_at_once(
+                            t_arr,
+                            t_limit,
+                            rng_arrival,
+                            arrival_mode,
+                            rates,
+                            counts,
+                            interval,
+                            n_int,
+                            duration,
+                            arr_state,
+                            rng_service,
+                            svc_plain,
+                            svc_kind,
+                            svc_p1,
+                            svc_p2,
+                            svc_table,
+                            serve_timeout,
+                            rng_patience,
+                            pat_plain,
+                            pat_kind,
+                            pat_p1,
+                            pat_p2,
+                            pat_table,
+                            srv,
+                            srv_stack,
+                            srv_n,
+                            srv_heap,
+                            idle,
+                            top_free,
+                            bulk,
+                            bi,
+                            t_bound,
+                            busy_part,
+                            done,
+                            done_part,
+                        )
+                    )
+                    if n > 0:
+                        t_arr = t_next
+                        t_last = t  # the line is empty: its area does not grow
+                        in_service += n
+                        hist[0] += n
+                        hist_n += n
+                        out_i[bi, I_FIRST] += n
+                        out_i[bi, I_ADMITTED] += n
+                        out_i[bi, I_IMMEDIATE] += n
+                        out_i[bi, I_STARTED] += n
+                        if t_fail < INF:  # the last one outlasts its client's timeout
+                            out_i[bi, I_WASTED] += 1
+                            out_i[bi, I_SERVED] += n - 1
+                            ev_n = _ev_push(ev_t, ev_p, ev_n, t_fail, _FAIL)
+                        else:
+                            out_i[bi, I_SERVED] += n
+                        continue
                 t = t_arr
                 area += live * (t - t_last)
                 t_last = t
@@ -738,26 +929,11 @@ def run(
                     out_i[bi, I_RETRY] += 1
                 free = False  # a worker is free at t: an idle one, or the heap's top
                 if nxt == head:
-                    if idle > 0 or top_free > 0:
-                        free = True
-                    elif srv_n > 0:
-                        if not srv_heap:
-                            m = _srv_keep_after(srv, srv_n, t)
-                            idle = srv_n - m
-                            srv_n = m
-                            if idle <= bulk:  # few at a time: the heap is cheaper
-                                _srv_heapify(srv, srv_n)
-                                srv_heap = True
-                            free = idle > 0
-                        elif srv[0] <= t:
-                            top_free = _srv_count_done(srv, srv_n, t, bulk, srv_stack)
-                            if top_free > bulk:
-                                m = _srv_keep_after(srv, srv_n, t)
-                                idle = srv_n - m
-                                srv_n = m
-                                srv_heap = False
-                                top_free = 0
-                            free = True
+                    if idle == 0 and top_free == 0:
+                        idle, srv_n, srv_heap, top_free = _find_free(
+                            srv, srv_n, srv_heap, top_free, bulk, t, srv_stack
+                        )
+                    free = idle > 0 or top_free > 0
                 if free:
                     # Starts at once. The service start repeats the head of the line's lines
                     # on purpose: a shared helper, even inlined by numba, ran 25-30% slower.

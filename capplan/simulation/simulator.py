@@ -187,10 +187,11 @@ class SimulationSpec:
         """Simulate this scenario once; see :func:`simulate`."""
         return self._run(seed)
 
-    def _run(self, seed, timeout_fifo: bool = True, bulk_release: bool = True):
+    def _run(self, seed, timeout_fifo=True, bulk_release=True, at_once=True):
         """:meth:`run`, for tests: ``timeout_fifo=False`` sends a fixed timeout's checks
         through the event heap, as a timeout distribution's; ``bulk_release=False`` hands
-        out workers done by now from their heap one at a time, however many there are.
+        out workers done by now from their heap one at a time, however many there are;
+        ``at_once=False`` sends first tries that start at once through the general loop.
         The same results either way (but for which busy workers go when workers are
         removed, an arbitrary choice)."""
         if not HAVE_NUMBA:
@@ -242,6 +243,7 @@ class SimulationSpec:
             self.warmup_intervals,
             bool(timeout_fifo),
             bool(bulk_release),
+            bool(at_once),
             out_i,
             out_f,
             hist_total,
