@@ -453,6 +453,14 @@ def _first_tries_at_once(
     n = 0
     t = t_arr
     t_fail = INF
+    # Piecewise-constant rates: the next first try of this interval inline, as
+    # _next_first_try draws it (which takes over at the interval's end).
+    step_rate = 0.0
+    step_end = 0.0
+    i_arr = int(arr_state[0])
+    if arrival_mode == ARR_STEP and i_arr < n_int:
+        step_rate = rates[i_arr]
+        step_end = min(i_arr * interval + interval, duration)
     while t_arr < t_limit:
         if idle == 0 and top_free == 0:
             idle, srv_n, srv_heap, top_free = _find_free(
@@ -462,9 +470,22 @@ def _first_tries_at_once(
                 break
         t = t_arr
         n += 1
-        t_arr = _next_first_try(
-            rng_arrival, arrival_mode, rates, counts, interval, n_int, duration, arr_state
-        )
+        if step_rate > 0.0:
+            t_arr = arr_state[1] + rng_arrival.standard_exponential() / step_rate
+            if t_arr < step_end:
+                arr_state[1] = t_arr
+            else:  # on to the next interval
+                step_rate = 0.0
+                arr_state[0] = i_arr + 1
+                arr_state[1] = (i_arr + 1) * interval
+                arr_state[3] = 0.0
+                t_arr = _next_first_try(
+                    rng_arrival, arrival_mode, rates, counts, interval, n_int, duration, arr_state
+                )
+        else:
+            t_arr = _next_first_try(
+                rng_arrival, arrival_mode, rates, counts, interval, n_int, duration, arr_state
+            )
         b = (
             draw_plain(rng_service, svc_kind, svc_p1, svc_p2)
             if svc_plain
