@@ -213,13 +213,14 @@ class Floods(JoinCurveForm):
         if not self.drift:
             return super().background_gradient(edges, b, p)
         beta = p["background_drift_per_h"] / _HOUR_S
-        width = np.diff(edges)
+        width = _widths(edges)  # one number on a regular grid (the fits')
         with np.errstate(all="ignore"):
             grow = np.exp(beta * edges[:-1])
             x = beta * width
-            per_b = width * grow * special.exprel(x)
+            rel = special.exprel(x)
+            per_b = width * grow * rel
             # d/d beta of w e^{beta a} exprel(beta w) = w e^{beta a} (a exprel(x) + w exprel'(x))
-            d_beta = b * width * grow * (edges[:-1] * special.exprel(x) + width * _d_exprel(x))
+            d_beta = b * width * grow * (edges[:-1] * rel + width * _d_exprel(x))
         return b * per_b, per_b, {_DRIFT.name: d_beta / _HOUR_S}
 
     def density(self, t, p):
@@ -234,7 +235,7 @@ class Floods(JoinCurveForm):
 
     def background_counts(self, edges, b, p):
         beta = p.get("background_drift_per_h", 0.0) / _HOUR_S
-        width = np.diff(edges)
+        width = _widths(edges)
         with np.errstate(all="ignore"):
             return b * width * np.exp(beta * edges[:-1]) * special.exprel(beta * width)
 
@@ -364,6 +365,14 @@ def _stick_derivatives(shares, j: int) -> list[float]:
         else:
             out.append(-(1.0 if m == 1 else s[m]) * rest(m, j))
     return out
+
+
+def _widths(edges):
+    """The intervals' widths: one number where they are all equal (a regular grid), so
+    that what depends on the width alone is computed once."""
+    edges = np.asarray(edges, dtype=float)
+    width = np.diff(edges)
+    return float(width[0]) if len(width) and np.all(width == width[0]) else width
 
 
 def _d_exprel(x):
