@@ -162,6 +162,14 @@ MANY_WORKERS_SCENARIOS = {
         timeout=Exponential(1.0),
         on_timeout="drop",
     ),
+    "replayed counts": dict(
+        arrival_counts=np.r_[np.full(20, 2000), np.full(10, 4500), np.full(20, 2000)],
+        service_time=LogNormal(0.05, 2.0),
+        servers=np.r_[np.full(20, 120), np.full(30, 200)],
+        buffer=3000,
+        timeout=1.0,
+        retry=ExponentialBackoff(base=0.2, max_retries=3),
+    ),
     "idle workers removed": dict(
         arrival_rate=np.r_[np.full(20, 3000.0), np.full(20, 200.0)],
         service_time=Deterministic(0.05),

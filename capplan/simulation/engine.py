@@ -453,14 +453,15 @@ def _first_tries_at_once(
     n = 0
     t = t_arr
     t_fail = INF
-    # Piecewise-constant rates: the next first try of this interval inline, as
-    # _next_first_try draws it (which takes over at the interval's end).
+    # Piecewise-constant rates or replayed counts: the next first try of this interval
+    # inline, as _next_first_try draws it (which takes over at the interval's end).
     step_rate = 0.0
-    step_end = 0.0
     i_arr = int(arr_state[0])
+    arr_start = i_arr * interval
+    arr_end = min(arr_start + interval, duration)
     if arrival_mode == ARR_STEP and i_arr < n_int:
         step_rate = rates[i_arr]
-        step_end = min(i_arr * interval + interval, duration)
+    replay = arrival_mode == ARR_COUNTS and i_arr < n_int
     while t_arr < t_limit:
         if idle == 0 and top_free == 0:
             idle, srv_n, srv_heap, top_free = _find_free(
@@ -472,7 +473,7 @@ def _first_tries_at_once(
         n += 1
         if step_rate > 0.0:
             t_arr = arr_state[1] + rng_arrival.standard_exponential() / step_rate
-            if t_arr < step_end:
+            if t_arr < arr_end:
                 arr_state[1] = t_arr
             else:  # on to the next interval
                 step_rate = 0.0
@@ -482,7 +483,16 @@ def _first_tries_at_once(
                 t_arr = _next_first_try(
                     rng_arrival, arrival_mode, rates, counts, interval, n_int, duration, arr_state
                 )
+        elif replay and arr_state[2] > 0:
+            left = arr_state[2]
+            frac = arr_state[3] + (1.0 - arr_state[3]) * (
+                1.0 - rng_arrival.random() ** (1.0 / left)
+            )
+            arr_state[2] = left - 1
+            arr_state[3] = frac
+            t_arr = arr_start + frac * (arr_end - arr_start)
         else:
+            replay = False  # _next_first_try may move on to the next interval
             t_arr = _next_first_try(
                 rng_arrival, arrival_mode, rates, counts, interval, n_int, duration, arr_state
             )
