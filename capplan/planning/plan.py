@@ -598,7 +598,7 @@ class EventPlan:
             carry their own.
         progress : bool, default False
             A progress bar, one step per simulated run (a headline event's run takes
-            about ten seconds).
+            a few seconds).
         scheduler : "threads", None, "inline", str or distributed.Client, default "threads"
             Where the runs (each replication of each scenario, each stretch of a replay)
             are simulated, by :func:`capplan.scale.sweep.run_jobs`: ``"threads"`` in

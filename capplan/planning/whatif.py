@@ -1,8 +1,9 @@
 """What-ifs: change one assumption, get a new plan (``replan=True``) or the unchanged
 plan simulated under it (``replan=False``); :func:`compare` puts them side by side.
 
-A simulation costs time in proportion to the joins (about ten seconds per scenario at
-headline scale): ``scenarios=["upper"]`` simulates one forecast curve instead of all, and
+A simulation costs time in proportion to the attempts it simulates (joins, attack
+requests and retries: a few seconds per scenario for the headline plan as planned):
+``scenarios=["upper"]`` simulates one forecast curve instead of all, and
 ``progress=True`` shows a bar. A plan as is also replays its forecast's observed seconds
 (see :meth:`EventPlan.validate`), except after a delayed start, whose curves are no longer
 the observed event's.
@@ -90,7 +91,18 @@ def attack(
     progress=False,
     scheduler=THREADS,
 ):
-    """``rps`` attack requests per second added to the join path."""
+    """``rps`` attack requests per second added to the join path.
+
+    As is (``replan=False``), an attack beyond the plan's headroom is the costliest
+    what-if to simulate: the path stays overloaded for hours, the simulator's line fills
+    up to the plan's largest queue limit (the flood's: the simulator takes one limit for
+    the whole run) so that every request waits past its timeout, and each attack request
+    that times out retries as a client does (the simulator has one kind of client). For
+    the headline plan, +5,000/s over its 5,000/s headroom simulates about two billion
+    attempts, three in four of them retries: about seven minutes of one core, three and
+    a half on two; on a cluster (``scheduler=``) no less than its longest run, about two
+    minutes.
+    """
     if replan:
         return plan.replan(margins=replace(plan.margins, attack_rps=plan.margins.attack_rps + rps))
     return validate_plan(
