@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capplan.simulation import (
     Deterministic,
@@ -191,3 +193,67 @@ def test_shortcuts_for_many_idle_workers_give_the_same_results(name):
         _same_results(bulk, spec._run(seed, at_once=False))
         _same_results(bulk, spec._run(seed, bulk_release=False))
         assert bulk.to_frame()["draining"].sum() == 0  # no busy worker was removed
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rates=st.lists(st.floats(100.0, 6000.0), min_size=6, max_size=6),
+    servers=st.lists(st.integers(0, 300), min_size=6, max_size=6).filter(any).map(sorted),
+    buffer=st.one_of(st.none(), st.integers(0, 2000)),
+    timeout=st.sampled_from([None, 0.2, 1.0, Exponential(0.5)]),
+    drop=st.booleans(),
+    retry=st.sampled_from([None, ExponentialBackoff(base=0.1, max_retries=3), ImmediateRetry()]),
+    seed=st.integers(0, 2**32),
+)
+def test_every_shortcut_gives_the_general_loop_s_results(
+    rates, servers, buffer, timeout, drop, retry, seed
+):
+    # Workers never removed (sorted): no arbitrary choice of a busy one to remove.
+    spec = SimulationSpec.build(
+        rates,
+        LogNormal(0.05, 2.0),
+        servers,
+        interval=2.0,
+        buffer=buffer,
+        timeout=timeout,
+        on_timeout="drop" if drop else "serve",
+        retry=retry,
+    )
+    fast = spec._run(seed)
+    plain = spec._run(seed, timeout_fifo=False, bulk_release=False, at_once=False)
+    _same_results(fast, plain)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rates=st.lists(st.floats(100.0, 6000.0), min_size=6, max_size=6),
+    servers=st.lists(st.integers(0, 300), min_size=6, max_size=6).filter(any),
+    timeout=st.sampled_from([None, 0.5, Exponential(0.5)]),
+    drop=st.booleans(),
+    seed=st.integers(0, 2**32),
+)
+def test_many_workers_coming_and_going_account_for_every_request(
+    rates, servers, timeout, drop, seed
+):
+    r = simulate(
+        rates,
+        LogNormal(0.05, 2.0),
+        servers,
+        interval=2.0,
+        buffer=1000,
+        timeout=timeout,
+        on_timeout="drop" if drop else "serve",
+        retry=ExponentialBackoff(base=0.1, max_retries=3),
+        seed=seed,
+    )
+    f = r.to_frame()
+    tot = f.sum()
+    assert (f["arrivals"] == f["refused"] + f["admitted"]).all()
+    assert (f["started"] == f["served"] + f["wasted"]).all()
+    left_queue = tot["started"] + (tot["abandoned"] if drop else 0)
+    assert tot["admitted"] == left_queue + f["queue"].iloc[-1]
+    pending = r.diagnostics["retries_scheduled_at_end"]
+    assert tot["refused"] + tot["abandoned"] == tot["retries"] + pending + tot["failed"]
+    # Workers serving never exceed those there plus the removed ones finishing.
+    assert (f["busy"] <= f["servers"] + f["draining"]).all()
+    assert (f["busy_mean"] <= f["servers"] + f["draining_mean"] + 1e-9).all()
