@@ -11,22 +11,35 @@ Run it in the benchmark environment, which has ciw (not a project dependency):
     bash benchmarks/setup_simulation_env.sh
     benchmarks/.venv-simulation/bin/python benchmarks/bench_simulation.py
 
-``--quick`` runs fewer, shorter replications (for a smoke test).
+``--quick`` runs fewer, shorter replications (for a smoke test). ``--baseline REV``
+also times capplan alone at a git revision (checked out in a temporary worktree, run
+in a subprocess, removed), beside this tree; ``--headline`` adds one headline-scale run
+of the plan's validation (see ``bench_validation.py``), for both trees with a baseline:
+
+    benchmarks/.venv-simulation/bin/python benchmarks/bench_simulation.py \
+        --baseline 6dbe6ee --headline
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
+import tempfile
 import time
+from pathlib import Path
 
+import bench_validation  # beside this file: a script's folder is on sys.path
 import ciw
 import numpy as np
 from scipy import stats
 
+import capplan
 from capplan.simulation import simulate
+
+SCRIPT = str(Path(__file__).resolve())
 
 QUEUES = [  # (servers, arrival rate per s); service mean 1 s
     (10, 8.0),
@@ -74,12 +87,18 @@ def interval(values):
 
 
 def throughput(c, lam, customers=10_000_000):
-    """capplan alone on one long run (customers per second of wall time)."""
+    """capplan alone on one long run: customers per second of CPU time (one core: the run
+    is one thread), steadier than wall time on a shared machine."""
     duration = customers / lam
     simulate(lam, 1.0, c, 10.0, seed=0)  # compile (or load the cache) first
-    start = time.perf_counter()
+    start = time.process_time()
     r = simulate(lam, 1.0, c, duration, interval=duration / 1000, seed=1)
-    return r.customers / (time.perf_counter() - start)
+    return r.customers / (time.process_time() - start)
+
+
+def throughputs(customers):
+    """:func:`throughput` of each queue, the best of three runs (the machine is shared)."""
+    return {f"M/M/{c}": max(throughput(c, lam, customers) for _ in range(3)) for c, lam in QUEUES}
 
 
 def main():
@@ -87,7 +106,14 @@ def main():
     parser.add_argument("--reps", type=int, default=10, help="replications per tool and queue")
     parser.add_argument("--customers", type=int, default=100_000, help="customers per replication")
     parser.add_argument("--quick", action="store_true", help="3 replications of 10k customers")
+    parser.add_argument("--baseline", help="a git revision to time capplan alone at as well")
+    parser.add_argument("--headline", action="store_true", help="one headline-scale run too")
+    parser.add_argument("--child-throughput", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_throughput:
+        out = throughputs(args.child_throughput)
+        print(json.dumps({"module": capplan.__file__, **out}))
+        return
     if args.quick:
         args.reps, args.customers = 3, 10_000
 
@@ -126,9 +152,31 @@ def main():
             )
         print(f"| {label} | Erlang C (exact) | | | {exact_wait:.4f} | {C:.4f} | |")
     print()
-    for c, lam in QUEUES:
-        n = 10_000_000 if not args.quick else 1_000_000
-        print(f"capplan alone, M/M/{c}, one run of {n:,} customers: {throughput(c, lam, n):,.0f}/s")
+    n = 10_000_000 if not args.quick else 1_000_000
+    now = throughputs(n)
+    before = None
+    if args.baseline:
+        with bench_validation.worktree(args.baseline) as tree:
+            before = bench_validation.run_child(tree, [SCRIPT, "--child-throughput", str(n)])
+    for name, speed in now.items():
+        line = f"capplan alone, {name}, one run of {n:,} customers: {speed:,.0f}/s of CPU"
+        if before is not None:
+            line += (
+                f" (baseline {args.baseline}: {before[name]:,.0f}/s; {speed / before[name]:.2f}x)"
+            )
+        print(line)
+    if args.headline:
+        print()
+        with tempfile.TemporaryDirectory(prefix="capplan-plan-") as tmp:
+            plan_path = bench_validation.write_plan(tmp)
+            now = bench_validation.best_headline_run(plan_path, "upper", 1)
+            before = None
+            if args.baseline:
+                with bench_validation.worktree(args.baseline) as tree:
+                    argv = [bench_validation.SCRIPT, "--child", "--plan", plan_path]
+                    before = bench_validation.run_child(tree, argv)
+                before["rev"] = args.baseline
+            bench_validation.report("upper", now, before)
 
 
 if __name__ == "__main__":
