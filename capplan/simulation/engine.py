@@ -335,15 +335,19 @@ def _advance_budget(t, slice_w, cur_slice, dep, wdr, dep_sum, wdr_sum):
     """Move the retry budget's sliding window to time ``t``: the slices that fell out of
     the window give back their deposits and withdrawals. Returns the new slice and sums."""
     s_new = int(t / slice_w)
-    if s_new > cur_slice:
-        for j in range(cur_slice + 1, min(s_new, cur_slice + _BUDGET_SLICES) + 1):
-            k = j % _BUDGET_SLICES
-            dep_sum -= dep[k]
-            wdr_sum -= wdr[k]
-            dep[k] = 0.0
-            wdr[k] = 0.0
-        cur_slice = s_new
-    return cur_slice, dep_sum, wdr_sum
+    # A range empty unless the window moved (time never goes back); no modulo, which
+    # could raise, so that numba counts no references to the arrays.
+    k = cur_slice + 1
+    k -= (k // _BUDGET_SLICES) * _BUDGET_SLICES
+    for _ in range(cur_slice + 1, min(s_new, cur_slice + _BUDGET_SLICES) + 1):
+        dep_sum -= dep[k]
+        wdr_sum -= wdr[k]
+        dep[k] = 0.0
+        wdr[k] = 0.0
+        k += 1
+        if k == _BUDGET_SLICES:
+            k = 0
+    return max(cur_slice, s_new), dep_sum, wdr_sum
 
 
 @njit
