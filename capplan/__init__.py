@@ -10,6 +10,7 @@ needs them is first used.
 """
 
 import importlib
+import importlib.util
 from importlib.metadata import PackageNotFoundError, version
 
 #: Each public name, by the module that defines it. No name may also be a submodule of
@@ -109,9 +110,12 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 
 def __getattr__(name: str):
     module = _MODULE_OF.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")  # capplan.warnings, .charts
+    else:
         raise AttributeError(f"module 'capplan' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # the next lookup is a plain attribute
     return value
 

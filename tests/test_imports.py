@@ -174,6 +174,10 @@ def test_import_capplan_loads_none_of_the_heavy_libraries():
     code = f"import sys, capplan; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert done.stdout.strip() == "[]"
+    # a subpackage or module is there on first use too, as it was when all loaded at once
+    code = "import capplan as c; print(c.warnings.CapplanWarning.__name__, c.charts.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert done.stdout.split() == ["CapplanWarning", "capplan.charts"]
 
 
 def test_every_public_name_is_what_its_module_defines():
