@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_validation  # beside this file: a script's folder is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "6dbe6ee"  # the last commit before issue #19's work
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
@@ -130,20 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         before = None
         if not args.no_baseline:
-            tree = tmp / "baseline"
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.baseline],
-                check=True,
-                capture_output=True,
-            )
-            try:
-                before = measure(tree, tmp / "out-baseline", only, args.timeout)
-            finally:
-                subprocess.run(
-                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                    check=False,
-                    capture_output=True,
-                )
+            with bench_validation.worktree(args.baseline) as tree:
+                before = measure(Path(tree), tmp / "out-baseline", only, args.timeout)
         after = measure(ROOT, tmp / "out-current", only, args.timeout)
     head = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
