@@ -138,7 +138,7 @@ def simulation_chart(
         ),
         *rules,
     ).properties(width=WIDTH, height=PANEL_HEIGHT, title="Requests waiting (end of step, max)")
-    if spec.buffer is not None:
+    if spec.buffer is not None and np.ndim(spec.buffer) == 0:
         queue = queue + alt.Chart(
             pd.DataFrame({"buffer": [spec.buffer], "label": ["buffer (requests)"]})
         ).mark_rule(strokeDash=[4, 4], color="firebrick").encode(

@@ -100,6 +100,12 @@ B_CONSTANT, B_EXPONENTIAL = 0, 1
 J_NONE, J_FULL, J_EQUAL = 0, 1, 2
 
 _BUDGET_SLICES = 10
+# The attempt number of a first try that never retries (an attack request).
+ONE_SHOT = 1 << 40
+# Why a run stopped early (see run).
+STOP_ATTEMPTS, STOP_MEMORY = 1, 2
+# Bytes a slot of the waiting line's ring buffer takes, and an event of the heap.
+SLOT_BYTES, EVENT_BYTES = 33, 16
 _AT_ONCE_MIN = 16  # idle workers from which first tries go to _first_tries_at_once
 
 
@@ -532,14 +538,16 @@ def run(
     rng_service,
     rng_patience,
     rng_retry,
+    rng_mark,
     duration,
     interval,
     n_int,
     arrival_mode,
     rates,
     counts,
+    one_shot,
     servers,
-    buffer,
+    buffers,
     svc_kind,
     svc_p1,
     svc_p2,
@@ -563,6 +571,8 @@ def run(
     timeout_fifo,
     bulk_release,
     at_once,
+    max_attempts,
+    max_bytes,
     out_i,
     out_f,
     hist_total,
@@ -577,8 +587,20 @@ def run(
     through :func:`_first_tries_at_once` (the same operations). All False: the plain
     event loop and heaps, for tests.
 
+    ``buffers``: the most requests waiting in each interval (-1: no limit).
+    ``one_shot``: in each interval, the chance that a first try is one that never
+    retries (an attack request): drawn from ``rng_mark`` when such a first try fails,
+    which is exact since the mark does not change anything before (a coin per first
+    try, independent of the rest, thinning a Poisson stream into two).
+
+    The run stops early, with ``stopped`` set, at the end of the interval in which
+    more than ``max_attempts`` attempts have arrived (1), or when the waiting line's
+    ring buffer, the event heap and the workers would need more than ``max_bytes``
+    bytes (2).
+
     Returns ``(retries still scheduled, ring-buffer capacity, event-heap
-    capacity, largest waiting line)`` at the end of the run.
+    capacity, largest waiting line, stopped, intervals run, attempts)`` at the end
+    of the run.
     """
     has_timeout = pat_kind != D_NONE
     # A fixed timeout comes due in arrival order: the checks are a FIFO, the ring buffer
@@ -598,6 +620,13 @@ def run(
     c_max = 1
     for i in range(n_int):
         c_max = max(c_max, servers[i])
+    has_one_shot = False
+    for i in range(n_int):
+        if one_shot[i] > 0.0:
+            has_one_shot = True
+    stopped = 0
+    attempts = 0
+    worker_bytes = 16.0 * c_max
     srv = np.empty(c_max, np.float64)
     srv_stack = np.empty(c_max + 1, np.int64)
     srv_n = 0
@@ -605,6 +634,7 @@ def run(
     idle = servers[0]
     top_free = 0
     bulk = _bulk_limit(servers[0], bulk_release)
+    buffer = buffers[0]
 
     # Waiting line: ring buffer by sequence number.
     cap = 1024
@@ -669,6 +699,9 @@ def run(
         # there on each pass, which made the whole loop about twice as slow.
         if rb_st[nxt & mask] != _FREE:
             new_cap = cap * 2
+            if worker_bytes + SLOT_BYTES * (cap + new_cap) + EVENT_BYTES * ev_cap > max_bytes:
+                stopped = STOP_MEMORY
+                break
             new_mask = new_cap - 1
             n_arr = np.empty(new_cap, np.float64)
             n_pat = np.empty(new_cap, np.float64)
@@ -687,6 +720,9 @@ def run(
             cap = new_cap
             mask = new_mask
         if ev_n == ev_cap:
+            if worker_bytes + SLOT_BYTES * cap + EVENT_BYTES * 3 * ev_cap > max_bytes:
+                stopped = STOP_MEMORY
+                break
             ev_cap *= 2
             ev_t = _grow_f(ev_t, ev_cap)
             ev_p = _grow_i(ev_p, ev_cap)
@@ -737,13 +773,19 @@ def run(
                 hist[:] = 0
                 hist_n = 0
                 area = 0.0
+                attempts += out_i[bi, I_FIRST] + out_i[bi, I_RETRY]
                 if bi == n_int - 1:
+                    finished = True
+                    break
+                if attempts > max_attempts:
+                    stopped = STOP_ATTEMPTS
                     finished = True
                     break
                 bi += 1
                 t_bound = min((bi + 1) * interval, duration)
                 c_new = servers[bi]
                 bulk = _bulk_limit(c_new, bulk_release)
+                buffer = buffers[bi]
                 if idle + srv_n < c_new:  # added workers are idle from now
                     idle = c_new - srv_n
                 elif idle + srv_n > c_new:
@@ -771,6 +813,7 @@ def run(
 
             attempt = -1  # set when an arrival is to be handled below
             failing = False  # set when a client's attempt has failed and may be retried
+            t_first = -1.0  # a failing first try's arrival, while it may be a one-shot
             if t_start <= t_ev and t_start <= t_arr:
                 # 2. The head of the line starts service.
                 t = t_start
@@ -862,10 +905,12 @@ def run(
                         else:
                             rb_st[slot] = _LATE
                         attempt = rb_att[slot]
+                        t_first = rb_arr[slot]
                     elif st == _DOOMED:
                         out_i[bi, I_ABANDONED] += 1
                         failing = True
                         attempt = rb_att[slot]
+                        t_first = rb_arr[slot]
                         rb_st[slot] = _FREE
                     else:  # _OK: answered in time
                         rb_st[slot] = _FREE
@@ -927,7 +972,10 @@ def run(
                         if t_fail < INF:  # the last one outlasts its client's timeout
                             out_i[bi, I_WASTED] += 1
                             out_i[bi, I_SERVED] += n - 1
-                            ev_n = _ev_push(ev_t, ev_p, ev_n, t_fail, _FAIL)
+                            mark = 0
+                            if has_one_shot and rng_mark.random() < one_shot[bi]:
+                                mark = ONE_SHOT
+                            ev_n = _ev_push(ev_t, ev_p, ev_n, t_fail, mark * 4 + _FAIL)
                         else:
                             out_i[bi, I_SERVED] += n
                         continue
@@ -1002,7 +1050,11 @@ def run(
                             # Too slow: the client gives up before the answer (the one
                             # timeout a request that starts at once can have).
                             out_i[bi, I_WASTED] += 1
-                            ev_n = _ev_push(ev_t, ev_p, ev_n, t + patience, attempt * 4 + _FAIL)
+                            mark = attempt
+                            if has_one_shot and attempt == 0:
+                                if rng_mark.random() < one_shot[bi]:
+                                    mark = ONE_SHOT
+                            ev_n = _ev_push(ev_t, ev_p, ev_n, t + patience, mark * 4 + _FAIL)
                         else:
                             out_i[bi, I_SERVED] += 1
                     else:
@@ -1011,6 +1063,7 @@ def run(
                 if buffer >= 0 and live >= buffer:
                     out_i[bi, I_REFUSED] += 1
                     failing = True
+                    t_first = t
                 else:
                     # Joins the line (the loop's first test left its slot free).
                     out_i[bi, I_ADMITTED] += 1
@@ -1038,7 +1091,11 @@ def run(
                     continue
 
             # The attempt failed at time t (refused, or its client timed out): retry?
-            if max_retries >= 0 and attempt >= max_retries:
+            if has_one_shot and attempt == 0 and t_first >= 0.0:
+                k = min(int(t_first / interval), n_int - 1)
+                if rng_mark.random() < one_shot[k]:
+                    attempt = ONE_SHOT
+            if attempt >= ONE_SHOT or (max_retries >= 0 and attempt >= max_retries):
                 out_i[bi, I_FAILED] += 1
                 continue
             if budget_on:
@@ -1063,7 +1120,7 @@ def run(
     for j in range(ev_n):
         if ev_p[j] & 3 == _RETRY:
             pending_retries += 1
-    return pending_retries, cap, ev_cap, live_max
+    return pending_retries, cap, ev_cap, live_max, stopped, bi + 1, attempts
 
 
 @njit

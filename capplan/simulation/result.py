@@ -235,7 +235,7 @@ class SimulationResult:
             f"{spec.interval:g} s (warm-up {spec.warmup:g} s)\n"
             f"servers {int(spec.servers.min())}-{int(spec.servers.max())}, service "
             f"{type(svc).__name__} mean {svc.mean:.4g} s scv {svc.scv:.3g}, buffer "
-            f"{'unlimited' if spec.buffer is None else spec.buffer}, timeout {timeout}, "
+            f"{_buffer_text(spec.buffer)}, timeout {timeout}, "
             f"retry {type(spec.retry).__name__}\n"
         )
         return head + table_text(self.summary())
@@ -252,3 +252,11 @@ class SimulationResult:
         from capplan import charts
 
         return charts.simulation_chart(self, title=title)
+
+
+def _buffer_text(buffer) -> str:
+    if buffer is None:
+        return "unlimited"
+    if np.ndim(buffer) == 0:
+        return str(buffer)
+    return f"{int(np.min(buffer))}-{int(np.max(buffer))} by interval"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from capplan.simulation import engine
+from capplan.simulation import budget, engine
 from capplan.simulation._jit import HAVE_NUMBA
 from capplan.simulation._validate import check_int, check_number, check_series, streams
 from capplan.simulation.arrivals import RATE_SHAPES, FirstTries
@@ -27,6 +27,10 @@ __all__ = ["SimulationSpec", "simulate"]
 
 ON_TIMEOUT = ("serve", "drop")
 MAX_INTERVALS = 2_000_000  # rows of the per-interval table (about 150 bytes each)
+# A run's budget, unless told otherwise: attempts simulated (about ten million a second
+# of one core, so some minutes at most) and memory for the requests in the system.
+MAX_ATTEMPTS = 5e9
+MAX_MEMORY_GB = 4.0
 
 
 @dataclass(frozen=True)
@@ -43,13 +47,16 @@ class SimulationSpec:
     service_time: Distribution
     duration: float
     interval: float
-    buffer: int | None
+    buffer: int | np.ndarray | None
     timeout: Distribution | None
     on_timeout: str
     retry: RetryPolicy
     warmup: float
     starts: np.ndarray = field(repr=False)
     lengths: np.ndarray = field(repr=False)
+    attack_rate: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(1))
+    max_attempts: float = MAX_ATTEMPTS
+    max_memory_gb: float = MAX_MEMORY_GB
 
     @property
     def n_intervals(self) -> int:
@@ -76,6 +83,9 @@ class SimulationSpec:
         on_timeout="serve",
         retry=None,
         warmup=0.0,
+        attack_rate=0.0,
+        max_attempts=MAX_ATTEMPTS,
+        max_memory_gb=MAX_MEMORY_GB,
     ) -> SimulationSpec:
         """Validate :func:`simulate`'s arguments (see there) into a spec."""
         interval = check_number("interval", interval, strict=True)
@@ -100,6 +110,8 @@ class SimulationSpec:
         arrival_raw = arrival_rate if arrival_counts is None else arrival_counts
         arrivals = check_series(arrival_name, arrival_raw, integer=arrival_counts is not None)
         server_arr = check_series("servers", servers, integer=True)
+        attack_arr = check_series("attack_rate", attack_rate)
+        buffer_arr = None if buffer is None else check_series("buffer", buffer, integer=True)
 
         # Per-interval arrays fix the number of intervals; they must agree.
         given = {
@@ -107,6 +119,8 @@ class SimulationSpec:
             for name, raw, arr in (
                 (arrival_name, arrival_raw, arrivals),
                 ("servers", servers, server_arr),
+                ("attack_rate", attack_rate, attack_arr),
+                ("buffer", buffer, buffer_arr),
             )
             if np.ndim(raw) > 0
         }
@@ -152,7 +166,15 @@ class SimulationSpec:
 
         service = as_distribution(service_time, "service_time", Exponential)
         patience = None if timeout is None else as_distribution(timeout, "timeout", Deterministic)
-        buffer = check_int("buffer", buffer, allow_none=True)
+        if buffer_arr is not None and np.ndim(buffer) == 0:
+            buffer = check_int("buffer", buffer)
+        elif buffer_arr is not None:
+            buffer = buffer_arr
+        attack_arr = np.broadcast_to(attack_arr, (n_int,)).copy()
+        if rate_shape == "linear" and attack_arr.any():
+            raise ValueError("attack_rate applies to rate_shape='step' or to arrival_counts")
+        max_attempts = check_number("max_attempts", max_attempts, strict=True)
+        max_memory_gb = check_number("max_memory_gb", max_memory_gb, strict=True)
         if retry is None:
             retry = NoRetry()
         if not isinstance(retry, RetryPolicy):
@@ -166,9 +188,11 @@ class SimulationSpec:
                 f"warmup ({warmup:g} s) must be shorter than duration ({duration:g} s)"
             )
 
-        for arr in (first.rates, first.counts, server_arr, starts, lengths):
+        for arr in (first.rates, first.counts, server_arr, starts, lengths, attack_arr):
             arr.flags.writeable = False
-        return cls(
+        if isinstance(buffer, np.ndarray):
+            buffer.flags.writeable = False
+        spec = cls(
             first_tries=first,
             servers=server_arr,
             service_time=service,
@@ -181,7 +205,19 @@ class SimulationSpec:
             warmup=warmup,
             starts=starts,
             lengths=lengths,
+            attack_rate=attack_arr,
+            max_attempts=max_attempts,
+            max_memory_gb=max_memory_gb,
         )
+        budget.check_before(spec)
+        return spec
+
+    @property
+    def buffers(self) -> np.ndarray:
+        """The most requests waiting in each interval; -1 where there is no limit."""
+        if self.buffer is None:
+            return np.full(self.n_intervals, -1, np.int64)
+        return np.broadcast_to(np.asarray(self.buffer, np.int64), (self.n_intervals,))
 
     def run(self, seed: int | np.random.Generator | None = None) -> SimulationResult:
         """Simulate this scenario once; see :func:`simulate`."""
@@ -196,8 +232,23 @@ class SimulationSpec:
         removed, an arbitrary choice)."""
         if not HAVE_NUMBA:
             warnings.warn(SlowSimulationWarning(), stacklevel=4)
-        rng_arrival, rng_service, rng_patience, rng_retry = streams(seed, 4)
+        # Streams 5 and 6 (attack marks and counts) leave the first four as they were.
+        rng_arrival, rng_service, rng_patience, rng_retry, rng_mark, rng_attack = streams(seed, 6)
         n = self.n_intervals
+        first = self.first_tries
+        counts, one_shot = first.counts, np.zeros(n)
+        if self.attack_rate.any():
+            if first.mode == engine.ARR_COUNTS:
+                attack = rng_attack.poisson(self.attack_rate * self.lengths)
+                counts = first.counts + attack
+                clients = first.counts
+            else:
+                attack, clients = self.attack_rate, first.rates[:n]
+            total = clients + attack
+            one_shot = np.divide(attack, total, out=np.zeros(n), where=total > 0)
+        rates = first.rates
+        if self.attack_rate.any() and first.mode == engine.ARR_STEP:
+            rates = first.rates + self.attack_rate
         out_i = np.zeros((n, engine.N_INT_COLUMNS), np.int64)
         out_f = np.zeros((n, engine.N_FLOAT_COLUMNS), np.float64)
         hist_total = np.zeros(engine.N_BINS, np.int64)
@@ -207,20 +258,22 @@ class SimulationSpec:
         )
         r = self.retry
         bkind, bbase, bmult, bmax, jitter = r._backoff_code()
-        budget = r.budget
-        pending, ring_cap, heap_cap, line_max = engine.run(
+        shared = r.budget
+        pending, ring_cap, heap_cap, line_max, stopped, reached, attempts = engine.run(
             rng_arrival,
             rng_service,
             rng_patience,
             rng_retry,
+            rng_mark,
             float(self.duration),
             float(self.interval),
             n,
-            self.first_tries.mode,
-            _writeable(self.first_tries.rates, dtype=np.float64),
-            _writeable(self.first_tries.counts, dtype=np.int64),
+            first.mode,
+            _writeable(rates, dtype=np.float64),
+            _writeable(counts, dtype=np.int64),
+            _writeable(one_shot, dtype=np.float64),
             _writeable(self.servers, dtype=np.int64),
-            -1 if self.buffer is None else int(self.buffer),
+            _writeable(self.buffers, dtype=np.int64),
             svc[0],
             float(svc[1]),
             float(svc[2]),
@@ -236,18 +289,22 @@ class SimulationSpec:
             bmult,
             bmax,
             jitter,
-            budget is not None,
-            0.0 if budget is None else float(budget.ratio),
-            1.0 if budget is None else float(budget.window),
-            0.0 if budget is None else float(budget.min_per_s),
+            shared is not None,
+            0.0 if shared is None else float(shared.ratio),
+            1.0 if shared is None else float(shared.window),
+            0.0 if shared is None else float(shared.min_per_s),
             self.warmup_intervals,
             bool(timeout_fifo),
             bool(bulk_release),
             bool(at_once),
+            float(self.max_attempts),
+            float(self.max_memory_gb * budget.GIB),
             out_i,
             out_f,
             hist_total,
         )
+        if stopped:
+            raise budget.stopped_error(self, stopped, reached, attempts)
         diagnostics = {
             "retries_scheduled_at_end": int(pending),
             "ring_capacity": int(ring_cap),
@@ -272,11 +329,14 @@ def simulate(
     interval: float = 1.0,
     arrival_counts=None,
     rate_shape: str = "step",
-    buffer: int | None = None,
+    buffer=None,
     timeout=None,
     on_timeout: str = "serve",
     retry: RetryPolicy | None = None,
     warmup: float = 0.0,
+    attack_rate=0.0,
+    max_attempts: float = MAX_ATTEMPTS,
+    max_memory_gb: float = MAX_MEMORY_GB,
     seed: int | np.random.Generator | None = None,
 ) -> SimulationResult:
     """Simulate the join path: a FCFS queue on ``servers`` workers, request by request.
@@ -320,9 +380,10 @@ def simulate(
         How ``arrival_rate`` varies within an interval: constant, or linear
         from this interval's value to the next one's (sampled by thinning; the
         last interval keeps its value).
-    buffer : int or None, default None
+    buffer : int, array-like of int or None, default None
         Most requests waiting for a worker (not counting those in service); an
-        arrival that finds it full is refused at once. None: unlimited;
+        arrival that finds it full is refused at once. One limit, or one per
+        interval (a plan's limits follow its workers). None: unlimited;
         0: a loss system (Erlang B).
     timeout : float or Distribution or None, default None
         Client timeout (s): a number is a fixed timeout (what clients have),
@@ -351,6 +412,23 @@ def simulate(
     warmup : float, default 0.0
         Time (s) left out of the run's totals (``customers``, ``wait_prob``,
         ...), rounded up to whole intervals. The per-interval table keeps it.
+    attack_rate : float or array-like, default 0.0
+        Attack requests per second (one rate, or one per interval), a Poisson
+        stream added to the first tries. They are served, refused and time out
+        as a client's are, and are counted among the first tries, but never
+        retry: an attacker sends new requests instead. With ``arrival_counts``
+        their counts are drawn per interval. Not with ``rate_shape="linear"``.
+    max_attempts : float, default 5e9
+        The run's budget of attempts (first tries and retries; about ten
+        million take a second of one core). A run whose expected first tries
+        pass it is refused before it starts; one whose retries carry it past
+        stops with a ValueError saying when.
+    max_memory_gb : float, default 4.0
+        The run's budget of memory (GiB) for the workers and the requests in
+        the system. A run estimated to need more is refused before it starts
+        (an estimate of its longest line is in the message); one whose line
+        grows past it (an unbounded buffer under a retry storm) stops with a
+        ValueError.
     seed : int, numpy.random.Generator or None
         Randomness; the same seed gives the same result. First tries, service
         times, timeouts and back-off jitter use four streams derived from it,
@@ -412,5 +490,8 @@ def simulate(
         on_timeout=on_timeout,
         retry=retry,
         warmup=warmup,
+        attack_rate=attack_rate,
+        max_attempts=max_attempts,
+        max_memory_gb=max_memory_gb,
     )
     return spec.run(seed)
