@@ -77,11 +77,11 @@ def smooth_plan(series, window, *, width_s, times=1.0, service=None, slo=None, m
 
 def direct_minutes(plan, counts, seeds):
     """The same seconds run straight through ``capplan.simulate`` on the plan's workers
-    (repeated per second from its intervals), its queue limit, client timeout and retries,
-    once per seed; per interval, pooled over the runs: attempts, refused share and wait
-    probability, from the results' per-interval frames."""
+    (repeated per second from its intervals), its queue limits (likewise), client timeout
+    and retries, once per seed; per interval, pooled over the runs: attempts, refused share
+    and wait probability, from the results' per-interval frames."""
     iv = plan.interval_s
-    limit = int(plan.frame["queue_limit"].max())
+    limits = plan.frame["queue_limit"].to_numpy()
     sums = 0
     for seed in seeds:
         run = capplan.simulate(
@@ -89,7 +89,7 @@ def direct_minutes(plan, counts, seeds):
             service_time=plan.service.distribution(),
             servers=np.repeat(plan.frame["workers"].to_numpy(), iv),
             interval=1.0,
-            buffer=None if limit < 0 else limit,
+            buffer=None if limits.min() < 0 else np.repeat(limits, iv),
             timeout=Deterministic(plan.client.timeout_s),
             on_timeout=plan.client.on_timeout,
             retry=plan.client.retry,
@@ -134,7 +134,9 @@ def test_a_replay_agrees_with_a_direct_simulation_of_the_same_seconds(town_hall,
     refused = (mine["refused_share"] * mine["arrivals"]).sum() / mine["arrivals"].sum()
     ref_refused = (ref["refused_share"] * ref["arrivals"]).sum() / ref["arrivals"].sum()
     assert ref_refused > 0.05
-    assert abs(refused - ref_refused) <= 0.02
+    # Two means of four runs of a 45% overload: their difference has a standard deviation
+    # of about 1.3 points (seeds 1-6 of each gave -2.2 to +1.8).
+    assert abs(refused - ref_refused) <= 0.04
     # The first tries are the observed seconds, as they came: no noise, no scaling.
     first = mine["first_tries"].to_numpy()
     assert np.array_equal(first, 4 * counts.reshape(-1, plan.interval_s).sum(axis=1))

@@ -731,11 +731,11 @@ def fluid_outcomes(rates, w_s, n, iv, service, slo, client, limits_i, *, delays=
 
 
 def _simulated(fc, name, w_s, n, iv, service, slo, client, limits_i, attack, reps, seed):
-    from capplan.planning.validate import judge_intervals, simulate_join_path
+    from capplan.planning.validate import judge_intervals, per_second_buffer, simulate_join_path
 
     if isinstance(reps, bool) or int(reps) != reps or reps < 1:
         raise ValueError(f"replications must be a whole number >= 1; got {reps!r}")
-    buffer = None if limits_i.min() < 0 else int(limits_i.max())
+    buffer = per_second_buffer(limits_i, iv)
     warm = int(max(1, math.ceil(10 * service.mean_s / iv))) * iv
     frames = []
     ss = np.random.SeedSequence(seed if not isinstance(seed, np.random.Generator) else None)

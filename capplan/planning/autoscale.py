@@ -48,7 +48,7 @@ from capplan.planning.provision import (
     provision,
     utc_timestamp,
 )
-from capplan.planning.validate import judge_intervals, simulate_join_path
+from capplan.planning.validate import judge_intervals, per_second_buffer, simulate_join_path
 
 __all__ = [
     "AutoscalerPolicy",
@@ -223,16 +223,16 @@ def join_path_outcome(plan, workers_per_s, seed) -> tuple[pd.DataFrame, pd.Serie
         ``meets_slo``; and the window as one interval (``miss_share``, ``refused_share``...).
     """
     fc, iv = plan.forecast, plan.interval_s
-    frame = plan.to_frame()
-    limits = frame["queue_limit"].to_numpy()
     workers = np.asarray(workers_per_s, dtype=np.int64)
+    # The queue limit follows the workers there are, second by second.
+    limits = plan.queue.limits(workers, plan.service.mean_s, plan.client.timeout_s)
     a, b = np.random.SeedSequence(seed).spawn(2)
     per_s, _ = simulate_join_path(
         fc.point,
         workers,
         service=plan.service,
         client=plan.client,
-        buffer=None if limits[0] < 0 else int(limits.max()),
+        buffer=per_second_buffer(limits, 1),
         alpha_per_second=fc.alpha_per_second,
         cluster_per_second=fc.cluster_per_second,
         warmup_s=int(max(1, math.ceil(10 * plan.service.mean_s / iv))) * iv,
@@ -243,7 +243,7 @@ def join_path_outcome(plan, workers_per_s, seed) -> tuple[pd.DataFrame, pd.Serie
     slo = plan.slo
     out = judge_intervals([per_s], iv, slo, plan.window[0], drop)
     out["workers_min"] = workers.reshape(-1, iv).min(axis=1)
-    out["plan_workers"] = frame["workers"].to_numpy()
+    out["plan_workers"] = plan.frame["workers"].to_numpy()
     out["meets_slo"] = ~(out["miss_share"] > slo.miss_limit) & ~(
         out["refused_share"] > slo.max_refused
     )

@@ -278,7 +278,7 @@ def iterative_staffing(
     """
     import pandas as pd
 
-    from capplan.planning.validate import simulate_join_path
+    from capplan.planning.validate import per_second_buffer, simulate_join_path
 
     start = np.asarray(start_servers, dtype=np.int64)
     c = start + np.ceil(5 * np.sqrt(np.maximum(start, 1))).astype(np.int64) + 5
@@ -289,7 +289,7 @@ def iterative_staffing(
     previous = None
     for it in range(max_iter):
         limits = queue.limits(c, service.mean_s, client.timeout_s)
-        buffer = None if limits[0] < 0 else int(limits.max())
+        buffer = per_second_buffer(limits, interval_steps)
         occ, arrivals, immediate, admitted = [], 0.0, 0.0, 0.0
         first = 0.0
         for child in children:

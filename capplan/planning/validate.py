@@ -42,7 +42,16 @@ from capplan.models.noise import mixing_alpha
 from capplan.scale.sweep import THREADS, run_jobs
 from capplan.simulation import Deterministic, simulate
 
-__all__ = ["PlanValidation", "simulate_join_path"]
+__all__ = ["PlanValidation", "per_second_buffer", "simulate_join_path"]
+
+
+def per_second_buffer(limits, interval_s: int):
+    """The simulator's buffer for queue limits per planning interval: one limit per
+    second (int64), or None when the queue is unlimited (limits of -1)."""
+    limits = np.asarray(limits, dtype=np.int64)
+    if limits.size == 0 or limits.min() < 0:
+        return None
+    return np.repeat(limits, interval_s)
 
 
 def simulate_join_path(
@@ -72,15 +81,16 @@ def simulate_join_path(
     service : JoinService
     client : ClientPolicy
         Timeout (s), retry policy and what a timed-out request becomes.
-    buffer : int or None
-        Most requests waiting (None or < 0: unlimited).
+    buffer : int, array-like of int or None
+        Most requests waiting: one limit, or one per second (see
+        :func:`per_second_buffer`); None or < 0: unlimited.
     alpha_per_second, cluster_per_second : float, default 0.0
         Over-dispersion of the rates: each second's rate ``m`` times a Gamma(1/a, a)
         draw, ``a = alpha + cluster / m`` (:mod:`capplan.models.noise`). Not with
         ``arrival_counts`` (observed counts carry their own noise).
     attack_rps : float, default 0.0
-        Attack requests per second, Poisson, added to the first tries (as counts when
-        ``arrival_counts`` is given).
+        Attack requests per second, Poisson, added to the first tries; they never retry
+        (``simulate``'s ``attack_rate``).
     warmup_s : int, default 0
         Seconds of the first second's conditions (its rate, or its count) simulated
         before and left out, so that the run starts near steady state.
@@ -92,6 +102,12 @@ def simulate_join_path(
     """
     rng = np.random.default_rng(noise_seed)
     workers = np.asarray(workers_per_s, dtype=np.int64)
+    if buffer is not None and np.ndim(buffer) == 0:
+        buffer = None if buffer < 0 else int(buffer)
+    elif buffer is not None:
+        buffer = np.asarray(buffer, dtype=np.int64)
+        if warmup_s:
+            buffer = np.concatenate([np.full(warmup_s, buffer[0]), buffer])
     if arrival_counts is not None:
         if rates is not None:
             raise ValueError("give rates or arrival_counts, not both")
@@ -104,8 +120,6 @@ def simulate_join_path(
         if warmup_s:
             counts = np.concatenate([np.full(warmup_s, counts[0]), counts])
             workers = np.concatenate([np.full(warmup_s, workers[0]), workers])
-        if attack_rps > 0:
-            counts = counts + rng.poisson(attack_rps, counts.size)
         arrivals = dict(arrival_counts=counts)
     else:
         rates = np.asarray(rates, dtype=float)
@@ -116,14 +130,15 @@ def simulate_join_path(
         if np.any(mixing > 0):
             k = 1.0 / np.where(mixing > 0, mixing, 1.0)
             rates = rates * np.where(mixing > 0, rng.gamma(k, 1.0 / k), 1.0)
-        arrivals = dict(arrival_rate=rates + attack_rps)
+        arrivals = dict(arrival_rate=rates)
     timeout = None if client.timeout_s is None else Deterministic(client.timeout_s)
     result = simulate(
         **arrivals,
         service_time=service.distribution(),
         servers=np.maximum(workers, 0),
         interval=1.0,
-        buffer=None if buffer is None or buffer < 0 else int(buffer),
+        buffer=buffer,
+        attack_rate=attack_rps,
         timeout=timeout,
         on_timeout=client.on_timeout,
         retry=client.retry,
@@ -257,7 +272,8 @@ class PlanValidation:
     slo : SLO
     label : str
     settings : dict
-        Seed, replications, attack rate (1/s), noise, buffer, warm-up (s).
+        Seed, replications, attack rate (1/s), noise, buffer (the largest queue limit;
+        each second has its interval's), warm-up (s).
     """
 
     def __init__(self, frame: pd.DataFrame, slo, label: str, settings: dict, replays=None):
@@ -574,7 +590,7 @@ def _judge(g, name, source, w, limits, slo, concurrent, capacity):
     return g.reset_index()
 
 
-def _runs(names, replays, fc, per_s, iv, replications, seed, noise, common):
+def _runs(names, replays, fc, per_s, buffer, iv, replications, seed, noise, common):
     """Every run of a validation as a job for :func:`_run_path`, and whose it is:
     ``(scenario or replay name, replication, stretch)``.
 
@@ -596,6 +612,7 @@ def _runs(names, replays, fc, per_s, iv, replications, seed, noise, common):
                 dict(
                     rates=fc.scenarios[name],
                     workers_per_s=per_s,
+                    buffer=buffer,
                     alpha_per_second=fc.alpha_per_second if noise else 0.0,
                     cluster_per_second=fc.cluster_per_second if noise else 0.0,
                     seed=np.random.default_rng(a),
@@ -617,6 +634,7 @@ def _runs(names, replays, fc, per_s, iv, replications, seed, noise, common):
                     dict(
                         rates=None,
                         workers_per_s=per_s[cut],
+                        buffer=None if buffer is None else buffer[cut],
                         arrival_counts=_stochastic_round(r.counts[cut] * r.factor, rounding),
                         seed=np.random.default_rng(sim_seeds[k]),
                         noise_seed=np.random.default_rng(noise_seeds[k]),
@@ -696,13 +714,11 @@ def validate_plan(
     capacity = s_srv * plan.streams_per_server
     per_s = np.repeat(w, iv)
     limits = plan.queue.limits(w, plan.service.mean_s, client.timeout_s)
-    buffer = None if limits[0] < 0 else int(limits.max())
+    buffer = per_second_buffer(limits, iv)
     warm = int(max(1, math.ceil(10 * plan.service.mean_s / iv))) * iv
     drop = client.on_timeout == "drop"
-    common = dict(
-        service=plan.service, client=client, buffer=buffer, attack_rps=attack, warmup_s=warm
-    )
-    jobs, whose = _runs(names, replays, fc, per_s, iv, replications, seed, noise, common)
+    common = dict(service=plan.service, client=client, attack_rps=attack, warmup_s=warm)
+    jobs, whose = _runs(names, replays, fc, per_s, buffer, iv, replications, seed, noise, common)
     cost = [_run_cost(job, attack) for job in jobs]
     for job in jobs:
         job.update(interval_s=iv, slo=plan.slo)
@@ -770,7 +786,7 @@ def validate_plan(
         replications=replications,
         attack_rps=attack,
         noise=noise,
-        buffer=buffer,
+        buffer=None if buffer is None else int(buffer.max()),  # the largest, at the peak
         warmup_s=warm,
     )
     return PlanValidation(

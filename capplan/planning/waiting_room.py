@@ -74,7 +74,7 @@ from capplan._text import table_text
 from capplan.models.noise import mixing_alpha
 from capplan.planning import methods as _methods
 from capplan.planning.forecast import JoinForecast
-from capplan.planning.validate import simulate_join_path
+from capplan.planning.validate import per_second_buffer, simulate_join_path
 from capplan.queueing import mmck
 from capplan.simulation import Deterministic, Distribution, Exponential, NoRetry, simulate
 
@@ -466,7 +466,7 @@ def waiting_room(
     )
 
     limits = plan.queue.limits(workers, tau, client.timeout_s)
-    buffer = None if limits[0] < 0 else int(limits.max())
+    buffer = per_second_buffer(limits, piv)
     w_s = np.repeat(workers, piv)
     slots_s = np.repeat(slots, piv)
     room_service = Deterministic(rate_window_s) if mode == "admit_rate" else service.distribution()
@@ -508,7 +508,7 @@ def waiting_room(
                 arrival_counts=room.to_frame()["started"].to_numpy(),
                 service=service,
                 client=client,
-                buffer=buffer,
+                buffer=None if buffer is None else pad(buffer),
                 seed=np.random.default_rng(c),
             )
             path = path.iloc[warm:]
@@ -676,7 +676,7 @@ def waiting_room(
         warmup_s=warm,
         noise=noise,
         seed=seed,
-        buffer=buffer,
+        buffer=None if buffer is None else int(buffer.max()),  # the largest, at the peak
         client_timeout_s=client.timeout_s,
     )
     return WaitingRoomResult(frame, pd.DataFrame(totals), admission, settings, notes, plan.slo)
