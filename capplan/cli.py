@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
 import capplan
+from capplan._files import staged
 from capplan._progress import progress_bar
 from capplan.converters import CONVERTERS
 from capplan.planning import METHODS
@@ -61,14 +65,24 @@ def main(argv: list[str] | None = None) -> int:
 
         return main_aggregate(argv[1:])
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a refusal already printed
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
 
     def show_warning(message, category, *_args, **_kwargs):
         # A doubt about a fit is worth a line, not a source listing.
-        print(f"capplan {args.command}: warning: {category.__name__}: {message}", file=sys.stderr)
+        print(
+            f"capplan {args.command}: warning: {category.__name__}: {_one_line(message)}",
+            file=sys.stderr,
+        )
+
+    def refuse(message) -> int:
+        print(f"capplan {args.command}: error: {_one_line(message)}", file=sys.stderr)
+        return 2
 
     try:
         with warnings.catch_warnings():
@@ -76,13 +90,237 @@ def main(argv: list[str] | None = None) -> int:
             return args.run(args)
     except (ValueError, KeyError, FileNotFoundError) as error:
         # Bad input is the user's to fix: one clear line, no traceback.
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"capplan {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        return refuse(error.args[0] if isinstance(error, KeyError) and error.args else error)
+    except BrokenPipeError:  # `capplan describe | head`: the reader has gone, not an error
+        sys.stdout = open(os.devnull, "w")  # Python flushes it at exit, into nothing
+        return 0
+    except OSError as error:
+        # A path the user gave that cannot be read or written (a folder for a file, no
+        # permission, a full disk): theirs to fix too; what is written stays as it was.
+        if error.filename is not None and error.strerror:
+            return refuse(f"{error.filename}: {error.strerror}")
+        return refuse(error)
+    except KeyboardInterrupt:
+        print(f"capplan {args.command}: interrupted; nothing half-written left", file=sys.stderr)
+        return 130
+
+
+def _one_line(message) -> str:
+    """A message on one line: its lines joined, so that a refusal is one line of stderr."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return "; ".join(lines) if lines else repr(message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Refusals of the command line in one line, as every other refusal is."""
+
+    def error(self, message):
+        # "argument -o/--output: must be ..." reads "--output must be ..."
+        named = re.fullmatch(r"argument (\S+): (.*)", message, flags=re.DOTALL)
+        if named:
+            name = max(named.group(1).split("/"), key=len)
+            rest = named.group(2)
+            message = f"{name} {rest}" if rest.startswith("must ") else f"{name}: {rest}"
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+# -- argument types: each refuses what the command could not use, before any work -----------
+
+# Seconds that become time stamps must stay far from pandas' 292 years of nanoseconds.
+MAX_SECONDS = 1e9
+MAX_RATE = 1e9  # per second: ten thousand times the headline's joins
+MAX_COUNT = 10**9
+MAX_SERVERS = 10_000_000  # the queueing formulas' proven range
+MAX_FIRST_TRIES = 10**8  # one simulation's expected first tries (about a minute)
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
+    return value
+
+
+def _real(name: str, low: float, high: float, *, above: bool = False, below: bool = False):
+    """A type: a finite number in [low, high] (open at low if `above`, at high if `below`)."""
+
+    def convert(text: str) -> float:
+        value = _number(text)
+        if value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(
+                f"must be {'>' if above else '>='} {low:g}; got {text!r}"
+            )
+        if value > high or (below and value == high):
+            raise argparse.ArgumentTypeError(
+                f"must be {'<' if below else 'at most'} {high:g}; got {text!r}"
+            )
+        return value
+
+    convert.__name__ = name
+    return convert
+
+
+def _whole(name: str, low: int, high: int):
+    """A type: a whole number in [low, high] (``1e3`` and ``5.0`` read as whole numbers)."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            number = _number(text)
+            if not number.is_integer():
+                raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
+            value = int(number)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low:,}; got {text!r}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}; got {text!r}")
+        return value
+
+    convert.__name__ = name
+    return convert
+
+
+positive_seconds = _real("positive_seconds", 0.0, MAX_SECONDS, above=True)
+non_negative_seconds = _real("non_negative_seconds", 0.0, MAX_SECONDS)
+positive_rate = _real("positive_rate", 0.0, MAX_RATE, above=True)
+non_negative_rate = _real("non_negative_rate", 0.0, MAX_RATE)
+probability = _real("probability", 0.0, 1.0, above=True, below=True)  # (0, 1)
+share = _real("share", 0.0, 1.0, below=True)  # [0, 1)
+refused_share = _real("refused_share", 0.0, 1.0, above=True)  # (0, 1]
+scv = _real("scv", 0.0, 1e4)
+positive_amount = _real("positive_amount", 0.0, 1e15, above=True)
+servers = _whole("servers", 1, MAX_SERVERS)
+workers = _whole("workers", 0, MAX_SERVERS)
+count = _whole("count", 0, MAX_COUNT)
+seed = _whole("seed", 0, 2**128 - 1)
+
+
+def _either(suffixes: tuple[str, ...]) -> str:
+    return (
+        " or ".join(suffixes)
+        if len(suffixes) < 3
+        else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+    )
+
+
+def _suffix(path: Path) -> str:
+    return "".join(path.suffixes[-2:]).lower()
+
+
+def _input_file(name: str, suffixes: tuple[str, ...]):
+    """A type: a readable file whose name ends in one of `suffixes`."""
+
+    def convert(text: str) -> str:
+        path = Path(text)
+        if not _suffix(path).endswith(suffixes):
+            raise argparse.ArgumentTypeError(
+                f"{text}: give a {_either(suffixes)} file; got {path.suffix or 'no suffix'}"
+            )
+        _readable(path, text)
+        return text
+
+    convert.__name__ = name
+    return convert
+
+
+def _readable(path: Path, text: str) -> None:
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a directory; give a file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot be read (permission denied)")
+
+
+def _existing_directory(text: str) -> str:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such directory")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot be read (permission denied)")
+    return text
+
+
+def _writable(path: Path, text: str, *, directory: bool = False) -> None:
+    """Refuse a path that cannot be written: a folder for a file (or the reverse), a file
+    among its parents, a parent that cannot be written in."""
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"not a path: {text!r}")
+    if path.is_dir() and not directory:
+        raise argparse.ArgumentTypeError(f"{text}: is a directory; give a file")
+    if path.exists() and not path.is_dir() and directory:
+        raise argparse.ArgumentTypeError(f"{text}: is a file; give a directory")
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot write in {parent} (permission denied)")
+
+
+def _output_file(name: str, suffixes: tuple[str, ...]):
+    """A type: a file to write, whose name ends in one of `suffixes`."""
+
+    def convert(text: str) -> str:
+        path = Path(text)
+        if not _suffix(path).endswith(suffixes) or path.name.startswith(suffixes):
+            raise argparse.ArgumentTypeError(
+                f"{text}: give a {_either(suffixes)} file name; got {path.suffix or 'no suffix'}"
+            )
+        _writable(path, text)
+        return text
+
+    convert.__name__ = name
+    return convert
+
+
+def _output_directory(text: str) -> str:
+    _writable(Path(text), text, directory=True)
+    return text
+
+
+def _plan_output(text: str) -> str:
+    """OUT of `capplan plan`: OUT/ (a directory) and OUT.json, OUT.ladder.json, ..."""
+    path = Path(text)
+    if path.name in ("", ".", ".."):
+        raise argparse.ArgumentTypeError(f"{text}: give a name, e.g. reports/plan")
+    _writable(path, text, directory=True)
+    for end in PLAN_FILES:
+        _writable(path.with_name(path.name + end), text + end)
+    return text
+
+
+def _zone(text: str) -> str:
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(text)
+    except Exception:  # pytz's, zoneinfo's, dateutil's errors: all mean no such zone
+        raise argparse.ArgumentTypeError(
+            f"unknown time zone {text!r}; e.g. UTC, Europe/Paris, America/New_York"
+        ) from None
+    return text
+
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+HISTORY_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+history_table = _input_file("history_table", HISTORY_SUFFIXES)
+table_file = _input_file("table_file", TABLE_SUFFIXES)
+csv_output = _output_file("csv_output", CSV_SUFFIXES)
+html_output = _output_file("html_output", (".html", ".htm"))
+PLAN_FILES = (".json", ".ladder.json", ".aws-scheduled-actions.json")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="capplan", description=capplan.__doc__.splitlines()[0])
+    parser = _Parser(prog="capplan", description=capplan.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"capplan {capplan.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -93,7 +331,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_history_arguments(describe)
     describe.add_argument(
-        "--interval", type=float, metavar="SECONDS", help="resample to this interval first, e.g. 60"
+        "--interval",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="resample to this interval first, e.g. 60",
     )
     describe.set_defaults(run=_describe)
 
@@ -116,7 +357,9 @@ def _parser() -> argparse.ArgumentParser:
         default="lobby",
         help="lobby ramp + flood (default), or plateau + late surge (match traffic)",
     )
-    fit.add_argument("-o", "--output", help="write data, fit and bands per interval (.csv)")
+    fit.add_argument(
+        "-o", "--output", type=csv_output, help="write data, fit and bands per interval (.csv)"
+    )
     fit.set_defaults(run=_fit)
 
     simulate = commands.add_parser(
@@ -125,20 +368,24 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulate an FCFS multi-server queue with timeouts and retries and print "
         "its service level; -o writes the per-interval table.",
     )
-    simulate.add_argument("--arrival-rate", type=float, required=True, metavar="PER_S")
-    simulate.add_argument("--service-time", type=float, required=True, metavar="SECONDS")
-    simulate.add_argument("--servers", type=int, required=True)
-    simulate.add_argument("--duration", type=float, default=600.0, metavar="SECONDS")
-    simulate.add_argument("--buffer", type=int, help="waiting room (default: unlimited)")
-    simulate.add_argument("--timeout", type=float, metavar="SECONDS", help="client timeout")
+    simulate.add_argument("--arrival-rate", type=non_negative_rate, required=True, metavar="PER_S")
+    simulate.add_argument("--service-time", type=positive_seconds, required=True, metavar="SECONDS")
+    simulate.add_argument("--servers", type=servers, required=True)
+    simulate.add_argument("--duration", type=positive_seconds, default=600.0, metavar="SECONDS")
+    simulate.add_argument("--buffer", type=count, help="waiting room (default: unlimited)")
+    simulate.add_argument(
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="client timeout"
+    )
     simulate.add_argument(
         "--retry",
         choices=["none", "immediate", "backoff"],
         default="none",
         help="what clients do after a refusal or a timeout",
     )
-    simulate.add_argument("--seed", type=int, default=1)
-    simulate.add_argument("-o", "--output", help="write the per-interval table (.csv)")
+    simulate.add_argument("--seed", type=seed, default=1)
+    simulate.add_argument(
+        "-o", "--output", type=csv_output, help="write the per-interval table (.csv)"
+    )
     simulate.set_defaults(run=_simulate)
 
     plan = commands.add_parser(
@@ -153,6 +400,7 @@ def _parser() -> argparse.ArgumentParser:
     signals = plan.add_mutually_exclusive_group()
     signals.add_argument(
         "--signals",
+        type=table_file,
         metavar="FILE",
         help="the event's audience signals: a one-row table (.csv or .parquet)",
     )
@@ -163,22 +411,34 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="one audience signal, e.g. --signal followers 3e8 (repeat for each)",
     )
-    plan.add_argument("--level", type=float, default=0.9, help="forecast level (default 0.9)")
+    plan.add_argument("--level", type=probability, default=0.9, help="forecast level (default 0.9)")
     slo = plan.add_argument_group("service level")
-    slo.add_argument("--wait-s", type=float, default=2.0, help="joins wait under this (s)")
-    slo.add_argument("--wait-fraction", type=float, default=0.99, help="...this share of them")
-    slo.add_argument("--max-refused", type=float, default=0.001, help="share refused at most")
-    service = plan.add_argument_group("the service")
-    service.add_argument("--join-work-s", type=float, default=0.05, help="work per join (s)")
-    service.add_argument("--join-work-scv", type=float, default=2.0, help="its SCV")
-    service.add_argument("--streams-per-server", type=float, default=20_000)
-    service.add_argument("--timeout-s", type=float, default=10.0, help="client timeout (s)")
-    margins = plan.add_argument_group("margins")
-    margins.add_argument("--attack-rps", type=float, default=5_000.0, help="attack (1/s)")
-    margins.add_argument(
-        "--zone-loss", type=float, default=1 / 3, help="capacity share lost at once"
+    slo.add_argument(
+        "--wait-s", type=non_negative_seconds, default=2.0, help="joins wait under this (s)"
     )
-    margins.add_argument("--spare", type=int, default=2, help="N+k spare workers and servers")
+    slo.add_argument(
+        "--wait-fraction", type=probability, default=0.99, help="...this share of them"
+    )
+    slo.add_argument(
+        "--max-refused", type=refused_share, default=0.001, help="share refused at most"
+    )
+    service = plan.add_argument_group("the service")
+    service.add_argument(
+        "--join-work-s", type=positive_seconds, default=0.05, help="work per join (s)"
+    )
+    service.add_argument("--join-work-scv", type=scv, default=2.0, help="its SCV")
+    service.add_argument("--streams-per-server", type=positive_amount, default=20_000)
+    service.add_argument(
+        "--timeout-s", type=positive_seconds, default=10.0, help="client timeout (s)"
+    )
+    margins = plan.add_argument_group("margins")
+    margins.add_argument(
+        "--attack-rps", type=non_negative_rate, default=5_000.0, help="attack (1/s)"
+    )
+    margins.add_argument(
+        "--zone-loss", type=share, default=1 / 3, help="capacity share lost at once"
+    )
+    margins.add_argument("--spare", type=workers, default=2, help="N+k spare workers and servers")
     plan.add_argument("--method", choices=METHODS, default="mol")
     plan.add_argument(
         "--validate",
@@ -186,7 +446,7 @@ def _parser() -> argparse.ArgumentParser:
         help="check the plan by simulating it: the forecast's curves and the analogue's "
         "real seconds scaled to the forecast (slower)",
     )
-    plan.add_argument("--seed", type=int, default=1, help="randomness of the validation")
+    plan.add_argument("--seed", type=seed, default=1, help="randomness of the validation")
     ladder = plan.add_argument_group("provisioning")
     ladder.add_argument(
         "--scheduled-start",
@@ -197,6 +457,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ladder.add_argument(
         "--fleets",
+        type=table_file,
         metavar="FILE",
         help="instance kinds, one row each (.csv or .parquet) with the columns of "
         "capplan.Fleet: name, resource (workers or stream_servers), units_per_instance, "
@@ -207,6 +468,7 @@ def _parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         default="reports/plan",
+        type=_plan_output,
         metavar="OUT",
         help="write OUT.json, the CSV tables in OUT/ and the pre-warm ladder "
         "(OUT/ladder.csv, OUT.ladder.json, OUT.aws-scheduled-actions.json; default "
@@ -227,7 +489,9 @@ def _parser() -> argparse.ArgumentParser:
         "headline event of notebook 03, the join path's service as `capplan plan`'s).",
     )
     assess.add_argument(
-        "--plan", metavar="FILE", help="a saved plan (.json, or a directory of CSV tables)"
+        "--plan",
+        metavar="FILE",
+        help="a saved plan (.json, or a directory of CSV tables)",
     )
     _add_history_arguments(assess)
     assess.add_argument(
@@ -237,24 +501,29 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="one audience signal, without --plan (default: the headline event)",
     )
-    assess.add_argument("--level", type=float, default=0.9, help="forecast level (no --plan)")
+    assess.add_argument("--level", type=probability, default=0.9, help="forecast level (no --plan)")
     capacity = assess.add_argument_group("the capacity already there")
-    capacity.add_argument("--tested-concurrency", type=float, metavar="STREAMS", help="e.g. 8e6")
-    capacity.add_argument("--workers", type=int, help="join-path workers (every minute)")
-    capacity.add_argument("--stream-servers", type=int, help="stream servers (every minute)")
     capacity.add_argument(
-        "--streams-per-server", type=float, help="default: the plan's, else 20,000"
+        "--tested-concurrency", type=positive_amount, metavar="STREAMS", help="e.g. 8e6"
+    )
+    capacity.add_argument("--workers", type=workers, help="join-path workers (every minute)")
+    capacity.add_argument("--stream-servers", type=workers, help="stream servers (every minute)")
+    capacity.add_argument(
+        "--streams-per-server", type=positive_amount, help="default: the plan's, else 20,000"
     )
     capacity.add_argument(
-        "--attack-rps", type=float, default=0.0, help="requests/s added to the join path"
+        "--attack-rps",
+        type=non_negative_rate,
+        default=0.0,
+        help="requests/s added to the join path",
     )
     assess.add_argument(
         "--simulate",
         action="store_true",
         help="count refused and delayed joins by simulation, not the fluid approximation",
     )
-    assess.add_argument("--seed", type=int, default=1, help="randomness of --simulate")
-    assess.add_argument("-o", "--output", help="write the per-minute table (.csv)")
+    assess.add_argument("--seed", type=seed, default=1, help="randomness of --simulate")
+    assess.add_argument("-o", "--output", type=csv_output, help="write the per-minute table (.csv)")
     assess.set_defaults(run=_assess)
 
     loadtest = commands.add_parser(
@@ -267,7 +536,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     loadtest.add_argument("plan", help="a saved plan (.json, or a directory of CSV tables)")
     loadtest.add_argument(
-        "-o", "--output", required=True, metavar="DIR", help="the directory to write into"
+        "-o",
+        "--output",
+        required=True,
+        type=_output_directory,
+        metavar="DIR",
+        help="the directory to write into",
     )
     loadtest.add_argument(
         "--curve", choices=["point", "upper"], default="point", help="forecast curve (point)"
@@ -314,7 +588,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="a notebook parameter (a Python literal, or text)",
     )
-    report.add_argument("-o", "--output", help="the HTML file to write")
+    report.add_argument("-o", "--output", type=html_output, help="the HTML file to write")
     code = report.add_mutually_exclusive_group()
     code.add_argument(
         "--with-code", action="store_true", help="show the code cells: the full analysis"
@@ -351,8 +625,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Write events.parquet and series.parquet converted from a real trace.",
     )
     convert.add_argument("trace", choices=sorted(CONVERTERS))
-    convert.add_argument("source", help="folder of the original trace")
-    convert.add_argument("destination", help="folder to write the tables into")
+    convert.add_argument("source", type=_existing_directory, help="folder of the original trace")
+    convert.add_argument(
+        "destination", type=_output_directory, help="folder to write the tables into"
+    )
     convert.set_defaults(run=_convert)
     return parser
 
@@ -365,8 +641,12 @@ def _add_history_arguments(parser) -> None:
         default="sample",
         help="a shipped history (default: sample)",
     )
-    source.add_argument("--events", help="events table, .csv or .parquet (with --series)")
-    parser.add_argument("--series", help="series table, .csv or .parquet (with --events)")
+    source.add_argument(
+        "--events", type=history_table, help="events table, .csv or .parquet (with --series)"
+    )
+    parser.add_argument(
+        "--series", type=history_table, help="series table, .csv or .parquet (with --events)"
+    )
     parser.add_argument(
         "--repair",
         action="store_true",
@@ -374,6 +654,7 @@ def _add_history_arguments(parser) -> None:
     )
     parser.add_argument(
         "--naive-timezone",
+        type=_zone,
         metavar="ZONE",
         help="zone of timestamps written without an offset, e.g. UTC",
     )
@@ -395,7 +676,7 @@ def _history(args) -> capplan.History:
 
 def _describe(args) -> int:
     history = _history(args)
-    if args.interval:
+    if args.interval is not None:
         history = history.resample(args.interval)
     print(history)
     with pd.option_context(
@@ -428,12 +709,19 @@ def _fit(args) -> int:
     print(curve)
     print(curve.peak())
     if args.output:
-        curve.to_frame().to_csv(args.output)
+        _write_csv(args.output, curve.to_frame())
         print(f"wrote {args.output}")
     return 0
 
 
 def _simulate(args) -> int:
+    first_tries = args.arrival_rate * args.duration
+    if first_tries > MAX_FIRST_TRIES:
+        raise ValueError(
+            f"--arrival-rate {args.arrival_rate:g} for --duration {args.duration:g} s is "
+            f"{first_tries:.3g} first tries; one run simulates at most {MAX_FIRST_TRIES:.0e}: "
+            "shorten --duration (a steady state shows in minutes)"
+        )
     retry = {
         "none": capplan.NoRetry(),
         "immediate": capplan.ImmediateRetry(),
@@ -451,7 +739,7 @@ def _simulate(args) -> int:
     )
     print(run)
     if args.output:
-        run.to_frame().to_csv(args.output)
+        _write_csv(args.output, run.to_frame())
         print(f"wrote {args.output}")
     return 0
 
@@ -501,23 +789,9 @@ def _plan(args) -> int:
         validation = plan.validate(seed=args.seed)
         steps.update()
     ladder = capplan.provision(plan, fleets, scheduled_start=start)
-    steps.set_postfix_str("write")
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [plan.save(out.with_name(out.name + ".json")), plan.save(out, format="csv")]
-    written += [
-        ladder.to_csv(out / "ladder.csv"),
-        ladder.to_json(out.with_name(out.name + ".ladder.json")),
-        _write_json(
-            out.with_name(out.name + ".aws-scheduled-actions.json"),
-            {
-                "ScheduledUpdateGroupActions": ladder.aws_scheduled_actions(
-                    {f.name: f"{f.name}-asg" for f in ladder.fleets}
-                )
-            },
-        ),
-    ]
     risk = capplan.assess(plan, capplan.Capacity.of_plan(plan))
+    steps.set_postfix_str("write")
+    written = _write_plan(Path(args.output), plan, ladder)
     steps.update()
     steps.close()
     print(capplan.briefing(plan, forecast=event, ladder=ladder, risk=risk))
@@ -550,7 +824,7 @@ def _assess(args) -> int:
     if args.plan:
         if args.signal:
             raise ValueError("--signal applies without --plan (a plan has its forecast)")
-        source = capplan.load_plan(args.plan)
+        source = _load_plan(args.plan)
         capacity = Capacity.of_plan(source, **given)
         options = {}
     else:
@@ -584,7 +858,7 @@ def _assess(args) -> int:
     )
     print(result)
     if args.output:
-        result.to_frame().to_csv(args.output, index=False)
+        _write_csv(args.output, result.to_frame(), index=False)
         print(f"wrote {args.output}")
     return 0
 
@@ -592,12 +866,7 @@ def _assess(args) -> int:
 def _loadtest(args) -> int:
     from capplan.loadtest import write_loadtest
 
-    try:
-        plan = capplan.load_plan(args.plan)
-    except (ValueError, AttributeError, TypeError) as error:  # not JSON, or not a plan's
-        if str(args.plan) in str(error):
-            raise
-        raise ValueError(f"{args.plan} is not a capplan plan ({error})") from None
+    plan = _load_plan(args.plan)
     written = write_loadtest(
         plan,
         args.output,
@@ -623,10 +892,11 @@ def _fleets(path: str | None) -> list:
     fleets = []
     for i, row in enumerate(table.to_dict("records")):
         given = {k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
-        for name in ("max_added_per_min", "min_instances"):
-            if name in given and float(given[name]).is_integer():
-                given[name] = int(given[name])
         try:
+            for name in ("max_added_per_min", "min_instances"):
+                value = given.get(name)
+                if isinstance(value, float) and value.is_integer():
+                    given[name] = int(value)
             fleets.append(capplan.Fleet(**given))
         except TypeError as error:
             raise ValueError(f"{path}, row {i + 1}: {error}; columns are Fleet's fields") from error
@@ -635,19 +905,85 @@ def _fleets(path: str | None) -> list:
     return fleets
 
 
-def _write_json(path: Path, value) -> Path:
-    path.write_text(json.dumps(value, indent=2) + "\n")
+def _write_plan(out: Path, plan, ladder) -> list[Path]:
+    """OUT.json, the CSV tables in OUT/ with the ladder, OUT.ladder.json and the AWS
+    scheduled actions, renamed into place together once all of them are written."""
+    paths = [out.with_name(out.name + end) for end in PLAN_FILES]
+    actions = {
+        "ScheduledUpdateGroupActions": ladder.aws_scheduled_actions(
+            {f.name: f"{f.name}-asg" for f in ladder.fleets}
+        )
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-") as folder:
+        tables = Path(folder) / "tables"
+        plan.save(tables, format="csv")
+        ladder.to_csv(tables / "ladder.csv")
+        names = sorted(p.name for p in tables.iterdir() if p.is_file())
+        with staged(*paths, *(out / name for name in names)) as temporaries:
+            plan.save(temporaries[0], format="json")
+            ladder.to_json(temporaries[1])
+            _dump_json(temporaries[2], actions)
+            out.mkdir(exist_ok=True)
+            for name, temporary in zip(names, temporaries[len(paths) :], strict=True):
+                os.replace(tables / name, temporary)
+    if "observed.csv" not in names:
+        (out / "observed.csv").unlink(missing_ok=True)  # an earlier plan's, not this one's
+    return [paths[0], out, out / "ladder.csv", *paths[1:]]
+
+
+def _write_csv(path, frame: pd.DataFrame, **options) -> Path:
+    """`frame` as CSV at `path`, renamed into place only once it is whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with staged(path) as (temporary,):
+        frame.to_csv(temporary, **options)
     return path
+
+
+def _dump_json(path: Path, value) -> None:
+    path.write_text(json.dumps(value, indent=2) + "\n")
+
+
+def _write_json(path: Path, value) -> Path:
+    with staged(path) as (temporary,):
+        _dump_json(temporary, value)
+    return path
+
+
+def _load_plan(path: str):
+    """A saved plan, or a ValueError naming the file (a plan that is not one: another
+    JSON document, a table with other columns)."""
+    where = Path(path)
+    if not where.exists():
+        raise FileNotFoundError(f"no saved plan at {path}")
+    if not where.is_dir() and where.suffix.lower() != ".json":
+        raise ValueError(f"{path}: give a saved plan, a .json file or a directory of CSV tables")
+    try:
+        return capplan.load_plan(path)
+    except OSError:
+        raise
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as error:
+        # What a file that is not a plan's makes the reader fail with.
+        if str(path) in str(error):
+            raise ValueError(_one_line(error)) from None
+        raise ValueError(f"{path} is not a capplan plan ({_one_line(error)})") from None
 
 
 def _read_table(path: str) -> pd.DataFrame:
     """A CSV or Parquet table, by its suffix."""
     suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise ValueError(f"{path}: give a .csv or .parquet table")
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path)
         return pd.read_parquet(path)
-    raise ValueError(f"{path}: give a .csv or .parquet table")
+    except OSError:
+        raise
+    except Exception as error:  # pandas' and pyarrow's parsers: the file is not a table
+        kind = "CSV" if suffix == ".csv" else "Parquet"
+        raise ValueError(f"{path}: not a readable {kind} table ({_one_line(error)})") from None
 
 
 def _report(args) -> int:

@@ -178,7 +178,7 @@ def test_plan_signals_from_a_file_or_arguments_give_the_same_plan(tmp_path):
     "rows, name, message",
     [
         (2, "two.csv", "one event (one row); it has 2"),
-        (1, "one.xlsx", "give a .csv or .parquet table"),
+        (1, "one.xlsx", "give a .csv, .parquet or .pq file"),
         (1, "lacking.csv", "lack the column(s) ['notifications_sent']"),
     ],
 )

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from capplan.converters import _source
 from capplan.converters._parquet import write_parquet
 
 TRACES = {
@@ -60,6 +61,7 @@ LICENSE = "LICENSE_CC-BY-4.0.txt"
 DESCRIPTION = "AzureLLMInferenceDataset2023.md"
 NOTICE = "NOTICE.md"
 REQUESTS = "requests.parquet"
+COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
 NOTICE_TEXT = """\
 # Azure LLM inference trace 2023: attribution and changes
@@ -88,14 +90,30 @@ since the trace's first whole second) added; arrivals counted per second into
 
 def read_requests(source) -> pd.DataFrame:
     """Every request of both traces in `source`, in arrival order (see the module
-    docstring for the columns)."""
+    docstring for the columns).
+
+    Raises
+    ------
+    FileNotFoundError
+        A trace missing from `source`.
+    ValueError
+        A file that is not the trace described, naming the column and the row: a
+        missing column, no request, a ``TIMESTAMP`` not written ``YYYY-MM-DD
+        HH:MM:SS.fraction`` or out of order, a token count that is not a whole number
+        >= 0.
+    """
+    source = _source.source_folder(source, TRACES.values())
     parts = []
     for trace, file_name in TRACES.items():
-        raw = pd.read_csv(Path(source) / file_name)
-        timestamp = pd.to_datetime(raw["TIMESTAMP"], format="%Y-%m-%d %H:%M:%S.%f")
-        timestamp = timestamp.astype("datetime64[ns]").dt.tz_localize("UTC")
+        path = source / file_name
+        raw = _source.read_csv(path, COLUMNS, text=("TIMESTAMP",))
+        timestamp = _source.utc_times(raw, "TIMESTAMP", path, "%Y-%m-%d %H:%M:%S.%f")
+        timestamp = timestamp.astype("datetime64[ns, UTC]")
         if not timestamp.is_monotonic_increasing:
-            raise ValueError(f"{Path(source) / file_name}: TIMESTAMP is not sorted")
+            row = int(np.flatnonzero(np.diff(pd.DatetimeIndex(timestamp).asi8) < 0)[0]) + 2
+            raise ValueError(
+                f"{path}: TIMESTAMP is not sorted: row {row} comes before the row above"
+            )
         start = timestamp.iloc[0].floor("s")
         parts.append(
             pd.DataFrame(
@@ -104,8 +122,8 @@ def read_requests(source) -> pd.DataFrame:
                     "event_id": f"azure-llm2023-{trace}",
                     "timestamp": timestamp,
                     "arrival_s": (timestamp - start).dt.total_seconds(),
-                    "context_tokens": raw["ContextTokens"].to_numpy(np.int64),
-                    "generated_tokens": raw["GeneratedTokens"].to_numpy(np.int64),
+                    "context_tokens": _source.counts(raw, "ContextTokens", path),
+                    "generated_tokens": _source.counts(raw, "GeneratedTokens", path),
                 }
             )
         )
@@ -117,10 +135,15 @@ def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     `source` holds ``AzureLLMInferenceTrace_code.csv`` and
     ``AzureLLMInferenceTrace_conv.csv`` (``TIMESTAMP``, ``ContextTokens``,
-    ``GeneratedTokens``, one row per request, sorted).
+    ``GeneratedTokens``, one row per request, sorted); what is refused is
+    :func:`read_requests`'s.
     """
+    return _tables(read_requests(source))
+
+
+def _tables(every: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     events, series = [], []
-    for event_id, requests in read_requests(source).groupby("event_id", sort=True):
+    for event_id, requests in every.groupby("event_id", sort=True):
         seconds = requests["timestamp"].dt.floor("s")
         grid = pd.date_range(seconds.iloc[0], seconds.iloc[-1], freq="s", name="timestamp")
         counts = seconds.value_counts().reindex(grid, fill_value=0)
@@ -146,19 +169,24 @@ def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
 def write(source, destination) -> tuple[Path, Path, Path]:
     """Convert the traces in `source` into ``events.parquet``, ``series.parquet``
     and ``requests.parquet`` in `destination`, with the license, the upstream
-    description and the attribution notice beside them."""
-    source, destination = Path(source), Path(destination)
-    events, series = convert(source)
-    destination.mkdir(parents=True, exist_ok=True)
-    paths = (
-        destination / "events.parquet",
-        destination / "series.parquet",
-        destination / REQUESTS,
+    description and the attribution notice beside them.
+
+    Every input is checked before anything is written, and the six files are renamed
+    into place together: a failure leaves `destination` as it was.
+    """
+    source = _source.source_folder(source, [*TRACES.values(), LICENSE, DESCRIPTION])
+    destination = _source.destination_folder(destination)
+    requests = read_requests(source)
+    events, series = _tables(requests)
+    paths = _source.write_all(
+        destination,
+        {
+            "events.parquet": lambda p: write_parquet(events, p),
+            "series.parquet": lambda p: write_parquet(series, p),
+            REQUESTS: lambda p: write_parquet(requests, p),
+            LICENSE: lambda p: shutil.copyfile(source / LICENSE, p),
+            DESCRIPTION: lambda p: shutil.copyfile(source / DESCRIPTION, p),
+            NOTICE: lambda p: p.write_text(NOTICE_TEXT),
+        },
     )
-    write_parquet(events, paths[0])
-    write_parquet(series, paths[1])
-    write_parquet(read_requests(source), paths[2])
-    for name in (LICENSE, DESCRIPTION):
-        shutil.copyfile(source / name, destination / name)
-    (destination / NOTICE).write_text(NOTICE_TEXT)
-    return paths
+    return paths[0], paths[1], paths[2]

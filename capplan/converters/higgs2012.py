@@ -56,6 +56,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from capplan.converters import _source
 from capplan.converters._parquet import write_parquet
 
 CLOCK_CORRECTION = pd.Timedelta(hours=2)  # true UTC = published clock + 2 h (inferred)
@@ -104,13 +105,25 @@ Terms: for research use. Cite both:
 
 def read_trace(source) -> pd.Series:
     """The whole week's activities per second, indexed by true UTC (the published
-    clock plus :data:`CLOCK_CORRECTION`)."""
-    trace = pd.read_csv(
-        Path(source) / PER_SECOND, usecols=["second_utc_as_published", "activities"]
+    clock plus :data:`CLOCK_CORRECTION`).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``activities_per_second.csv.gz`` missing from `source`.
+    ValueError
+        A file that is not that table, naming the column and the row: a missing column,
+        a second not written ``YYYY-MM-DD HH:MM:SS``, a count that is not a whole number
+        >= 0, seconds out of order or repeated.
+    """
+    path = _source.source_folder(source, (PER_SECOND,)) / PER_SECOND
+    trace = _source.read_csv(
+        path, ("second_utc_as_published", "activities"), text=("second_utc_as_published",)
     )
-    published = pd.to_datetime(trace["second_utc_as_published"], format="%Y-%m-%d %H:%M:%S")
-    index = pd.DatetimeIndex(published.dt.tz_localize("UTC") + CLOCK_CORRECTION, name="timestamp")
-    return pd.Series(trace["activities"].to_numpy(), index=index, name="requests")
+    published = _source.utc_times(trace, "second_utc_as_published", path, "%Y-%m-%d %H:%M:%S")
+    _source.ordered(published, "second_utc_as_published", path)
+    index = pd.DatetimeIndex(published + CLOCK_CORRECTION, name="timestamp")
+    return pd.Series(_source.counts(trace, "activities", path), index=index, name="requests")
 
 
 def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -119,12 +132,22 @@ def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
     `source` holds ``activities_per_second.csv.gz``
     (``second_utc_as_published``: the published Unix seconds rendered as
     UTC; ``activities``: retweets + mentions + replies in that second),
-    every second of the week, zeros included.
+    every second of the week, zeros included. It must cover each event's window and
+    the 24 hours before its start (a ``ValueError`` otherwise, as for a table that is
+    not this one: see :func:`read_trace`).
     """
     by_second = read_trace(source)
+    times = by_second.index.to_series()
     events, series = [], []
     for spec in EVENTS:
         start = spec["scheduled_start"]
+        _source.covers(
+            times,
+            min(start - pd.Timedelta(hours=24), start - BEFORE),
+            start + AFTER - pd.Timedelta(seconds=1),
+            Path(source) / PER_SECOND,
+            f"the event {spec['event_id']} (on the corrected clock, published + 2 h)",
+        )
         window = by_second[start - BEFORE : start + AFTER - pd.Timedelta(seconds=1)]
         previous = by_second[start - pd.Timedelta(hours=24) : start - pd.Timedelta(seconds=1)]
         events.append(
@@ -152,12 +175,19 @@ def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def write(source, destination) -> tuple[Path, Path]:
     """Convert the trace in `source` into ``events.parquet`` and ``series.parquet``
-    in `destination`, with the citation and terms (``NOTICE.md``) beside them."""
+    in `destination`, with the citation and terms (``NOTICE.md``) beside them.
+
+    Every input is checked before anything is written, and the three files are renamed
+    into place together: a failure leaves `destination` as it was.
+    """
+    destination = _source.destination_folder(destination)
     events, series = convert(source)
-    destination = Path(destination)
-    destination.mkdir(parents=True, exist_ok=True)
-    paths = destination / "events.parquet", destination / "series.parquet"
-    write_parquet(events, paths[0])
-    write_parquet(series, paths[1])
-    (destination / NOTICE).write_text(NOTICE_TEXT)
-    return paths
+    paths = _source.write_all(
+        destination,
+        {
+            "events.parquet": lambda p: write_parquet(events, p),
+            "series.parquet": lambda p: write_parquet(series, p),
+            NOTICE: lambda p: p.write_text(NOTICE_TEXT),
+        },
+    )
+    return paths[0], paths[1]

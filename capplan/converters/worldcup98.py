@@ -24,10 +24,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from capplan.converters import _source
+
 BEFORE = pd.Timedelta(hours=1)
 AFTER = pd.Timedelta(hours=3)
 MATCH_LENGTH = pd.Timedelta(minutes=110)
 NOTICE = "WorldCup.html"
+TRACE = "requests_per_minute.csv"
+MATCHES = "matches.csv"
+MATCH_COLUMNS = ("kickoff_utc", "stage", "home", "away", "venue")
 
 
 def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -43,16 +48,40 @@ def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``matches_in_slot``, ``kickoff_hour_utc`` (hours), ``weekday``
     (0 = Monday) and ``requests_previous_24h`` (requests to the site in
     the 24 hours before kick-off).
+
+    Raises
+    ------
+    FileNotFoundError
+        A file missing from `source`.
+    ValueError
+        A file that is not the table described, naming the file, the column and the
+        row: a missing column, a time that is not one, a count that is not a whole
+        number >= 0, minutes out of order or repeated, a trace that does not cover
+        a kick-off's window and the 24 hours before it.
     """
-    source = Path(source)
-    trace = pd.read_csv(source / "requests_per_minute.csv")
-    trace["minute_utc"] = pd.to_datetime(trace["minute_utc"]).dt.tz_localize("UTC")
-    matches = pd.read_csv(source / "matches.csv")
-    matches["kickoff_utc"] = pd.to_datetime(matches["kickoff_utc"]).dt.tz_localize("UTC")
-    by_minute = trace.set_index("minute_utc")["requests"]
+    source = _source.source_folder(source, (TRACE, MATCHES))
+    path = source / TRACE
+    trace = _source.read_csv(path, ("minute_utc", "requests"), text=("minute_utc",))
+    minutes = _source.utc_times(trace, "minute_utc", path)
+    _source.ordered(minutes, "minute_utc", path)
+    by_minute = pd.Series(
+        _source.counts(trace, "requests", path), index=pd.DatetimeIndex(minutes), name="requests"
+    )
+    by_minute.index.name = "minute_utc"
+    path = source / MATCHES
+    matches = _source.read_csv(path, MATCH_COLUMNS, text=MATCH_COLUMNS)
+    _source.texts(matches, MATCH_COLUMNS[1:], path)
+    matches["kickoff_utc"] = _source.utc_times(matches, "kickoff_utc", path)
 
     events, series = [], []
     for kickoff, slot in matches.groupby("kickoff_utc", sort=True):
+        _source.covers(
+            minutes,
+            kickoff - pd.Timedelta(hours=24),
+            kickoff + AFTER - pd.Timedelta(minutes=1),
+            source / TRACE,
+            f"the kick-off at {kickoff}",
+        )
         event_id = f"wc98-{kickoff:%Y%m%d-%H%M}"
         window = by_minute[kickoff - BEFORE : kickoff + AFTER - pd.Timedelta(minutes=1)]
         previous = by_minute[kickoff - pd.Timedelta(hours=24) : kickoff - pd.Timedelta(minutes=1)]
@@ -85,12 +114,20 @@ def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def write(source, destination) -> tuple[Path, Path]:
     """Convert the trace in `source` into ``events.parquet`` and ``series.parquet``
-    in `destination`, with the original notice copied beside them."""
+    in `destination`, with the original notice copied beside them.
+
+    Every input is checked before anything is written, and the three files are renamed
+    into place together: a failure leaves `destination` as it was.
+    """
+    source = _source.source_folder(source, (TRACE, MATCHES, NOTICE))
+    destination = _source.destination_folder(destination)
     events, series = convert(source)
-    destination = Path(destination)
-    destination.mkdir(parents=True, exist_ok=True)
-    paths = destination / "events.parquet", destination / "series.parquet"
-    events.to_parquet(paths[0], index=False, compression="zstd")
-    series.to_parquet(paths[1], index=False, compression="zstd")
-    shutil.copyfile(Path(source) / NOTICE, destination / NOTICE)
-    return paths
+    paths = _source.write_all(
+        destination,
+        {
+            "events.parquet": lambda p: events.to_parquet(p, index=False, compression="zstd"),
+            "series.parquet": lambda p: series.to_parquet(p, index=False, compression="zstd"),
+            NOTICE: lambda p: shutil.copyfile(source / NOTICE, p),
+        },
+    )
+    return paths[0], paths[1]
