@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from capplan._files import staged
 from capplan.data import schema
+from capplan.data.validate import ROW
 
 
 class History:
@@ -31,7 +33,7 @@ class History:
     """
 
     def __init__(self, events: pd.DataFrame, series: pd.DataFrame, repairs: pd.DataFrame):
-        self.events = events.drop(columns="_row", errors="ignore")
+        self.events = events.drop(columns=ROW, errors="ignore")
         self.series = series
         self.repairs = repairs
         # Row positions of each event's series: event() is called once per event by the
@@ -212,11 +214,14 @@ class History:
         paths = directory / f"events.{format}", directory / f"series.{format}"
         # Counts are whole numbers (checked on load): write them as integers, missing as empty.
         series = self.series.astype({c: "Int64" for c in self.measured})
-        for frame, path in zip((self.events.reset_index(), series), paths, strict=True):
-            if format == "parquet":
-                frame.to_parquet(path, index=False, compression="zstd")
-            else:
-                frame.to_csv(path, index=False)
+        # Both files or neither: written under temporary names, renamed when both are.
+        with staged(*paths) as temporaries:
+            frames = (self.events.reset_index(), series)
+            for frame, path in zip(frames, temporaries, strict=True):
+                if format == "parquet":
+                    frame.to_parquet(path, index=False, compression="zstd")
+                else:
+                    frame.to_csv(path, index=False)
         return paths
 
     def _require_event(self, event_id) -> None:

@@ -3,19 +3,59 @@
 
 Rows are counted from 1 after the header, so row r of a CSV file is on
 line r + 1.
+
+The rules, by kind of column:
+
+- **timestamps**: ISO 8601 text (``2026-05-01 18:00:00+00:00``, ``...Z``,
+  naive only with ``naive_timezone``) or a timestamp type, between
+  :data:`EARLIEST` and :data:`LATEST`; a naive local time that a
+  daylight-saving change skips or repeats is refused (write such times
+  with their offset).
+- **counts**: numbers or numeric text, finite, whole, not negative and
+  below :data:`MAX_COUNT`; booleans, timestamps and durations are refused;
+  an empty cell is missing (NaN); text such as ``'NaN'`` or ``'NA'`` is
+  not a number.
+- **identifiers** (``event_id``): text or integers, present.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 _SHOWN_ROWS = 8
-# A timestamp text that carries its own offset: "...Z", "...+02:00", "...-0500".
-_OFFSET_GROUP = r"(Z|[+-]\d{2}:?\d{2})$"
-_OFFSET_PATTERN = r"(?:Z|[+-]\d{2}:?\d{2})$"
+_SHOWN_CHARS = 40
+# A timestamp text that carries its own offset: "...Z", "...+02:00", "...-0500", "...+05".
+_OFFSET_GROUP = r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)$"
+_OFFSET_PATTERN = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+# Number text that float64 reads as Python does not: no 'nan', 'inf', '1_000' (see parse_counts).
+_NUMBER_PATTERN = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
+# What timestamp text may look like: an ISO 8601 date, time and optional offset.
+_ISO_PATTERN = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+)
+
+#: The internal column holding each row's number as the user counts it. A user column of
+#: this name is refused (see :func:`require_column_names`).
+ROW = "_capplan_row"
+
+#: Counts must be below 2**53, the first integer that float64 (the type counts are kept
+#: in) cannot tell from its neighbour; no interval of a real event counts anywhere near it.
+MAX_COUNT = 2**53
+#: Timestamps must fall in [EARLIEST, LATEST): nothing measured lies outside, and
+#: nanosecond timestamps cannot go past 2262.
+EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
+LATEST = pd.Timestamp("2200-01-01", tz="UTC")
+
+_COUNT_TYPES = (str, int, float, Decimal, np.integer, np.floating)
+
+
+class InputError(ValueError):
+    """Bad input, refused with where it is and what to do about it."""
 
 
 def format_rows(rows) -> str:
@@ -29,9 +69,19 @@ def format_rows(rows) -> str:
     return f"rows {shown}"
 
 
+def format_value(value) -> str:
+    """repr of one value, numpy scalars as Python's, long ones cut short."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, pd.Timestamp) and value is not pd.NaT:
+        value = value.isoformat(sep=" ")
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
 def format_values(values) -> str:
     values = list(values)
-    shown = ", ".join(repr(v) for v in values[:_SHOWN_ROWS])
+    shown = ", ".join(format_value(v) for v in values[:_SHOWN_ROWS])
     return shown + (", ..." if len(values) > _SHOWN_ROWS else "")
 
 
@@ -45,16 +95,23 @@ class Table:
     def __post_init__(self):
         # Row numbers as the user sees them, kept through sorting and filtering.
         self.frame = self.frame.reset_index(drop=True)
-        self.frame.insert(0, "_row", np.arange(1, len(self.frame) + 1))
+        if ROW in self.frame.columns:
+            self.fail(
+                ROW,
+                None,
+                "is a name capplan keeps for its own use",
+                "Rename or drop that column",
+            )
+        self.frame.insert(0, ROW, np.arange(1, len(self.frame) + 1))
 
     def fail(self, column: str | None, rows, problem: str, advice: str = "") -> None:
-        where = f"{self.source}: column {column!r}" if column else self.source
+        where = f"{self.source}: column {column!r}" if column is not None else self.source
         if rows is not None and len(rows):
             where += f", {format_rows(rows)}"
-        raise ValueError(f"{where}: {problem}" + (f". {advice}" if advice else ""))
+        raise InputError(f"{where}: {problem}" + (f". {advice}" if advice else ""))
 
     def rows(self, mask) -> np.ndarray:
-        return self.frame.loc[np.asarray(mask), "_row"].to_numpy()
+        return self.frame.loc[np.asarray(mask), ROW].to_numpy()
 
 
 @dataclass
@@ -81,6 +138,38 @@ class RepairLog:
         return pd.DataFrame(self.entries, columns=columns)
 
 
+def require_column_names(frame: pd.DataFrame, source: str) -> None:
+    """Column names are text, unique, not empty, and not capplan's own."""
+    names = list(frame.columns)
+    where = f"{source}: "
+    not_text = [n for n in names if not isinstance(n, str)]
+    if not_text:
+        raise InputError(
+            f"{where}column names must be text, not {format_values(not_text)}. "
+            "Name every column (see capplan.data.schema)"
+        )
+    blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
+    if blank:
+        raise InputError(
+            f"{where}column(s) {', '.join(map(str, blank))} (counted from 1) have no name "
+            "in the header. Name them or remove them (a trailing comma makes one)"
+        )
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        seen.setdefault(name, []).append(i + 1)
+    repeated = {n: p for n, p in seen.items() if len(p) > 1}
+    if repeated:
+        name, places = next(iter(repeated.items()))
+        raise InputError(
+            f"{where}column {name!r} appears {len(places)} times in the header (columns "
+            f"{', '.join(map(str, places))}, counted from 1). Keep one column of each name"
+        )
+    if ROW in seen:
+        raise InputError(
+            f"{where}column {ROW!r} is a name capplan keeps for its own use. Rename or drop it"
+        )
+
+
 def require_columns(table: Table, required, what: str) -> None:
     missing = [c for c in required if c not in table.frame.columns]
     if missing:
@@ -92,23 +181,86 @@ def require_columns(table: Table, required, what: str) -> None:
         )
 
 
+def require_rows(table: Table, what: str) -> None:
+    if len(table.frame) == 0:
+        table.fail(
+            None,
+            None,
+            f"no rows (the table has {len(table.frame.columns) - 1} column(s) and no data)",
+            f"A history needs at least one row of {what}",
+        )
+
+
 def require_present(table: Table, column: str) -> None:
     """NaN or empty cells in a required column are an error."""
     values = table.frame[column]
     blank = values.isna()
-    if values.dtype == object or pd.api.types.is_string_dtype(values):
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         blank |= values.astype("string").str.strip().fillna("") == ""
     if blank.any():
         table.fail(column, table.rows(blank), "is empty (NaN) but is required")
 
 
-def parse_utc(table: Table, column: str, naive_timezone: str | None, log: RepairLog) -> None:
-    """Parse `column` to tz-aware UTC in place.
+def kind_of(values: pd.Series) -> str:
+    """What a column holds: 'boolean', 'datetime', 'timedelta', 'complex', 'number',
+    'string', 'empty', or for object columns pandas' inferred kind ('bytes', 'mixed', ...)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return kind_of(pd.Series(np.asarray(values, dtype=object), index=values.index))
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "timedelta"
+    if pd.api.types.is_complex_dtype(dtype):
+        return "complex"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    is_object = pd.api.types.is_object_dtype(dtype)
+    if not is_object and pd.api.types.is_string_dtype(dtype):
+        return "string"
+    if not is_object:
+        return str(dtype)
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    return {"integer": "number", "floating": "number", "mixed-integer-float": "number"}.get(
+        kind, kind
+    )
+
+
+def require_text(table: Table, column: str, *, numbers: str = "integer") -> None:
+    """An identifier or name column: text, or numbers (``numbers='integer'``: whole
+    numbers only; ``'any'``: any number), kept as text."""
+    values = table.frame[column]
+    kind = kind_of(values)
+    if kind == "number" and numbers == "integer" and not pd.api.types.is_integer_dtype(values):
+        numeric = pd.to_numeric(values, errors="coerce")
+        whole = numeric.isna() | (numeric == np.round(numeric))
+        if not whole.all():
+            table.fail(
+                column,
+                table.rows(~whole),
+                f"must be text or whole numbers, not {format_values(values[~whole])}",
+            )
+        kind = "integer"
+    if kind not in ("string", "number", "integer", "empty"):
+        table.fail(column, None, f"holds {kind} values; expected text", "Write the column as text")
+    if pd.api.types.is_float_dtype(values) and numbers == "integer":
+        table.frame[column] = values.astype("Int64").astype(str)
+    else:
+        table.frame[column] = values.astype(str)
+
+
+def parse_utc(table: Table, column: str, naive_timezone, log: RepairLog) -> None:
+    """Parse `column` to tz-aware UTC (nanoseconds) in place.
 
     Timestamps with another offset or zone are converted (and logged); naive
     timestamps are refused unless `naive_timezone` says what they mean.
     """
     values = table.frame[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = pd.Series(np.asarray(values, dtype=object), index=values.index)
+    kind = kind_of(values)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         if str(values.dt.tz) != "UTC":
             log.add(
@@ -117,33 +269,23 @@ def parse_utc(table: Table, column: str, naive_timezone: str | None, log: Repair
                 table.rows(values.notna()),
                 f"converted from {values.dt.tz} to UTC",
             )
-        table.frame[column] = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-        return
-    if pd.api.types.is_datetime64_dtype(values):
+        aware = values.dt.tz_convert("UTC")
+        naive = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    elif pd.api.types.is_datetime64_dtype(values.dtype):
         aware = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
         naive = values
+    elif kind in ("string", "empty", "datetime", "date", "mixed"):
+        aware, naive = _parse_text(table, column, values, log)
     else:
-        text = values.astype("string").str.strip()
-        has_offset = text.str.contains(_OFFSET_PATTERN, regex=True).fillna(False).astype(bool)
-        aware = pd.to_datetime(text.where(has_offset), utc=True, errors="coerce", format="ISO8601")
-        naive = pd.to_datetime(text.where(~has_offset), errors="coerce", format="ISO8601")
-        unreadable = text.notna() & aware.isna() & naive.isna()
-        if unreadable.any():
-            table.fail(
-                column,
-                table.rows(unreadable),
-                f"cannot be read as a timestamp: {format_values(values[unreadable])}",
-                "Expected ISO 8601 text such as '2026-05-01 18:00:00+00:00'",
-            )
-        offsets = text[has_offset].str.extract(_OFFSET_GROUP)[0]
-        non_utc = offsets[~offsets.isin(["Z", "+00:00", "+0000", "-00:00"])]
-        for offset, group in non_utc.groupby(non_utc):
-            log.add(
-                table.source,
-                column,
-                table.rows(values.index.isin(group.index)),
-                f"converted from UTC{offset} to UTC",
-            )
+        table.fail(
+            column,
+            None,
+            f"holds {kind} values, not timestamps",
+            "Expected ISO 8601 text such as '2026-05-01 18:00:00+00:00' or a timestamp type",
+        )
+    _check_range(table, column, aware, "")
+    _check_range(table, column, naive, " (before conversion from their zone)")
+    aware = aware.astype("datetime64[ns, UTC]")
     is_naive = naive.notna()
     if is_naive.any():
         if naive_timezone is None:
@@ -154,26 +296,150 @@ def parse_utc(table: Table, column: str, naive_timezone: str | None, log: Repair
                 "Write them with an offset ('...+00:00') or pass naive_timezone='UTC' "
                 "(or the zone they were recorded in) to convert them",
             )
+        local = naive.astype("datetime64[ns]").dt.tz_localize(
+            naive_timezone, nonexistent="NaT", ambiguous="NaT"
+        )
+        unplaced = is_naive & local.isna()
+        if unplaced.any():
+            table.fail(
+                column,
+                table.rows(unplaced),
+                f"local times that do not exist or occur twice in {naive_timezone} (a "
+                f"daylight-saving change): {format_values(values[unplaced])}",
+                "Write these timestamps with their offset ('...+02:00') or in UTC",
+            )
         log.add(
             table.source,
             column,
             table.rows(is_naive),
             f"naive timestamps read as {naive_timezone} and converted to UTC",
         )
-        aware = aware.where(~is_naive, naive.dt.tz_localize(naive_timezone).dt.tz_convert("UTC"))
+        aware = aware.where(~is_naive, local.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"))
     table.frame[column] = aware.astype("datetime64[ns, UTC]")
+
+
+def _parse_text(table: Table, column: str, values: pd.Series, log: RepairLog):
+    """Timestamp text (or Python datetimes) → (aware UTC, naive) series."""
+    if values.dtype == object:
+        stamps = values.map(_iso_text, na_action="ignore")
+        if stamps.isna().ne(values.isna()).any():
+            table.fail(column, None, "holds values that are neither text nor timestamps")
+        values = stamps
+    text = values.astype("string").str.strip()
+    strings = _arrow_strings(text)
+    text = text.where(_matches(strings, f"^(?:{_ISO_PATTERN})$"))
+    has_offset = pd.Series(_matches(strings, _OFFSET_PATTERN), index=text.index) & text.notna()
+    aware = pd.to_datetime(text.where(has_offset), utc=True, errors="coerce", format="ISO8601")
+    naive = pd.to_datetime(text.where(~has_offset), errors="coerce", format="ISO8601")
+    unreadable = values.notna() & aware.isna() & naive.isna()
+    if unreadable.any():
+        table.fail(
+            column,
+            table.rows(unreadable),
+            f"cannot be read as a timestamp: {format_values(values[unreadable])}",
+            "Expected ISO 8601 text such as '2026-05-01 18:00:00+00:00'",
+        )
+    offsets = _offsets(text[has_offset])
+    non_utc = offsets[~offsets.isin(["Z", "+00:00", "+0000", "-00:00", "+00", "-00"])]
+    for offset, group in non_utc.groupby(non_utc):
+        log.add(
+            table.source,
+            column,
+            table.rows(values.index.isin(group.index)),
+            f"converted from UTC{offset} to UTC",
+        )
+    return aware, naive
+
+
+def _arrow_strings(text: pd.Series):
+    """`text` as a pyarrow string array (missing values null), for its C-speed regexes."""
+    import pyarrow as pa
+
+    return pa.array(text.astype("string"), from_pandas=True)
+
+
+def _matches(strings, pattern: str) -> np.ndarray:
+    """Where the pyarrow `strings` match `pattern` (False where null)."""
+    import pyarrow.compute as pc
+
+    found = pc.fill_null(pc.match_substring_regex(strings, pattern), False)
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _offsets(text: pd.Series) -> pd.Series:
+    """The offset at the end of each timestamp text ('Z', '+02:00', ...)."""
+    import pyarrow.compute as pc
+
+    found = pc.struct_field(pc.extract_regex(_arrow_strings(text), _OFFSET_GROUP), [0])
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=text.index, dtype=object)
+
+
+def _iso_text(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+        try:
+            return value.isoformat()
+        except Exception:  # an isoformat that is not a datetime's
+            return None
+    return None
+
+
+def _check_range(table: Table, column: str, stamps: pd.Series, note: str) -> None:
+    if not len(stamps) or stamps.isna().all():
+        return
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        low, high = EARLIEST, LATEST
+    else:
+        low, high = EARLIEST.tz_localize(None), LATEST.tz_localize(None)
+    outside = stamps.notna() & ((stamps < low) | (stamps >= high))
+    if outside.any():
+        table.fail(
+            column,
+            table.rows(outside),
+            f"timestamps outside {low.year}-{high.year}{note}: {format_values(stamps[outside])}",
+            "Check the year (or the unit, if the file was written from numbers)",
+        )
 
 
 def parse_counts(table: Table, column: str) -> None:
     """Parse a measured column to float64 counts (NaN = not measured) in place."""
     values = table.frame[column]
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = pd.Series(np.asarray(values, dtype=object), index=values.index)
+    kind = kind_of(values)
+    if values.dtype == object:
+        types = values.map(type, na_action="ignore")
+        allowed = {
+            t: issubclass(t, _COUNT_TYPES) and not issubclass(t, (bool, np.bool_))
+            for t in types.dropna().unique()
+        }
+        odd = values.notna() & ~types.map(allowed).fillna(True).astype(bool)
+        if odd.any():
+            table.fail(
+                column,
+                table.rows(odd),
+                f"not a count: {format_values(values[odd])}",
+                "Counts are numbers (integers), not booleans, lists or timestamps",
+            )
+    elif kind not in ("number", "string", "empty"):
+        advice = " (1 and 0, not True and False)" if kind == "boolean" else ""
+        table.fail(
+            column,
+            None,
+            f"holds {kind} values; counts must be numbers (integers)",
+            f"Write the counts as numbers{advice}",
+        )
+    numbers = _to_float(values, kind)
     unreadable = numbers.isna() & values.notna()
-    if pd.api.types.is_string_dtype(values) or values.dtype == object:
+    if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
         unreadable &= values.astype("string").str.strip().fillna("") != ""
     if unreadable.any():
         table.fail(
-            column, table.rows(unreadable), f"not a number: {format_values(values[unreadable])}"
+            column,
+            table.rows(unreadable),
+            f"not a number: {format_values(values[unreadable])}",
+            "Write counts as numbers and leave a missing one empty",
         )
     finite = numbers.notna()
     bad = finite & ~np.isfinite(numbers)
@@ -191,7 +457,39 @@ def parse_counts(table: Table, column: str) -> None:
             table.rows(fractional),
             f"counts must be whole numbers: {format_values(numbers[fractional])}",
         )
-    table.frame[column] = numbers
+    huge = numbers >= MAX_COUNT
+    if huge.any():
+        table.fail(
+            column,
+            table.rows(huge),
+            f"counts of 2**53 ({MAX_COUNT:,}) or more, beyond any real interval and beyond "
+            f"what float64 holds exactly: {format_values(values[huge])}",
+            "Check these values (an overflow, or a sentinel such as the largest int64?)",
+        )
+    table.frame[column] = numbers + 0.0  # -0.0 becomes 0.0
+
+
+def _to_float(values: pd.Series, kind: str) -> pd.Series:
+    """Numbers as float64, NaN where missing or unreadable (told apart by the caller)."""
+    if kind != "string":
+        numbers = pd.to_numeric(values, errors="coerce")
+        return pd.Series(np.asarray(numbers, dtype="float64"), index=values.index)
+    # Plain number text is cast at C speed; the rest (few, if any) goes through to_numeric.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    strings = _arrow_strings(values)
+    plain = _matches(strings, f"^(?:{_NUMBER_PATTERN})$")
+    numbers = np.full(len(values), np.nan)
+    other = ~plain & values.notna().to_numpy()
+    try:
+        cast = pc.cast(pc.utf8_trim_whitespace(strings.filter(plain)), pa.float64())
+        numbers[plain] = cast.to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # a form the regex allows and Arrow does not: all the slow way
+        other = values.notna().to_numpy()
+    if other.any():
+        numbers[other] = np.asarray(pd.to_numeric(values[other], errors="coerce"), dtype="float64")
+    return pd.Series(numbers, index=values.index)
 
 
 def check_missing(table: Table, column: str, repair: bool, log: RepairLog) -> None:
@@ -216,5 +514,5 @@ def check_missing(table: Table, column: str, repair: bool, log: RepairLog) -> No
             "values are missing",
             "Pass repair=True to keep them as missing (NaN), listed in History.repairs",
         )
-    for event_id, rows in table.frame.loc[holes, "_row"].groupby(frame.loc[holes, "event_id"]):
+    for event_id, rows in table.frame.loc[holes, ROW].groupby(frame.loc[holes, "event_id"]):
         log.add(table.source, column, rows, "missing values kept as NaN", event_id=event_id)
