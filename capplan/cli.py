@@ -10,6 +10,7 @@ import re
 import sys
 import tempfile
 import warnings
+from numbers import Real
 from pathlib import Path
 
 import pandas as pd
@@ -192,6 +193,8 @@ probability = _real("probability", 0.0, 1.0, above=True, below=True)  # (0, 1)
 share = _real("share", 0.0, 1.0, below=True)  # [0, 1)
 refused_share = _real("refused_share", 0.0, 1.0, above=True)  # (0, 1]
 scv = _real("scv", 0.0, 1e4)
+work_seconds = _real("work_seconds", 1e-6, 3600.0)  # a microsecond to an hour a join
+streams_per_server = _real("streams_per_server", 1.0, 1e9)
 positive_amount = _real("positive_amount", 0.0, 1e15, above=True)
 servers = _whole("servers", 1, MAX_SERVERS)
 workers = _whole("workers", 0, MAX_SERVERS)
@@ -423,11 +426,9 @@ def _parser() -> argparse.ArgumentParser:
         "--max-refused", type=refused_share, default=0.001, help="share refused at most"
     )
     service = plan.add_argument_group("the service")
-    service.add_argument(
-        "--join-work-s", type=positive_seconds, default=0.05, help="work per join (s)"
-    )
+    service.add_argument("--join-work-s", type=work_seconds, default=0.05, help="work per join (s)")
     service.add_argument("--join-work-scv", type=scv, default=2.0, help="its SCV")
-    service.add_argument("--streams-per-server", type=positive_amount, default=20_000)
+    service.add_argument("--streams-per-server", type=streams_per_server, default=20_000)
     service.add_argument(
         "--timeout-s", type=positive_seconds, default=10.0, help="client timeout (s)"
     )
@@ -509,7 +510,7 @@ def _parser() -> argparse.ArgumentParser:
     capacity.add_argument("--workers", type=workers, help="join-path workers (every minute)")
     capacity.add_argument("--stream-servers", type=workers, help="stream servers (every minute)")
     capacity.add_argument(
-        "--streams-per-server", type=positive_amount, help="default: the plan's, else 20,000"
+        "--streams-per-server", type=streams_per_server, help="default: the plan's, else 20,000"
     )
     capacity.add_argument(
         "--attack-rps",
@@ -746,7 +747,6 @@ def _simulate(args) -> int:
 
 def _plan(args) -> int:
     from capplan.planning.provision import utc_timestamp
-    from capplan.report import parse_value
 
     history = _history(args)
     if args.signals:
@@ -755,7 +755,7 @@ def _plan(args) -> int:
             raise ValueError(f"{args.signals}: give one event (one row); it has {len(signals)}")
         signals = signals.set_index(signals["name"]) if "name" in signals else signals
     elif args.signal:
-        signals = {name: parse_value(value) for name, value in args.signal}
+        signals = _signals(args.signal)
     else:
         signals = pd.DataFrame(HEADLINE_SIGNALS, index=["headline event"])
     fleets = _fleets(args.fleets)  # bad fleets or times fail before the work, not after
@@ -828,8 +828,6 @@ def _assess(args) -> int:
         capacity = Capacity.of_plan(source, **given)
         options = {}
     else:
-        from capplan.report import parse_value
-
         if not given or set(given) == {"streams_per_server"}:
             raise ValueError(
                 "without --plan, give the capacity: --tested-concurrency, --workers or "
@@ -839,7 +837,7 @@ def _assess(args) -> int:
             given.setdefault("streams_per_server", 20_000.0)
         capacity = Capacity(**given)
         signals = (
-            {name: parse_value(value) for name, value in args.signal}
+            _signals(args.signal)
             if args.signal
             else pd.DataFrame(HEADLINE_SIGNALS, index=["headline event"])
         )
@@ -882,6 +880,38 @@ def _loadtest(args) -> int:
     return 0
 
 
+# What a fleet's numbers can be on the command line: an instance holds at least one worker
+# or stream server, and capacity takes minutes to hours to arrive, not years.
+FLEET_BOUNDS = {
+    "units_per_instance": (1, 1e6),
+    "lead_time_s": (0, 7 * 86_400),
+    "price_per_hour": (0, 1e6),
+    "max_added_per_min": (1, MAX_COUNT),
+    "min_hold_s": (0, 7 * 86_400),
+    "min_instances": (0, MAX_COUNT),
+}
+MAX_SIGNAL = 1e15
+
+
+def _signals(pairs) -> dict:
+    """--signal NAME VALUE pairs: each a finite number (an audience count, a share...)."""
+    signals = {}
+    for name, text in pairs:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"--signal {name}: the value must be a number; got {text!r}") from None
+        if not math.isfinite(value) or abs(value) > MAX_SIGNAL:
+            raise ValueError(
+                f"--signal {name}: the value must be a finite number of at most "
+                f"{MAX_SIGNAL:.0e}; got {text!r}"
+            )
+        if name in signals:
+            raise ValueError(f"--signal {name} is given twice")
+        signals[name] = value
+    return signals
+
+
 def _fleets(path: str | None) -> list:
     """The instance kinds: a table of capplan.Fleet's fields, or notebook 03's."""
     if path is None:
@@ -892,6 +922,12 @@ def _fleets(path: str | None) -> list:
     fleets = []
     for i, row in enumerate(table.to_dict("records")):
         given = {k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
+        for name, (low, high) in FLEET_BOUNDS.items():
+            value = given.get(name)
+            if isinstance(value, Real) and not isinstance(value, bool) and not low <= value <= high:
+                raise ValueError(
+                    f"{path}, row {i + 1}: {name} must be from {low:g} to {high:g}; got {value!r}"
+                )
         try:
             for name in ("max_added_per_min", "min_instances"):
                 value = given.get(name)

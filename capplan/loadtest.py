@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import string
 import textwrap
 from numbers import Integral, Real
@@ -60,11 +61,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from capplan._files import staged
+
 __all__ = ["load_profile", "write_k6", "write_loadtest", "write_locust"]
 
 LOCUSTFILE, K6_SCRIPT = "locustfile.py", "k6.js"
 SCHEDULED_HEADER = "X-Capplan-Scheduled-S"
 LATE_S = 1.0  # a join sent later than this after its time is counted late
+MAX_FACTOR = 1e6  # compress and rate_scale: a year in 30 s, a million times the rate
+MAX_HEADROOM = 1e3
 
 
 # -- the profile ------------------------------------------------------------------------------
@@ -123,13 +128,15 @@ def load_profile(
         A number that is not finite and positive, a window outside the forecast, an
         unknown curve, or a profile with no joins.
     """
-    compress = _positive("compress", compress)
-    rate_scale = _positive("rate_scale", rate_scale)
-    headroom = _positive("headroom", headroom)
+    compress = _positive("compress", compress, MAX_FACTOR)
+    rate_scale = _positive("rate_scale", rate_scale, MAX_FACTOR)
+    headroom = _positive("headroom", headroom, MAX_HEADROOM)
     if headroom < 1:
         raise ValueError(f"headroom must be >= 1 (users per busy user); got {headroom!r}")
-    if isinstance(step_s, bool) or not isinstance(step_s, Integral) or step_s < 1:
-        raise ValueError(f"step_s must be a whole number of test seconds >= 1; got {step_s!r}")
+    if isinstance(step_s, bool) or not isinstance(step_s, Integral) or not 1 <= step_s <= 86_400:
+        raise ValueError(
+            f"step_s must be a whole number of test seconds from 1 to 86400; got {step_s!r}"
+        )
     forecast = plan.forecast
     rates = _curve(forecast, curve)
     start, end = _window(plan, window_s)
@@ -188,16 +195,18 @@ def load_profile(
     return frame
 
 
-def _positive(name: str, value) -> float:
+def _positive(name: str, value, most: float) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
     if value <= 0:
         raise ValueError(f"{name} must be > 0; got {value!r}")
+    if value > most:
+        raise ValueError(f"{name} must be at most {most:g}; got {value!r}")
     return float(value)
 
 
 def _curve(forecast, curve) -> np.ndarray:
-    if not isinstance(curve, str) or curve not in forecast.scenarios:
+    if not isinstance(curve, str) or not curve.isprintable() or curve not in forecast.scenarios:
         raise ValueError(
             f"curve must be one of the forecast's curves {sorted(forecast.scenarios)}; "
             f"got {curve!r}"
@@ -290,33 +299,54 @@ def write_loadtest(
 
 def _write(plan, directory, host, path, options, scripts) -> list[Path]:
     """The profile's scripts (file name -> renderer) and the shared files; their paths,
-    the scripts first."""
+    the scripts first. Everything is checked and rendered before anything is written, and
+    the files are renamed into place together: a failure leaves `directory` as it was."""
     host, path = _check_target(host, path)
-    profile = load_profile(plan, **options)
     directory = _directory(directory)
-    written = _write_settings(directory, profile, host, path)
-    targets = []
-    for name, render in scripts.items():
-        (directory / name).write_text(render(profile, host, path))
-        targets.append(directory / name)
-    return [*targets, *written]
+    profile = load_profile(plan, **options)
+    texts = {name: render(profile, host, path) for name, render in scripts.items()}
+    texts.update(_settings_files(profile, host, path))
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / name for name in texts]
+    with staged(*paths) as temporaries:
+        for text, temporary in zip(texts.values(), temporaries, strict=True):
+            temporary.write_text(text)
+    return paths
+
+
+# A host is written into the scripts and their comments: a URL's characters only.
+_HOST = re.compile(r"https?://[A-Za-z0-9._~%!$&*+,;=:@\[\]-]+/*")
+_PATH = re.compile(r"/[A-Za-z0-9._~%!$&()*+,;=:@/?#\[\]-]*")
 
 
 def _check_target(host, path) -> tuple[str | None, str]:
     if host is not None:
         if not isinstance(host, str) or not host.startswith(("http://", "https://")):
             raise ValueError(f"host must be a URL starting with http:// or https://; got {host!r}")
+        if not _HOST.fullmatch(host):
+            raise ValueError(
+                "host must be a URL's scheme and host (and port), with no space, quote or "
+                f"path, e.g. https://join.example.com; got {host!r}"
+            )
         host = host.rstrip("/")
-    if not isinstance(path, str) or not path.startswith("/") or any(c in path for c in "\"'\\\n"):
-        raise ValueError(f"path must start with / and hold no quote or newline; got {path!r}")
+    if not isinstance(path, str) or not path.startswith("/") or not _PATH.fullmatch(path):
+        raise ValueError(
+            "path must start with / and hold no quote, space or newline (a URL's path); "
+            f"got {path!r}"
+        )
     return host, path
 
 
 def _directory(directory) -> Path:
+    """The folder to write into, checked; made only when there is something to write."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{directory} is a file; give a directory to write the load test in")
-    directory.mkdir(parents=True, exist_ok=True)
+    parent = directory.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{directory}: {parent} is a file, not a directory")
     return directory
 
 
@@ -354,13 +384,14 @@ def _settings(profile: pd.DataFrame, host, path) -> dict:
     }
 
 
-def _write_settings(directory: Path, profile, host, path) -> list[Path]:
+def _settings_files(profile, host, path) -> dict[str, str]:
+    """``settings.json``, ``profile.csv`` and ``README.txt``, by name."""
     settings = _settings(profile, host, path)
-    paths = [directory / "settings.json", directory / "profile.csv", directory / "README.txt"]
-    paths[0].write_text(json.dumps(settings, indent=1) + "\n")
-    profile.to_csv(paths[1])
-    paths[2].write_text(_readme(profile, settings))
-    return paths
+    return {
+        "settings.json": json.dumps(settings, indent=1) + "\n",
+        "profile.csv": profile.to_csv(),
+        "README.txt": _readme(profile, settings),
+    }
 
 
 def _end_s(profile) -> float:

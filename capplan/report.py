@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from capplan._files import staged
+
 __all__ = [
     "DEFAULT_NOTEBOOK",
     "build_report",
@@ -278,8 +280,9 @@ def copy_notebooks(destination, *, force: bool = False) -> list[Path]:
             f"{destination} already has {names}; nothing copied (force=True overwrites them)"
         )
     destination.mkdir(parents=True, exist_ok=True)
-    for source, target in zip(sources, targets, strict=True):
-        shutil.copyfile(source, target)
+    with staged(*targets) as temporaries:  # all of them, or none
+        for source, temporary in zip(sources, temporaries, strict=True):
+            shutil.copyfile(source, temporary)
     return targets
 
 
@@ -573,6 +576,12 @@ def build_report(
         A parameter the notebook does not have; the notebook failing while it runs
         (the message names the cell and the error).
     """
+    # What a planner gave is checked before the minutes of work, and before the imports.
+    path = _resolve_notebook(notebook)
+    output = Path(output) if output is not None else Path("reports") / f"{path.stem}.html"
+    _check_output(output)
+    parameters = dict(parameters or {})
+
     import nbformat
     import papermill
     from jinja2 import DictLoader
@@ -581,18 +590,17 @@ def build_report(
 
     import capplan
 
-    path = _resolve_notebook(notebook)
-    parameters = dict(parameters or {})
-    declared = papermill.inspect_notebook(str(path))
+    try:
+        declared = papermill.inspect_notebook(str(path))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:  # not a notebook's JSON
+        message = " ".join(str(error).split())[:300]
+        raise ValueError(f"{path}: not a readable notebook ({message})") from None
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         have = ", ".join(declared) or "none"
         raise ValueError(
             f"{path.name} has no parameter {', '.join(unknown)} (its parameters: {have})"
         )
-    output = Path(output) if output is not None else Path("reports") / f"{path.stem}.html"
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"output must be an .html file; got {str(output)!r}")
 
     built = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as tmp:
@@ -713,8 +721,22 @@ def build_report(
     if leak:  # a guarantee of the report, not a user error
         raise RuntimeError(f"the report would load something from the network: {leak.group(0)!r}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(body, encoding="utf-8")
+    with staged(output) as (temporary,):  # a failed write leaves an earlier report whole
+        temporary.write_text(body, encoding="utf-8")
     return output
+
+
+def _check_output(output: Path) -> None:
+    """Refuse, before any work, an output the report could not be written to."""
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"output must be an .html file; got {str(output)!r}")
+    if output.is_dir():
+        raise ValueError(f"output {str(output)!r} is a folder; give an .html file")
+    parent = output.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"output {str(output)!r}: {parent} is a file, not a folder")
 
 
 def _vega_outputs(nb):
