@@ -229,12 +229,21 @@ def test_bad_arguments_name_what_is_wrong(tmp_path, clf_log):
         aggregate_logs(csv)
 
 
-def test_an_empty_log_gives_an_empty_table(tmp_path):
+def test_a_log_with_no_line_is_refused_by_name(tmp_path):
+    # A header alone, an empty file: nothing to count is refused, not an empty table.
     path = tmp_path / "empty.csv"
     path.write_text("timestamp\n")
-    counts = aggregate_logs(path)
-    assert counts.empty and list(counts.columns) == ["timestamp", "requests"]
-    assert counts.attrs["malformed"] == 0
+    with pytest.raises(ValueError, match=r"empty\.csv: no line to count: .*only its header"):
+        aggregate_logs(path)
+    log = tmp_path / "empty.log"
+    log.write_text("")
+    with pytest.raises(ValueError, match=r"empty\.log: no line to count: the file is empty"):
+        aggregate_logs(log)
+    # An empty file beside others is an hour without requests: it adds nothing.
+    other = tmp_path / "other.log"
+    other.write_text(CLF)
+    counts = aggregate_logs([log, other])
+    assert counts["requests"].sum() == 4 and counts.attrs["lines"] == 7
 
 
 def test_counts_agree_with_pandas_on_a_generated_log(tmp_path):

@@ -2,14 +2,23 @@
 
 The files are scanned by DuckDB (embedded, no server), in parallel and in
 bounded memory: only the per-interval counts ever reach Python. Lines that
-cannot be read are counted and reported with examples, never dropped silently.
+cannot be read are counted and reported with examples, never dropped silently;
+a file that cannot be read at all (damaged compression, not the format it is
+read as) is refused by name, and DuckDB's own errors never reach the caller.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import csv
 import glob
+import gzip
+import os
+import re
+import shutil
 import sys
+import tempfile
 import zoneinfo
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +31,7 @@ from capplan.data import schema
 __all__ = ["CLF_PATTERN", "aggregate_logs", "main_aggregate"]
 
 FORMATS = ("clf", "csv", "parquet")
+FORMAT_NAMES = {"clf": "Common Log Format", "csv": "CSV", "parquet": "Parquet"}
 TIMESTAMP_UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}  # to microseconds
 
 # Common Log Format: host ident authuser [date] "request" status bytes. Anything
@@ -30,8 +40,18 @@ TIMESTAMP_UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}  # to microsecond
 CLF_PATTERN = r'^\S+ \S+ \S+ \[([^\]]+)\] "(?:[^"\\]|\\.)*" (\d{3}) \S+'
 CLF_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 
-_DELIM_NEVER = "\x01"  # CLF lines are read whole: a delimiter that text logs do not hold
+# Text logs are read whole, one line a row: a four-byte delimiter that text does not
+# hold, no quoting, and DuckDB's lenient mode (a stray carriage return in binary junk
+# is a line break, not an error that stops the scan).
+_DELIM_NEVER = "\x01\x02\x03\x04"
+_LINES = (
+    f"columns={{'line': 'VARCHAR'}}, delim='{_DELIM_NEVER}', header=false, quote='', "
+    "escape='', auto_detect=false, strict_mode=false"
+)
 _COMPRESSED = (".gz", ".zst")
+# DuckDB reads these characters of a path as a pattern: such files are read through a link.
+_PATTERN_CHARS = set("*?[]{}\\")
+_REJECTS_LIMIT = 100_000  # unreadable rows recorded per file; more, and the file is refused
 
 # Timestamp text that carries its own offset or zone, as DuckDB reads it ("...Z",
 # "...+02:00", "...+0200", "...+02", "... Europe/Paris"): text that does not match is naive.
@@ -39,17 +59,57 @@ _AWARE_TEXT = (
     r"(?i)\d{2}:\d{2}(:\d{2}(\.\d*)?)?\s*"  # the time, then
     r"(z|[+-]\d{1,2}(:?\d{2})?|[a-z][a-z0-9_/+-]*)\s*$"  # an offset or a zone name
 )
+# A numeric UTC offset after the time of day ("+02:00", "-0530", "GMT+3"), and the valid
+# ones: DuckDB reads any two digits (+99:99), but real offsets lie within ±14:00.
+_TIME_OF_DAY = r"\d:\d\d(?::\d\d(?:[.,]\d*)?)?\s*(?:utc|gmt)?\s*"
+_OFFSET_TEXT = rf"(?i){_TIME_OF_DAY}[+-]\d[\d:]*\s*$"
+_OFFSET_VALID = (
+    rf"(?i){_TIME_OF_DAY}[+-](?:(?:0?\d|1[0-3])(?::?[0-5]\d){{0,2}}|14(?::?00){{0,2}})\s*$"
+)
+_CLF_OFFSET_VALID = r" [+-](?:(?:0\d|1[0-3])(?::?[0-5]\d)?|14(?::?00)?)$"
+# Times read: after the Unix epoch and before pandas' nanosecond timestamps end (2262-04).
+_WINDOW = ("1970-01-01 00:00:00+00", "2262-01-01 00:00:00+00")
+_MAX_INTERVAL_US = 36_525 * 86_400 * 10**6  # 100 years
+
 _TIME = "capplan_time_"  # the parsed time, a column added to the scan
+_COLUMN = "capplan_column_"  # CSV columns not used are read under these names
 _HEAD_ROWS = 1000  # rows looked at first, to refuse a naive log before the full scan
+
+_REASONS = {
+    "empty": "empty line",
+    "not_clf": "not a Common Log Format line",
+    "time": "timestamp missing or unreadable",
+    "offset": "UTC offset out of range (beyond ±14:00, or minutes of 60 or more)",
+    "window": "timestamp out of range (not after 1970-01-01, or not before 2262)",
+    "event": "event missing",
+    "status": "status missing or not an integer",
+}
+
+
+class _FileRefused(FileNotFoundError, ValueError):
+    """No file to read: both a FileNotFoundError (as documented) and a ValueError."""
 
 
 @dataclass(frozen=True)
 class _Source:
-    """The files of one format and how to read them in SQL."""
+    """The files of one format and layout, and how to read them in SQL."""
 
     format: str
-    files: list[str]
+    files: list[str]  # the paths DuckDB reads
     time_type: str | None = None  # Parquet: the DuckDB type of the timestamp column
+    header: tuple[str, ...] | None = None  # CSV: the column names of line 1
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """A FROM clause and the SQL expressions of one row's fields."""
+
+    relation: str
+    time: str  # TIMESTAMPTZ
+    event: str
+    status: str
+    offset_text: str | None  # the text whose UTC offset is checked, if any
+    clf_offset: bool = False  # the text is a CLF date (dd/Mon/yyyy:HH:MM:SS +hhmm)
 
 
 def aggregate_logs(
@@ -86,8 +146,9 @@ def aggregate_logs(
         (``.log``, ``.txt``, ...) is Common Log Format; ``format`` overrides.
     interval : str or float, default "1s"
         Interval length: a pandas offset such as ``"1s"``, ``"10s"``,
-        ``"1min"``, or a number of seconds. Intervals are aligned to the Unix
-        epoch (a minute starts at second 0 UTC).
+        ``"1min"``, or a number of seconds: a whole number of microseconds,
+        at most 100 years. Intervals are aligned to the Unix epoch (a minute
+        starts at second 0 UTC).
     format : {"clf", "csv", "parquet"}, optional
         Read every file in this format, whatever its extension.
     count_column : str, default "requests"
@@ -151,21 +212,37 @@ def aggregate_logs(
     Raises
     ------
     FileNotFoundError
-        A path or pattern matches no file.
+        A path or pattern matches no file (the error is also a ValueError).
     ValueError
-        An argument is out of range, a CSV/Parquet column is missing, the
-        timestamps have no offset and ``naive_timezone`` is not given (the
-        message names the file, the column and an example), or the result
-        would exceed ``max_intervals``.
+        An argument is out of range; a path is a directory or is given twice;
+        a CSV/Parquet column is missing or of a type that cannot be a time;
+        the timestamps have no offset and ``naive_timezone`` is not given (the
+        message names the file, the column and an example); a file cannot be
+        read at all (compressed data truncated or damaged, not Parquet, no
+        line of it readable as its format, more than 100,000 rows that DuckDB
+        cannot split into fields, a quote never closed); no file holds a line;
+        or the result would exceed ``max_intervals``. The message names the
+        file; a DuckDB error is chained as the cause, never raised.
 
     Notes
     -----
     Malformed lines, counted but not in the result: CLF lines that do not
     match :data:`CLF_PATTERN` or whose date does not parse (including empty
-    lines); CSV rows with too many or too few fields or a value of the wrong
-    type (DuckDB's rejects, with their line number); rows with an empty
-    timestamp or event. In CSV, empty lines are not records and are skipped
-    as any CSV reader does. CSV files need a header line naming the columns.
+    lines); CSV rows with too many or too few fields (DuckDB's rejects, with
+    their line number); rows with an empty timestamp or event, or a value
+    of the wrong type; timestamps whose UTC offset lies beyond ±14:00 or has
+    60 minutes or more (``+2500``, ``+99:00``), and timestamps not after
+    1970-01-01 00:00 UTC or not before 2262 (a year 9999, an epoch number
+    out of range, ``infinity``). In CSV, empty lines are not records and are
+    skipped as any CSV reader does. CSV files need a header line naming the
+    columns; it is read as CSV (quoted names may hold commas), and files
+    whose headers differ are read apart.
+
+    Bytes that are not UTF-8 do not make a line unreadable: a plain or
+    ``.gz`` file that holds some is read with each such byte replaced by
+    U+FFFD (a second pass, for that file only), so a request whose URL has
+    a Latin-1 byte still counts. Lines are split at line feeds, carriage
+    returns and CRLF, as DuckDB splits them.
 
     Naive timestamps are found in the scan that counts the lines, at no
     extra pass: a file may mix them with timestamps that have an offset
@@ -195,6 +272,15 @@ def aggregate_logs(
         raise ValueError("count_column='join_errors' clashes with count_errors=True; pick one")
     if timestamp_unit is not None:
         _check_choice("timestamp_unit", timestamp_unit, list(TIMESTAMP_UNITS))
+    for name, value in (
+        ("timestamp_column", timestamp_column),
+        ("status_column", status_column),
+        ("event_column", event_column),
+    ):
+        if value is None and name == "event_column":
+            continue
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
+            raise ValueError(f"{name} must be a column name (non-empty text); got {value!r}")
     if naive_timezone is not None:
         try:
             zoneinfo.ZoneInfo(naive_timezone)
@@ -203,13 +289,20 @@ def aggregate_logs(
                 f"naive_timezone must be an IANA zone such as 'UTC' or 'Europe/Paris'; "
                 f"got {naive_timezone!r}"
             ) from error
-    for name, value, low in (
-        ("max_examples", max_examples, 0),
-        ("max_intervals", max_intervals, 1),
-        ("error_status", error_status, 100),
+    for name, value, low, high in (
+        ("max_examples", max_examples, 0, 10**6),
+        ("max_intervals", max_intervals, 1, 2**62),
+        ("error_status", error_status, 100, 999),
+        ("threads", 1 if threads is None else threads, 1, 4096),
     ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | np.integer)
+            or not low <= value <= high
+        ):
+            raise ValueError(f"{name} must be an integer from {low} to {high:,}; got {value!r}")
+    if memory_limit is not None and (not isinstance(memory_limit, str) or not memory_limit.strip()):
+        raise ValueError(f"memory_limit must be text such as '2GB'; got {memory_limit!r}")
     sources = _sources(files, format)
     if event_column is not None and any(s.format == "clf" for s in sources):
         clf = next(s for s in sources if s.format == "clf").files[0]
@@ -222,14 +315,9 @@ def aggregate_logs(
     import duckdb  # imported here: the rest of capplan does not need it
 
     con = duckdb.connect(":memory:")
+    reader = None
     try:
-        # DuckDB reads a naive timestamp in its session zone; without naive_timezone
-        # any naive timestamp is refused below, so the zone set here is never used.
-        con.execute(f"SET TimeZone = {_sql_str(naive_timezone or 'UTC')}")
-        if threads is not None:
-            con.execute(f"SET threads = {int(threads)}")
-        if memory_limit is not None:
-            con.execute("SET memory_limit = $1", [str(memory_limit)])
+        _configure(con, naive_timezone, threads, memory_limit)
         reader = _Reader(
             con,
             interval_us=interval_us,
@@ -238,21 +326,30 @@ def aggregate_logs(
             event_column=event_column,
             status_column=status_column if count_errors else None,
             error_status=error_status,
+            max_examples=max_examples,
         )
-        sources = [part for source in sources for part in reader.by_time_type(source)]
-        if naive_timezone is None:
-            for source in sources:
-                reader.refuse_naive(source, head=_HEAD_ROWS)
-        parts = [reader.aggregate(source) for source in sources]
-        if naive_timezone is None:
-            for source, part in zip(sources, parts, strict=True):
-                if part[0]["naive"].sum():
-                    reader.refuse_naive(source)
-        good = pd.concat([p[0] for p in parts], ignore_index=True)
-        bad = pd.concat([p[1] for p in parts], ignore_index=True)
-        examples = reader.examples(sources, bad, max_examples)
+        try:
+            sources = [reader.readable(source) for source in sources]
+            sources = [part for source in sources for part in reader.split(source)]
+            if naive_timezone is None:
+                for source in sources:
+                    reader.refuse_naive(source, head=_HEAD_ROWS)
+            counted = [reader.count(source) for source in sources]
+            sources = [source for source, _, _ in counted]
+            if naive_timezone is None:
+                for source, good, _ in counted:
+                    if good["naive"].sum():
+                        reader.refuse_naive(source)
+            good = pd.concat([c[1] for c in counted], ignore_index=True)
+            bad = pd.concat([c[2] for c in counted], ignore_index=True)
+            reader.refuse_unread(files, sources, good, bad)
+            examples = reader.examples(sources, bad, max_examples)
+        except duckdb.Error as error:
+            raise reader.refusal(error) from error
     finally:
         con.close()
+        if reader is not None:
+            reader.clean()
 
     frame = _fill(
         good, interval_us, count_column, event_column is not None, count_errors, max_intervals
@@ -279,8 +376,28 @@ def aggregate_logs(
     return frame
 
 
+def _configure(con, naive_timezone, threads, memory_limit) -> None:
+    """The session's zone, threads and memory limit; DuckDB's refusals as ValueError."""
+    import duckdb
+
+    # DuckDB reads a naive timestamp in its session zone; without naive_timezone
+    # any naive timestamp is refused, so the zone set here is never used.
+    zone = naive_timezone or "UTC"
+    for setting, value, what in (
+        ("TimeZone", zone, f"naive_timezone {zone!r} is not a zone DuckDB knows"),
+        ("threads", threads, f"threads={threads!r} is refused by DuckDB"),
+        ("memory_limit", memory_limit, f"memory_limit must be such as '2GB'; got {memory_limit!r}"),
+    ):
+        if value is None:
+            continue
+        try:
+            con.execute(f"SET {setting} = $1", [value if setting != "threads" else int(value)])
+        except duckdb.Error as error:
+            raise ValueError(f"{what} ({_duck_message(error)})") from error
+
+
 class _Reader:
-    """SQL for one aggregation: read, parse, bucket, count."""
+    """SQL for one aggregation: read, parse, bucket, count; and the refusals."""
 
     def __init__(
         self,
@@ -292,6 +409,7 @@ class _Reader:
         event_column,
         status_column,
         error_status,
+        max_examples,
     ):
         self.con = con
         self.iv = int(interval_us)
@@ -300,64 +418,160 @@ class _Reader:
         self.event_col = event_column
         self.status_col = status_column
         self.error_status = int(error_status)
-        self.rejects: pd.DataFrame | None = None
+        self.max_examples = int(max_examples)
+        self.rejects: list[dict] = []  # the first rejected rows, with file and line
+        self.alias: dict[str, str] = {}  # a path DuckDB reads -> the file as the caller named it
+        self.headers: dict[str, tuple[str, ...]] = {}
+        self.reading: _Source | None = None  # the source of the query running
+        self._tmp: str | None = None
+
+    # --- files: the names DuckDB reads, and back ----------------------------------------
+
+    def name(self, path) -> str:
+        """The file as the caller named it, for a path DuckDB read."""
+        return self.alias.get(path, path)
+
+    def _tmpdir(self) -> str:
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix="capplan-logs-")
+        return self._tmp
+
+    def clean(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def readable(self, source: _Source) -> _Source:
+        """The source with paths DuckDB reads literally: absolute, and no pattern characters.
+
+        DuckDB reads ``*``, ``?`` and ``[`` in a path as a pattern and expands ``~``:
+        such a file is read through a link of a plain name, and reported by its own.
+        """
+        paths = []
+        for file in source.files:
+            path = os.path.abspath(file)
+            if _PATTERN_CHARS & set(path) or not path.isprintable():
+                link = os.path.join(self._tmpdir(), f"file-{len(self.alias)}{_suffixes(file)}")
+                os.symlink(path, link)
+                path = link
+            self.alias[path] = file
+            paths.append(path)
+        return replace(source, files=paths)
+
+    # --- running queries -----------------------------------------------------------------
+
+    def run(self, query: str, source: _Source, params=None):
+        """Execute a query that reads `source`; a DuckDB error is turned by `refusal`."""
+        self.reading = source
+        cursor = self.con.execute(query, params) if params else self.con.execute(query)
+        return cursor
+
+    def refusal(self, error) -> ValueError:
+        """A ValueError naming the file that a DuckDB error came from."""
+        source = self.reading
+        if source is None:
+            return ValueError(f"DuckDB refused the query: {_duck_message(error)}")
+        culprit = None
+        if len(source.files) == 1:
+            culprit = source.files[0]
+        else:
+            named = [f for f in source.files if f in str(error) or self.name(f) in str(error)]
+            culprit = named[0] if named else self._probe(source)
+        message = _duck_message(error, culprit)
+        what = FORMAT_NAMES[source.format]
+        if culprit is None:
+            files = ", ".join(self.name(f) for f in source.files[:3])
+            more = f" and {len(source.files) - 3} more" if len(source.files) > 3 else ""
+            return ValueError(f"reading {files}{more} as {what}: {message}")
+        return ValueError(
+            f"{self.name(culprit)}: cannot be read as {what}: {message}{_hint(culprit, message)}"
+        )
+
+    def _probe(self, source: _Source) -> str | None:
+        """The first file of `source` that DuckDB cannot read alone, if any."""
+        import duckdb
+
+        for file in source.files:
+            one = replace(source, files=[file])
+            try:
+                scan = self._scan(one)
+                self.con.execute(f"SELECT count(*) FROM {scan.relation}").fetchall()
+            except duckdb.Error:
+                return file
+            finally:
+                self._clear_rejects()
+        return None
 
     # --- the readers, one SQL relation per format --------------------------------
 
-    def _scan(
-        self, source: _Source, *, numbered: bool = False, typed_time: bool = False
-    ) -> tuple[str, str, str, str]:
+    def _scan(self, source: _Source, *, numbered: bool = False, typed: bool = False) -> _Scan:
         """FROM clause and the expressions of the time (TIMESTAMPTZ), event and status.
 
-        A CSV time column is read as text, so that naive timestamps can be told
-        apart (see `_naive`); with `typed_time` DuckDB's reader parses it, and a
-        row whose time does not parse becomes a reject with its line number.
+        CSV columns are read as text and cast in SQL, so that a value of the wrong
+        type is a malformed row (not a DuckDB reject, which is kept in memory) and
+        naive timestamps can be told apart (see `_naive`). With `typed`, DuckDB's
+        reader parses the time and the status, and a row whose time or status does
+        not parse becomes a reject with its line number (for the examples).
         """
         files = "[" + ", ".join(_sql_str(f) for f in source.files) + "]"
+        rejects = f"store_rejects=true, rejects_limit={_REJECTS_LIMIT}"
         if source.format == "clf":
-            scan = (
-                f"read_csv({files}, columns={{'line': 'VARCHAR'}}, delim={_sql_str(_DELIM_NEVER)}, "
-                "header=false, quote='', escape='', auto_detect=false, filename=true, "
-                "store_rejects=true, rejects_limit=0)"
-            )
+            scan = f"read_csv({files}, {_LINES}, filename=true, {rejects})"
             rows = "row_number() OVER () AS line_no, " if numbered else ""
             inner = (
                 f"(SELECT {rows}filename, line, "
                 f"regexp_extract(line, {_sql_str(CLF_PATTERN)}, ['ts', 'status']) AS m FROM {scan})"
             )
             ts = f"try_strptime(m.ts, {_sql_str(CLF_TIME_FORMAT)})"
-            return inner, ts, "NULL", "TRY_CAST(nullif(m.status, '') AS INTEGER)"
+            relation = f"(SELECT *, {ts} AS {_TIME} FROM {inner})"
+            status = "TRY_CAST(nullif(m.status, '') AS INTEGER)"
+            return _Scan(relation, _TIME, "NULL", status, "m.ts", clf_offset=True)
         if source.format == "csv":
-            self._require_columns(source)
-            time_type = "TIMESTAMPTZ" if typed_time else "VARCHAR"
-            columns = {self.ts_col: "DOUBLE" if self.unit else time_type}
-            extra = {self.event_col: "VARCHAR", self.status_col: "INTEGER"}
-            header = self._header(source.files[0])
-            for name in header:
-                columns[name] = extra.get(name, columns.get(name, "VARCHAR"))
-            columns = {name: columns[name] for name in header}
+            header = source.header or self._header(source.files[0])
+            wanted = {self.ts_col: "VARCHAR"}
+            if typed:
+                wanted[self.ts_col] = "DOUBLE" if self.unit else "TIMESTAMPTZ"
+            if self.event_col:
+                wanted[self.event_col] = "VARCHAR"
+            if self.status_col:
+                wanted[self.status_col] = "INTEGER" if typed else "VARCHAR"
+            columns = {
+                (name if name in wanted else f"{_COLUMN}{i}"): wanted.get(name, "VARCHAR")
+                for i, name in enumerate(header)
+            }
             cols = ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in columns.items())
-            not_null = f", force_not_null=[{_sql_str(self.status_col)}]" if self.status_col else ""
+            not_null = (
+                f", force_not_null=[{_sql_str(self.status_col)}]"
+                if self.status_col and typed
+                else ""
+            )
             scan = (
                 f"read_csv({files}, columns={{{cols}}}, header=true, auto_detect=false, "
-                f"filename=true, store_rejects=true, rejects_limit=0{not_null})"
+                f"filename=true, {rejects}{not_null})"
             )
         else:
-            self._require_columns(source)
             number = ", file_row_number=true" if numbered else ""
             scan = f"read_parquet({files}, filename=true{number})"
-        ts = _quote(self.ts_col)
+        text = _quote(self.ts_col)
         if self.unit:
             factor = TIMESTAMP_UNITS[self.unit]
-            ts = f"make_timestamptz(CAST(round(CAST({ts} AS DOUBLE) * {factor!r}) AS BIGINT))"
+            us = f"(TRY_CAST({text} AS DOUBLE) * {factor!r})"
+            # Out of DuckDB's range (or NaN, inf): a time that is out of the window.
+            ts = (
+                f"CASE WHEN abs({us}) < 9e18 THEN make_timestamptz(CAST(round({us}) AS BIGINT)) "
+                f"WHEN {us} IS NOT NULL THEN TIMESTAMPTZ 'infinity' END"
+            )
+            offset_text = None
         else:
-            ts = f"TRY_CAST({ts} AS TIMESTAMPTZ)"
+            ts = f"TRY_CAST({text} AS TIMESTAMPTZ)"
+            textual = (source.format == "csv" and not typed) or source.time_type == "VARCHAR"
+            offset_text = text if textual else None
         event = f"CAST({_quote(self.event_col)} AS VARCHAR)" if self.event_col else "NULL"
         status = f"TRY_CAST({_quote(self.status_col)} AS INTEGER)" if self.status_col else "NULL"
         line_no = ", file_row_number + 1 AS line_no" if numbered else ""
         # The time is computed once per row: text is parsed once, not in every use.
-        scan = f"(SELECT *, {ts} AS {_TIME}{line_no} FROM {scan})"
-        return scan, _TIME, event, status
+        relation = f"(SELECT *, {ts} AS {_TIME}{line_no} FROM {scan})"
+        return _Scan(relation, _TIME, event, status, offset_text)
 
     def _naive(self, source: _Source) -> str:
         """SQL condition, true for a row whose timestamp has no offset (naive)."""
@@ -376,40 +590,102 @@ class _Reader:
             )
         return "true"  # a Parquet TIMESTAMP without time zone, or a DATE
 
-    def by_time_type(self, source: _Source) -> list[_Source]:
-        """Parquet files grouped by the type of their timestamp column.
+    def split(self, source: _Source) -> list[_Source]:
+        """The files of a source grouped by layout, each group read in one scan.
 
-        Whether a Parquet timestamp is naive is a property of the file, and
-        files read together would be cast to one type: each type is read apart.
+        Files read together are read with the first one's columns: CSV files are
+        grouped by their header, Parquet files by their columns and the type of
+        the timestamp column (whether a Parquet timestamp is naive is a property
+        of the file). Missing columns and timestamp columns of a type that cannot
+        be a time are refused here, naming the file.
         """
-        if source.format != "parquet":
+        if source.format == "clf":
             return [source]
-        self._require_columns(source)
-        groups: dict[str, list[str]] = {}
+        wanted = [c for c in (self.ts_col, self.event_col, self.status_col) if c]
+        groups: dict[tuple, list[str]] = {}
         for file in source.files:
-            cursor = self.con.execute(
-                f"SELECT {_quote(self.ts_col)} FROM read_parquet({_sql_str(file)}) LIMIT 0"
+            one = replace(source, files=[file])
+            if source.format == "csv":
+                present = self._header(file)
+                types = dict.fromkeys(present, "VARCHAR")
+                key = (present, None)
+            else:
+                cursor = self.run(f"SELECT * FROM read_parquet({_sql_str(file)}) LIMIT 0", one)
+                types = {d[0]: str(d[1]) for d in cursor.description}
+                present = tuple(types)
+                key = (tuple(types.items()), types.get(self.ts_col))
+            missing = [c for c in wanted if c not in present]
+            if missing:
+                shown = [name if len(name) <= 40 else name[:37] + "..." for name in present[:20]]
+                more = f" and {len(present) - 20} more" if len(present) > 20 else ""
+                raise ValueError(
+                    f"{self.name(file)}: column(s) {missing} not found; the file has "
+                    f"{shown}{more}. Name the columns with timestamp_column=, event_column= "
+                    "or status_column="
+                )
+            self._check_types(file, types)
+            groups.setdefault(key, []).append(file)
+        if source.format == "csv":
+            return [replace(source, files=fs, header=key[0]) for key, fs in groups.items()]
+        return [replace(source, files=fs, time_type=key[1]) for key, fs in groups.items()]
+
+    def _check_types(self, file: str, types: dict[str, str]) -> None:
+        kind = types[self.ts_col]
+        numeric = bool(
+            re.fullmatch(
+                r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|"
+                r"DECIMAL\(\d+,\s*\d+\)",
+                kind,
             )
-            groups.setdefault(str(cursor.description[0][1]), []).append(file)
-        return [replace(source, files=fs, time_type=t) for t, fs in groups.items()]
+        )
+        if self.unit:
+            ok = numeric or kind == "VARCHAR"
+            need = f"numbers (timestamp_unit={self.unit!r})"
+        else:
+            ok = kind == "VARCHAR" or kind == "DATE" or kind.startswith("TIMESTAMP")
+            need = "timestamps or text"
+            if numeric:
+                need += "; for epoch numbers pass timestamp_unit= ('s', 'ms', 'us' or 'ns')"
+        if not ok:
+            raise ValueError(
+                f"{self.name(file)}: column {self.ts_col!r} holds {kind}, which cannot be read "
+                f"as times: it should hold {need}"
+            )
+        if self.status_col:
+            kind = types[self.status_col]
+            numeric = bool(
+                re.fullmatch(
+                    r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|"
+                    r"REAL|DECIMAL\(\d+,\s*\d+\)|VARCHAR",
+                    kind,
+                )
+            )
+            if not numeric:
+                raise ValueError(
+                    f"{self.name(file)}: column {self.status_col!r} holds {kind}; an HTTP "
+                    "status should be an integer"
+                )
 
     def refuse_naive(self, source: _Source, head: int | None = None) -> None:
         """Raise ValueError at the first naive timestamp (in the first `head` rows)."""
         naive = self._naive(source)
         if naive == "false":
             return
-        scan, ts, _, _ = self._scan(source, numbered=source.format == "parquet")
-        rows = f"(SELECT * FROM {scan} LIMIT {int(head)})" if head else scan
+        scan = self._scan(source, numbered=source.format == "parquet")
+        rows = f"(SELECT * FROM {scan.relation} LIMIT {int(head)})" if head else scan.relation
         line = "line_no" if source.format == "parquet" else "NULL"
-        found = self.con.execute(
+        found = self.run(
             f"SELECT filename, CAST({_quote(self.ts_col)} AS VARCHAR), {line} FROM {rows} "
-            f"WHERE {ts} IS NOT NULL AND {naive} LIMIT 1"
+            f"WHERE {scan.time} IS NOT NULL AND {naive} LIMIT 1",
+            source,
         ).fetchone()
-        self._rejects(keep=False)  # counted by the full scan, not by this look
+        self._clear_rejects()  # counted by the full scan, not by this look
         if found is None:
             return
         file, value, line_no = found
-        where = f"{file}: column {self.ts_col!r}" + (f", row {line_no}" if line_no else "")
+        where = f"{self.name(file)}: column {self.ts_col!r}" + (
+            f", row {line_no}" if line_no else ""
+        )
         raise ValueError(
             f"{where}: timestamps have no time zone (for example {value!r}); times must be "
             "UTC. Write them with an offset ('...+00:00') or pass naive_timezone='UTC' "
@@ -417,170 +693,414 @@ class _Reader:
             "to convert them"
         )
 
-    def _reason(self, source: _Source, ts: str, event: str, status: str) -> str:
+    def _reason(self, scan: _Scan, source: _Source) -> str:
         """SQL CASE naming why a row is malformed, NULL for a good row."""
+        ts = scan.time
         cases = []
         if source.format == "clf":
             cases += [
-                ("line IS NULL OR trim(line) = ''", "empty line"),
-                ("m.ts = ''", "not a Common Log Format line"),
+                ("line IS NULL OR trim(line) = ''", _REASONS["empty"]),
+                ("m.ts = ''", _REASONS["not_clf"]),
             ]
-        cases.append((f"{ts} IS NULL", "timestamp missing or unreadable"))
+        cases.append((f"{ts} IS NULL", _REASONS["time"]))
+        if scan.offset_text:
+            cases.append((_offset_bad(scan.offset_text, scan.clf_offset), _REASONS["offset"]))
+        low, high = (f"TIMESTAMPTZ {_sql_str(t)}" for t in _WINDOW)
+        cases.append((f"NOT ({ts} > {low} AND {ts} < {high})", _REASONS["window"]))
         if self.event_col:
-            cases.append((f"{event} IS NULL OR trim({event}) = ''", "event missing"))
+            cases.append((f"{scan.event} IS NULL OR trim({scan.event}) = ''", _REASONS["event"]))
         if self.status_col:
-            cases.append((f"{status} IS NULL", "status missing or not an integer"))
+            cases.append((f"{scan.status} IS NULL", _REASONS["status"]))
         whens = " ".join(f"WHEN {cond} THEN {_sql_str(why)}" for cond, why in cases)
         return f"CASE {whens} ELSE NULL END"
 
-    def aggregate(self, source: _Source) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Counts per (bucket, event) of good rows; per (file, reason) of bad ones."""
-        scan, ts, event, status = self._scan(source)
-        reason = self._reason(source, ts, event, status)
+    # --- counting ------------------------------------------------------------------------
+
+    def count(self, source: _Source) -> tuple[_Source, pd.DataFrame, pd.DataFrame]:
+        """Count one source: good rows per (file, bucket, event), bad ones per (file, reason).
+
+        A plain or gzip file with bytes that are not UTF-8 (DuckDB rejects such a
+        line) is copied with those bytes replaced, and the source counted again.
+        """
+        good, bad, summary = self._count_once(source)
+        broken = set(summary.loc[summary["type"] == "INVALID ENCODING", "file"])
+        redo = {f: self._transcode(f) for f in source.files if f in broken}
+        redo = {f: t for f, t in redo.items() if t is not None}
+        if redo:
+            source = replace(source, files=[redo.get(f, f) for f in source.files])
+            good, bad, summary = self._count_once(source)
+        self._refuse_rejects(source, summary)
+        return source, good, bad
+
+    def _count_once(self, source: _Source):
+        scan = self._scan(source)
+        reason = self._reason(scan, source)
         naive = self._naive(source)
-        us = f"epoch_us({ts})"
+        us = f"epoch_us({scan.time})"
         bucket = f"({us} - ((({us} % {self.iv}) + {self.iv}) % {self.iv}))"
         errors = (
-            f"count(*) FILTER (WHERE {status} >= {self.error_status})" if self.status_col else "0"
+            f"count(*) FILTER (WHERE {scan.status} >= {self.error_status})"
+            if self.status_col
+            else "0"
         )
         query = f"""
-            SELECT reason,
-                   CASE WHEN reason IS NULL THEN NULL ELSE filename END AS file,
+            SELECT reason, filename AS file,
                    CASE WHEN reason IS NULL THEN {bucket} END AS bucket,
-                   CASE WHEN reason IS NULL THEN {event} END AS event,
+                   CASE WHEN reason IS NULL THEN {scan.event} END AS event,
                    count(*) AS n, {errors} AS errors,
                    count(*) FILTER (WHERE reason IS NULL AND {naive}) AS naive
-            FROM (SELECT *, {reason} AS reason FROM {scan})
+            FROM (SELECT *, {reason} AS reason FROM {scan.relation})
             GROUP BY ALL
         """
-        out = self.con.execute(query).df()
-        good = out[out["reason"].isna()][["bucket", "event", "n", "errors", "naive"]]
-        bad = out[out["reason"].notna()][["file", "reason", "n"]]
-        rejects = self._rejects()
-        if len(rejects):
-            counted = rejects.groupby(["file", "reason"], as_index=False).size()
-            bad = pd.concat([bad, counted.rename(columns={"size": "n"})], ignore_index=True)
-        return good, bad
-
-    def _rejects(self, keep: bool = True) -> pd.DataFrame:
-        """DuckDB's rejected rows (one per line) of the last scan, with file and line.
-
-        They are cleared from DuckDB's tables and, with `keep`, added to `self.rejects`.
-        """
-        if not self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'reject_errors'"
-        ).fetchone()[0]:
-            return pd.DataFrame(columns=["file", "line", "reason", "text"])
-        rejects = self.con.execute(
-            """
-            SELECT s.file_path AS file, e.line AS line,
-                   first(CAST(e.error_type AS VARCHAR) || ': ' || e.error_message) AS reason,
-                   first(e.csv_line) AS text
-            FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id)
-            GROUP BY ALL ORDER BY file, line
-            """
-        ).df()
-        self.con.execute("DELETE FROM reject_errors")
-        self.con.execute("DELETE FROM reject_scans")
-        rejects["reason"] = "unreadable row: " + rejects["reason"].str.split("\n").str[0]
-        if keep:
-            self.rejects = pd.concat(
-                [r for r in (self.rejects, rejects) if r is not None], ignore_index=True
+        out = self.run(query, source).df()
+        good = out[out["reason"].isna()][["file", "bucket", "event", "n", "errors", "naive"]]
+        bad = out[out["reason"].notna()][["file", "reason", "n"]].assign(line=None)
+        summary = self._take_rejects()
+        if len(summary):
+            counted = pd.DataFrame(
+                {
+                    "file": summary["file"],
+                    "reason": "unreadable row: " + summary["type"],
+                    "n": summary["n"],
+                    "line": summary["first_line"],
+                }
             )
-        return rejects
+            bad = pd.concat([bad, counted], ignore_index=True)
+        return good, bad, summary
+
+    def _transcode(self, path: str) -> str | None:
+        """A UTF-8 copy of a plain or gzip file, bytes that are not UTF-8 replaced (U+FFFD).
+
+        None for other compressions (their lines stay malformed, with line numbers).
+        """
+        lower = path.lower()
+        if lower.endswith(_COMPRESSED) and not lower.endswith(".gz"):
+            return None
+        target = os.path.join(self._tmpdir(), f"utf8-{len(self.alias)}.txt")
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        opener = gzip.open if lower.endswith(".gz") else open
+        try:
+            with opener(path, "rb") as source, open(target, "wb") as out:
+                while chunk := source.read(1 << 23):
+                    out.write(decoder.decode(chunk).encode("utf-8"))
+                out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except (OSError, EOFError) as error:
+            raise ValueError(f"{self.name(path)}: cannot be read: {error}") from error
+        self.alias[target] = self.name(path)
+        if path in self.headers:
+            self.headers[target] = self.headers[path]
+        return target
+
+    def _take_rejects(self) -> pd.DataFrame:
+        """DuckDB's rejected rows of the last scan: counts per (file, type); the first kept.
+
+        They are cleared from DuckDB's tables. The first `max_examples` rows, with
+        file and line, are added to `self.rejects` for the examples.
+        """
+        columns = ["file", "type", "n", "errors", "first_line", "unterminated"]
+        if not self._has_rejects():
+            return pd.DataFrame(columns=columns)
+        per_line = """
+            SELECT s.file_path AS file, e.line AS line,
+                   min(CAST(e.error_type AS VARCHAR)) AS type,
+                   min(CAST(e.error_type AS VARCHAR) || ': ' || e.error_message) AS reason,
+                   min(left(e.csv_line, 1000)) AS text, count(*) AS errors,
+                   bool_or(e.error_message ILIKE '%unterminated quote%') AS unterminated
+            FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id)
+            GROUP BY ALL
+        """
+        summary = self.con.execute(
+            f"""SELECT file, type, count(*) AS n, sum(errors) AS errors,
+                       min(line) AS first_line,
+                       min(line) FILTER (WHERE unterminated) AS unterminated
+                FROM ({per_line}) GROUP BY ALL ORDER BY file, type"""
+        ).df()
+        if self.max_examples:
+            first = self.con.execute(
+                f"SELECT file, line, reason, text FROM ({per_line}) ORDER BY file, line "
+                f"LIMIT {self.max_examples}"
+            ).fetchall()
+            seen = {(r["file"], r["line"]) for r in self.rejects}
+            for file, line, reason, text in first:
+                if (self.name(file), int(line)) not in seen:
+                    self.rejects.append(
+                        {
+                            "file": self.name(file),
+                            "line": int(line),
+                            "reason": "unreadable row: " + reason.split("\n")[0],
+                            "text": text,
+                        }
+                    )
+        self._clear_rejects()
+        return summary
+
+    def _has_rejects(self) -> bool:
+        return bool(
+            self.con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'reject_errors'"
+            ).fetchone()[0]
+        )
+
+    def _clear_rejects(self) -> None:
+        if self._has_rejects():
+            self.con.execute("DELETE FROM reject_errors")
+            self.con.execute("DELETE FROM reject_scans")
+
+    def _refuse_rejects(self, source: _Source, summary: pd.DataFrame) -> None:
+        """Refuse a file whose rows DuckDB could not tell apart, or could not count."""
+        what = FORMAT_NAMES[source.format]
+        for row in summary.itertuples():
+            if pd.notna(row.unterminated):
+                raise ValueError(
+                    f"{self.name(row.file)}, line {int(row.unterminated)}: a quoted value is "
+                    f"never closed, so the lines after it cannot be read as {what} rows; "
+                    "close or remove the quote"
+                )
+        per_file = summary.groupby("file")["errors"].sum()
+        for file, errors in per_file.items():
+            if errors >= _REJECTS_LIMIT:
+                first = summary.loc[summary["file"] == file].sort_values("first_line").iloc[0]
+                raise ValueError(
+                    f"{self.name(file)}: more than {_REJECTS_LIMIT:,} rows cannot be read as "
+                    f"{what} (the first, line {int(first.first_line)}: {first.type}); is it "
+                    f"a {what} file?{_hint(file, '')}"
+                )
+
+    def refuse_unread(self, files, sources, good: pd.DataFrame, bad: pd.DataFrame) -> None:
+        """Refuse a file with lines of which none could be read, and input with no line."""
+        formats = {f: s.format for s in sources for f in s.files}
+        good_n = good.groupby("file")["n"].sum() if len(good) else pd.Series(dtype="int64")
+        for file, part in bad.groupby("file", sort=False):
+            if good_n.get(file, 0):
+                continue
+            total = int(part["n"].sum())
+            top = part.sort_values(["n", "reason"], ascending=[False, True]).iloc[0]
+            first = f", the first at line {int(top.line)}" if pd.notna(top.line) else ""
+            what = FORMAT_NAMES[formats.get(file, "clf")]
+            raise ValueError(
+                f"{self.name(file)}: no line could be read as {what}: {total:,} line(s), "
+                f"{int(top.n):,} of them {top.reason}{first}{_hint(file, '')}"
+            )
+        if good.empty and bad.empty:
+            csv_only = all(s.format == "csv" for s in sources)
+            empty = "holds only its header line" if csv_only else "is empty"
+            if len(files) == 1:
+                raise ValueError(f"{files[0]}: no line to count: the file {empty}")
+            shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+            raise ValueError(f"no line to count: the {len(files)} files are empty ({shown})")
+
+    # --- examples ------------------------------------------------------------------------
 
     def examples(self, sources, bad: pd.DataFrame, limit: int) -> list[dict]:
         """The first few malformed lines: rejects with line numbers, then the others."""
         if limit == 0 or bad.empty:
             return []
-        rejects: list[dict] = []
         others: list[dict] = []
-
-        def add_rejects(frame: pd.DataFrame | None) -> None:
-            seen = {(r["file"], r["line"]) for r in rejects}
-            for row in [] if frame is None else frame.head(limit).itertuples():
-                if (row.file, int(row.line)) not in seen:
-                    rejects.append(
-                        {
-                            "file": row.file,
-                            "line": int(row.line),
-                            "reason": row.reason,
-                            "text": row.text,
-                        }
-                    )
-
-        add_rejects(self.rejects)
         bad_files = set(bad.loc[~bad["reason"].str.startswith("unreadable row"), "file"])
+        offsets = set(bad.loc[bad["reason"] == _REASONS["offset"], "file"])
         for source in sources:
             for file in source.files:
-                if len(rejects) + len(others) >= limit or file not in bad_files:
+                if len(self.rejects) + len(others) >= limit or file not in bad_files:
                     continue
                 one = replace(source, files=[file])
                 # The time column typed: a CSV row whose time does not parse is a
                 # reject here, with its line number (it is not one in the counting scan).
-                scan, ts, event, status = self._scan(
-                    one, numbered=source.format != "csv", typed_time=True
-                )
-                reason = self._reason(one, ts, event, status)
-                query = (
-                    "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM "
-                    f"(SELECT *, {reason} AS reason FROM {scan}) "
-                    f"WHERE reason IS NOT NULL LIMIT {limit - len(rejects) - len(others)}"
-                )
-                cursor = self.con.execute(query)
-                names = [d[0] for d in cursor.description]
-                hidden = {"filename", "file_row_number", "line_no", "reason", "m", _TIME}
-                for values in cursor.fetchall():
-                    row = dict(zip(names, values, strict=True))
-                    if source.format == "clf":
-                        shown = row["line"] or ""
-                    else:
-                        shown = ", ".join(f"{k}={v}" for k, v in row.items() if k not in hidden)
-                    line_no = row.get("line_no")
-                    others.append(
-                        {
-                            "file": file,
-                            "line": None if line_no is None else int(line_no),
-                            "reason": row["reason"],
-                            "text": shown,
-                        }
-                    )
-                # The example scan repeats the counting scan's rejects: keep only new ones.
-                add_rejects(self._rejects(keep=False))
-        rejects.sort(key=lambda r: (r["file"], r["line"]))
+                passes = [True]
+                if source.format == "csv" and file in offsets:
+                    passes.append(False)  # a typed time has lost its offset: the text's pass
+                for typed in passes:
+                    want = limit - len(self.rejects) - len(others)
+                    if want <= 0:
+                        break
+                    others += self._examples_of(one, typed=typed, limit=want)
+                    # The example scan repeats the counting scan's rejects: kept once.
+                    self._take_rejects()
+        rejects = sorted(self.rejects, key=lambda r: (r["file"], r["line"]))
         return (rejects + others)[:limit]
+
+    def _examples_of(self, source: _Source, *, typed: bool, limit: int) -> list[dict]:
+        csv_file = source.format == "csv"
+        scan = self._scan(source, numbered=not csv_file, typed=typed and csv_file)
+        reason = self._reason(scan, source)
+        where = "reason IS NOT NULL"
+        if csv_file and not typed:
+            where = f"reason = {_sql_str(_REASONS['offset'])}"
+        query = (
+            "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM "
+            f"(SELECT *, {reason} AS reason FROM {scan.relation}) "
+            f"WHERE {where} LIMIT {int(limit)}"
+        )
+        cursor = self.run(query, source)
+        names = [d[0] for d in cursor.description]
+        hidden = {"filename", "file_row_number", "line_no", "reason", "m", _TIME}
+        header = source.header or ()
+        found = []
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            if source.format == "clf":
+                shown = row["line"] or ""
+            else:
+                shown = ", ".join(
+                    f"{_shown_name(k, header)}={v}" for k, v in row.items() if k not in hidden
+                )
+            line_no = row.get("line_no")
+            found.append(
+                {
+                    "file": self.name(source.files[0]),
+                    "line": None if line_no is None else int(line_no),
+                    "reason": row["reason"],
+                    "text": shown,
+                }
+            )
+        return found
 
     # --- checks ------------------------------------------------------------------
 
-    def _header(self, file: str) -> list[str]:
-        """Column names from the first line (comma-separated, optionally quoted)."""
-        first = self.con.execute(
-            f"SELECT line FROM read_csv({_sql_str(file)}, columns={{'line': 'VARCHAR'}}, "
-            f"delim={_sql_str(_DELIM_NEVER)}, header=false, quote='', escape='', "
-            "auto_detect=false) LIMIT 1"
-        ).fetchone()
-        if first is None or not first[0]:
-            raise ValueError(f"{file}: line 1 should be a header naming the columns; it is empty")
-        return [name.strip().strip('"') for name in first[0].split(",")]
+    def _header(self, file: str) -> tuple[str, ...]:
+        """Column names from the first line, read as CSV (quoted names may hold commas).
 
-    def _require_columns(self, source: _Source) -> None:
-        wanted = [c for c in (self.ts_col, self.event_col, self.status_col) if c]
-        for file in source.files:
-            if source.format == "csv":
-                present = self._header(file)
-            else:
-                cursor = self.con.execute(f"SELECT * FROM read_parquet({_sql_str(file)}) LIMIT 0")
-                present = [d[0] for d in cursor.description]
-            missing = [c for c in wanted if c not in present]
-            if missing:
+        A name used twice is refused when it is a column read, else kept apart.
+        """
+        if file in self.headers:
+            return self.headers[file]
+        one = _Source("csv", [file])
+        lower = file.lower()
+        if lower.endswith(".gz") or not lower.endswith(_COMPRESSED):
+            try:
+                with (gzip.open if lower.endswith(".gz") else open)(file, "rb") as f:
+                    first = f.readline(1 << 20)
+            except (OSError, EOFError) as error:
                 raise ValueError(
-                    f"{file}: column(s) {missing} not found; the file has {present}. Name the "
-                    "columns with timestamp_column=, event_column= or status_column="
-                )
+                    f"{self.name(file)}: cannot be read: {error}{_hint(file, str(error))}"
+                ) from error
+        else:
+            row = self.run(
+                f"SELECT line FROM read_csv({_sql_str(file)}, {_LINES}) LIMIT 1", one
+            ).fetchone()
+            first = b"" if row is None or row[0] is None else row[0].encode("utf-8")
+        # DuckDB ends a line at a carriage return too
+        text = re.split("[\r\n]", first.decode("utf-8", "replace").lstrip("\ufeff"))[0]
+        if not text.strip():
+            raise ValueError(
+                f"{self.name(file)}: line 1 should be a header naming the columns; it is empty"
+            )
+        try:
+            names = next(csv.reader([text]))
+        except (csv.Error, StopIteration) as error:
+            raise ValueError(
+                f"{self.name(file)}: line 1 should be a header naming the columns; it cannot "
+                f"be read as CSV ({error})"
+            ) from error
+        names = [name.strip() for name in names]
+        wanted = {c for c in (self.ts_col, self.event_col, self.status_col) if c}
+        twice = sorted({n for n in names if n in wanted and names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"{self.name(file)}: line 1 names column(s) {twice} more than once; which "
+                "one to read is unclear"
+            )
+        self.headers[file] = tuple(names)
+        return self.headers[file]
+
+
+def _shown_name(column: str, header: tuple[str, ...]) -> str:
+    """The header's name of a CSV column read under a placeholder name."""
+    if column.startswith(_COLUMN) and column[len(_COLUMN) :].isdigit():
+        index = int(column[len(_COLUMN) :])
+        if index < len(header):
+            return header[index]
+    return column
+
+
+def _offset_bad(text: str, clf: bool) -> str:
+    """SQL condition: the text's UTC offset is beyond ±14:00 or has minutes of 60 or more.
+
+    The usual forms are checked with string functions ("...+0200" in CLF,
+    "...+02:00" or "...Z" in ISO text), the others with a regular expression.
+    """
+    if clf:
+        # dd/Mon/yyyy:HH:MM:SS +hhmm: the offset's hours at 23-24, minutes at 25-26
+        hh, mm = f"substr({text}, 23, 2)", f"substr({text}, 25, 2)"
+        return (
+            f"CASE WHEN length({text}) = 26 AND substr({text}, 21, 1) = ' ' "
+            f"THEN {mm} >= '60' OR {hh} > '14' OR ({hh} = '14' AND {mm} <> '00') "
+            f"ELSE NOT regexp_matches({text}, {_sql_str(_CLF_OFFSET_VALID)}) END"
+        )
+    hh, mm = f"substr({text}, -5, 2)", f"right({text}, 2)"
+    return (
+        f"CASE WHEN suffix({text}, 'Z') THEN false "
+        f"WHEN {text} LIKE '%+__:__' OR {text} LIKE '%-__:__' "
+        f"THEN {mm} >= '60' OR {hh} > '14' OR ({hh} = '14' AND {mm} <> '00') "
+        f"ELSE regexp_matches({text}, {_sql_str(_OFFSET_TEXT)}) "
+        f"AND NOT regexp_matches({text}, {_sql_str(_OFFSET_VALID)}) END"
+    )
+
+
+def _duck_message(error, path: str | None = None) -> str:
+    """DuckDB's message on one line, without its category ("IO Error: ") or the path."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message = lines[0] if lines else type(error).__name__
+    message = re.sub(r"^[A-Za-z ]*Error: ", "", message)
+    if path:
+        for quoted in (f": {path}", f" '{path}'", f' "{path}"', f" {path}"):
+            message = message.replace(quoted, "")
+        message = message.replace(path, "the file")
+    return message
+
+
+_MAGIC = {
+    b"\x1f\x8b": ("gzip", ".gz"),
+    b"\x28\xb5\x2f\xfd": ("zstd", ".zst"),
+    b"BZh": ("bzip2", None),
+    b"\xfd7zXZ\x00": ("xz", None),
+    b"PK\x03\x04": ("zip", None),
+}
+
+
+def _hint(path: str, message: str) -> str:
+    """What a file that cannot be read seems to be, from its first bytes and name."""
+    lower = path.lower()
+    if "GZIP" in message or "zstd" in message.lower() or "frame" in message.lower():
+        kind = "gzip" if lower.endswith(".gz") else "zstd"
+        return f" (the {kind} data is truncated or damaged, or the file is not {kind})"
+    if "magic bytes" in message or "parquet" in message.lower():
+        return " (not a Parquet file, or a truncated one)"
+    if "state machine" in message:
+        return " (binary data, or line endings that mix CR and CRLF)"
+    if "out of memory" in message.lower() or "memory" in message.lower():
+        return " (pass memory_limit= or fewer threads=)"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return ""
+    for magic, (kind, ext) in _MAGIC.items():
+        if head.startswith(magic):
+            if ext and lower.endswith(ext):
+                return ""
+            if ext:
+                return f" (it looks {kind}-compressed: name it *{ext})"
+            return f" (it looks {kind}-compressed, which is not read: decompress it first)"
+    if head.startswith(b"PAR1") and not lower.endswith((".parquet", ".pq")):
+        return " (it looks like Parquet: name it *.parquet or pass format='parquet')"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return " (JSON is not read: convert it to CSV)"
+    return ""
+
+
+def _suffixes(file: str) -> str:
+    """The file's suffixes that tell its compression and format (.log.gz, .csv)."""
+    suffixes = "".join(s for s in Path(file).suffixes[-2:] if s.isascii() and s[1:].isalnum())
+    return suffixes
 
 
 def _fill(good, interval_us, count_column, by_event, count_errors, max_intervals) -> pd.DataFrame:
-    """Sum the parts and lay every interval of each event's span, zeros included."""
+    """Sum the parts and lay every interval of each event's span, zeros included.
+
+    The spans are checked against `max_intervals` before anything is laid out,
+    and laid out at once for all events (a column with a million events is a
+    million spans, not a million tables).
+    """
     iv = int(interval_us)
     columns = (["event_id"] if by_event else []) + ["timestamp", count_column]
     columns += ["join_errors"] if count_errors else []
@@ -591,46 +1111,50 @@ def _fill(good, interval_us, count_column, by_event, count_errors, max_intervals
             empty["event_id"] = pd.Series(dtype="str")
         return empty[columns]
     good = good.assign(event=good["event"].fillna("")) if by_event else good.assign(event="")
-    summed = good.groupby(["event", "bucket"], sort=True)[["n", "errors"]].sum()
-    parts = []
-    total = 0
-    for event, part in summed.groupby(level="event", sort=True):
-        buckets = part.index.get_level_values("bucket").to_numpy(np.int64)
-        lo, hi = int(buckets[0]), int(buckets[-1])
-        n_int = (hi - lo) // iv + 1
-        total += n_int
-        if total > max_intervals:
-            first, last = (pd.Timestamp(x, unit="us", tz="UTC") for x in (lo, hi))
-            raise ValueError(
-                f"the lines{f' of event {event!r}' if by_event else ''} span {first} to "
-                f"{last}: {n_int:,} intervals of {iv / 1e6:g} s, more than max_intervals "
-                f"({max_intervals:,}); look for stray timestamps, or pass a longer interval"
-            )
-        counts = np.zeros(n_int, np.int64)
-        errors = np.zeros(n_int, np.int64)
-        slot = (buckets - lo) // iv
-        counts[slot] = part["n"].to_numpy(np.int64)
-        errors[slot] = part["errors"].to_numpy(np.int64)
-        block = {
-            "timestamp": pd.to_datetime(
-                lo + np.arange(n_int, dtype=np.int64) * iv, unit="us", utc=True
-            ),
-            count_column: counts,
-        }
-        if count_errors:
-            block["join_errors"] = errors
-        frame = pd.DataFrame(block)
-        if by_event:
-            frame.insert(0, "event_id", pd.array([event] * n_int, dtype="str"))
-        parts.append(frame)
-    return pd.concat(parts, ignore_index=True)[columns]
+    summed = good.groupby(["event", "bucket"], sort=True)[["n", "errors"]].sum().reset_index()
+    codes, events = pd.factorize(summed["event"], sort=True)
+    buckets = summed["bucket"].to_numpy(np.int64)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)] - 1
+    lo, hi = buckets[starts], buckets[ends]
+    spans = (hi - lo) // iv + 1
+    totals = np.cumsum(spans)
+    if totals[-1] > max_intervals:
+        k = int(np.argmax(totals > max_intervals))
+        first, last = (pd.Timestamp(int(x), unit="us", tz="UTC") for x in (lo[k], hi[k]))
+        event = events[k]
+        raise ValueError(
+            f"the lines{f' of event {event!r}' if by_event else ''} span {first} to "
+            f"{last}: {int(spans[k]):,} intervals of {iv / 1e6:g} s"
+            f"{f', {int(totals[k]):,} with the events before it' if k else ''}, more than "
+            f"max_intervals ({max_intervals:,}); look for stray timestamps, or pass a longer "
+            "interval"
+        )
+    total = int(totals[-1])
+    offsets = totals - spans
+    slot = offsets[codes] + (buckets - lo[codes]) // iv
+    counts = np.zeros(total, np.int64)
+    errors = np.zeros(total, np.int64)
+    counts[slot] = summed["n"].to_numpy(np.int64)
+    errors[slot] = summed["errors"].to_numpy(np.int64)
+    within = np.arange(total, dtype=np.int64) - np.repeat(offsets, spans)
+    block = {
+        "timestamp": pd.to_datetime(np.repeat(lo, spans) + within * iv, unit="us", utc=True),
+        count_column: counts,
+    }
+    if count_errors:
+        block["join_errors"] = errors
+    frame = pd.DataFrame(block)
+    if by_event:
+        frame.insert(0, "event_id", pd.array(np.repeat(np.asarray(events), spans), dtype="str"))
+    return frame[columns]
 
 
 # --- argument checks -----------------------------------------------------------------
 
 
 def _expand(paths) -> list[str]:
-    if isinstance(paths, str | Path):
+    if isinstance(paths, str | os.PathLike):
         paths = [paths]
     try:
         paths = list(paths)
@@ -641,18 +1165,45 @@ def _expand(paths) -> list[str]:
     if not paths:
         raise ValueError("paths is empty: give at least one log file")
     files: list[str] = []
+    seen: dict[str, str] = {}
     for entry in paths:
-        entry = str(entry)
-        if glob.has_magic(entry):
+        if isinstance(entry, os.PathLike):
+            entry = os.fspath(entry)
+        if not isinstance(entry, str):
+            raise ValueError(f"paths must be paths or glob patterns; got {entry!r}")
+        if not entry.strip() or "\x00" in entry:
+            raise ValueError(f"paths must be paths or glob patterns; got {entry!r}")
+        if Path(entry).is_file():  # a file named "a[1].log" is that file, not a pattern
+            matched = [entry]
+        elif glob.has_magic(entry):
             matched = sorted(glob.glob(entry))
             if not matched:
-                raise FileNotFoundError(f"no file matches {entry!r}")
-            files.extend(matched)
-        elif Path(entry).is_file():
-            files.append(entry)
+                raise _FileRefused(f"no file matches {entry!r}")
+            for file in matched:
+                if not Path(file).is_file():
+                    what = "a directory" if Path(file).is_dir() else "not a regular file"
+                    raise ValueError(
+                        f"{file!r} (matched by {entry!r}) is {what}, not a log file: use a "
+                        "pattern that matches the log files only, such as 'logs/*.log'"
+                    )
+        elif Path(entry).is_dir():
+            raise ValueError(
+                f"log file {entry!r} is a directory, not a file: pass its log files, or a "
+                f"pattern such as {os.path.join(entry, '*.log')!r}"
+            )
+        elif Path(entry).exists():
+            raise ValueError(f"log file {entry!r} is not a regular file")
         else:
-            what = "is a directory, not a file" if Path(entry).is_dir() else "does not exist"
-            raise FileNotFoundError(f"log file {entry!r} {what}")
+            raise _FileRefused(f"log file {entry!r} does not exist")
+        for file in matched:
+            key = os.path.realpath(file)
+            if key in seen:
+                also = f" (also as {seen[key]!r})" if seen[key] != file else ""
+                raise ValueError(
+                    f"log file {file!r} is given twice{also}: its lines would be counted twice"
+                )
+            seen[key] = file
+            files.append(file)
     return files
 
 
@@ -682,9 +1233,13 @@ def _interval_us(interval) -> int:
     try:
         if isinstance(interval, int | float | np.integer | np.floating):
             seconds = float(interval)
+        elif isinstance(interval, str) and re.fullmatch(
+            r"\s*[-+]?[\d.]+(e[-+]?\d+)?\s*", interval, re.I
+        ):
+            seconds = float(interval)  # "60" on the command line: seconds, not nanoseconds
         else:
             seconds = pd.Timedelta(interval).total_seconds()
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OverflowError, ArithmeticError) as error:
         raise ValueError(
             f"interval must be a duration such as '1s', '10s', '1min' or a number of "
             f"seconds; got {interval!r}"
@@ -694,11 +1249,13 @@ def _interval_us(interval) -> int:
         raise ValueError(
             f"interval must be a positive whole number of microseconds; got {interval!r}"
         )
+    if us > _MAX_INTERVAL_US:
+        raise ValueError(f"interval must be at most 100 years; got {interval!r}")
     return round(us)
 
 
 def _check_choice(name: str, value, choices: list[str]):
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
     return value
 
@@ -714,15 +1271,36 @@ def _quote(identifier: str) -> str:
 # --- command line --------------------------------------------------------------------
 
 
+def _one_line(message) -> str:
+    """A message on one line (its lines joined), as every refusal of the command line is."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return "; ".join(lines) if lines else repr(message)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Refusals of the options in one line, like capplan's other commands (capplan.cli)."""
+
+    def error(self, message):
+        named = re.fullmatch(r"argument (\S+): (.*)", message, flags=re.DOTALL)
+        if named:
+            name = max(named.group(1).split("/"), key=len)
+            rest = named.group(2)
+            message = f"{name} {rest}" if rest.startswith("must ") else f"{name}: {rest}"
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def main_aggregate(argv: list[str] | None = None) -> int:
     """``capplan aggregate PATHS... [--interval 1s] [-o OUT.parquet|csv]``.
 
     Prints the conversions and the malformed-line report on stderr and the
     table (or a line saying where it was written) on stdout. Bad input (naive
-    timestamps without ``--naive-timezone`` included): one line on stderr,
-    exit code 2.
+    timestamps without ``--naive-timezone``, a file that cannot be read, a bad
+    option included): one line on stderr, exit code 2. The output file is
+    written under a temporary name and renamed into place only when complete.
     """
-    parser = argparse.ArgumentParser(
+    from capplan._files import staged
+
+    parser = _OneLineParser(
         prog="capplan aggregate",
         description="Count log lines per interval (Common Log Format, CSV or Parquet), "
         "zero where no line fell, into the series format of a history.",
@@ -745,7 +1323,15 @@ def main_aggregate(argv: list[str] | None = None) -> int:
         help="zone of timestamps written without an offset, e.g. UTC or Europe/Paris "
         "(default: such timestamps are refused)",
     )
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, or a refusal already printed on one line
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+
+    def refuse(message) -> int:
+        print(f"capplan aggregate: error: {_one_line(message)}", file=sys.stderr)
+        return 2
+
     try:
         if args.output and not args.output.lower().endswith((".csv", ".parquet")):
             raise ValueError(f"--output must end in .csv or .parquet; got {args.output!r}")
@@ -761,9 +1347,12 @@ def main_aggregate(argv: list[str] | None = None) -> int:
             status_column=args.status_column,
             naive_timezone=args.naive_timezone,
         )
-    except (ValueError, FileNotFoundError) as error:
-        print(f"capplan aggregate: error: {error}", file=sys.stderr)
-        return 2
+    except ValueError as error:  # FileNotFoundError for a missing log is one too
+        return refuse(error)
+    except OSError as error:
+        if error.filename is not None and error.strerror:
+            return refuse(f"{error.filename}: {error.strerror}")
+        return refuse(error)
     for conversion in frame.attrs["conversions"]:
         print(
             f"{conversion['count']:,} timestamp(s) in column {conversion['column']!r}: "
@@ -775,12 +1364,17 @@ def main_aggregate(argv: list[str] | None = None) -> int:
         print(f"{malformed:,} malformed line(s) not counted, for example:", file=sys.stderr)
         for ex in frame.attrs["malformed_examples"]:
             where = f"{ex['file']}:{ex['line']}" if ex["line"] is not None else ex["file"]
-            print(f"  {where}: {ex['reason']}: {ex['text'][:200]}", file=sys.stderr)
+            text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in ex["text"][:200])
+            print(f"  {where}: {ex['reason']}: {text}", file=sys.stderr)
     if args.output:
-        if args.output.lower().endswith(".csv"):
-            frame.to_csv(args.output, index=False)
-        else:
-            frame.to_parquet(args.output, index=False)
+        try:
+            with staged(args.output) as (temporary,):
+                if args.output.lower().endswith(".csv"):
+                    frame.to_csv(temporary, index=False)
+                else:
+                    frame.to_parquet(temporary, index=False)
+        except OSError as error:
+            return refuse(f"{args.output}: cannot be written: {error.strerror or error}")
         print(f"{len(frame):,} intervals from {frame.attrs['lines']:,} lines -> {args.output}")
     else:
         print(frame.to_string(index=False))
