@@ -11,43 +11,25 @@ import pandas as pd
 from capplan._text import table_text
 from capplan.planning import methods as _methods
 from capplan.planning import steps
-from capplan.planning.forecast import JoinForecast
 from capplan.planning.inputs import (
-    DEFAULT_SLO,
     SLO,
+    ArgumentError,
     ClientPolicy,
     JoinService,
     Margins,
     QueuePolicy,
+    check_capacity,
+    check_sessions,
+    plan_arguments,
+    with_headroom,
 )
 
 __all__ = ["EventPlan", "plan_event"]
 
 
 def _sessions_spec(sessions):
-    """(name, params) of a session model; SessionsFit or (name, params)."""
-    from capplan.models import SessionsFit
-
-    if isinstance(sessions, SessionsFit):
-        dist = sessions.distribution
-        values = sessions.estimate.values
-        return dist.name, {p.name: float(v) for p, v in zip(dist.params, values, strict=False)}
-    if isinstance(sessions, (tuple, list)) and len(sessions) == 2 and isinstance(sessions[1], dict):
-        return str(sessions[0]), {k: float(v) for k, v in sessions[1].items()}
-    raise TypeError(
-        "sessions must be a SessionsFit (from fit_sessions) or (name, params), e.g. "
-        f"('lognormal', {{'median_s': 1500, 'sigma': 1.0}}); got {type(sessions).__name__}"
-    )
-
-
-def _positive_int(name, value, minimum=1):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer, float))
-        or (int(value) != value or value < minimum)
-    ):
-        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}")
-    return int(value)
+    """(name, params) of a session model; SessionsFit or (name, params) (checked)."""
+    return check_sessions(sessions)
 
 
 def plan_event(
@@ -140,63 +122,38 @@ def plan_event(
     >>> int(plan.frame["workers"].max()) > 6
     True
     """
-    slo = DEFAULT_SLO if slo is None else slo
-    client = ClientPolicy() if client is None else client
-    queue = QueuePolicy() if queue is None else queue
-    margins = Margins() if margins is None else margins
-    for name, value, kind in (
-        ("slo", slo, SLO),
-        ("client", client, ClientPolicy),
-        ("queue", queue, QueuePolicy),
-        ("margins", margins, Margins),
-        ("service", service, JoinService),
-    ):
-        if not isinstance(value, kind):
-            raise TypeError(f"{name} must be a {kind.__name__}; got {type(value).__name__}")
-    method = _methods._check_method(method)
-    interval_s = _positive_int("interval_s", interval_s)
-    if (
-        isinstance(streams_per_server, bool)
-        or not np.isfinite(streams_per_server)
-        or (streams_per_server <= 0)
-    ):
-        raise ValueError(
-            f"streams_per_server must be a positive number; got {streams_per_server!r}"
-        )
-    start_s, end_s = (float(window[0]), float(window[1]))
-    if not end_s > start_s or abs(((end_s - start_s) / interval_s) % 1) > 1e-9:
-        raise ValueError(
-            f"window ({start_s:g}, {end_s:g}) s must be increasing and a whole number of "
-            f"intervals of {interval_s} s"
-        )
-    if client.timeout_s is not None and client.timeout_s <= service.mean_s:
-        raise ValueError(
-            f"the client timeout ({client.timeout_s:g} s) is not longer than the work per join "
-            f"({service.mean_s:g} s): clients give up before an idle worker can answer, so no "
-            "finite capacity meets the SLO; raise ClientPolicy(timeout_s=...)"
-        )
-    from capplan.models import JoinCurveFit
-
-    if isinstance(forecast, JoinCurveFit):
-        forecast = JoinForecast.from_fit(forecast, start_s=start_s, end_s=end_s)
-    elif isinstance(forecast, (pd.Series, pd.DataFrame, np.ndarray)):
-        raise TypeError(
-            "forecast: wrap rates in JoinForecast.from_rates(rates, factor=...) (one "
-            "multiplicative quantile) or scenarios in JoinForecast.from_scenarios(frame)"
-        )
-    elif not isinstance(forecast, JoinForecast):
-        raise TypeError(
-            f"forecast must be a JoinForecast or JoinCurveFit; got {type(forecast).__name__}"
-        )
-    fc = forecast.window(start_s, end_s)
-    sessions = _sessions_spec(sessions)
-    if lobby_start_s is not None and not start_s + 1 <= lobby_start_s <= end_s - 1:
-        lobby_start_s = None
+    args = plan_arguments(
+        forecast,
+        sessions,
+        service=service,
+        streams_per_server=streams_per_server,
+        slo=slo,
+        client=client,
+        queue=queue,
+        margins=margins,
+        window=window,
+        interval_s=interval_s,
+        method=method,
+        lobby_start_s=lobby_start_s,
+        isa_replications=isa_replications,
+        isa_max_iter=isa_max_iter,
+        seed=seed,
+    )
+    fc, sessions, service, slo = args.forecast, args.sessions, args.service, args.slo
+    client, queue, margins, method = args.client, args.queue, args.margins, args.method
+    (start_s, end_s), interval_s, lobby_start_s = args.window, args.interval_s, args.lobby_start_s
+    streams_per_server = args.streams_per_server
 
     # The pipeline: each step is a function of capplan.planning.steps.
     demand = steps.join_demand(fc, interval_s, margins, client)
     design_i = demand.design
     load = steps.offered_load(design_i, service, interval_s, method)
+    if not np.all(np.isfinite(load)):
+        raise ArgumentError(
+            "forecast",
+            "the design rate's offered load is not finite in some interval: check the "
+            "forecast's units (joins per second), its margins and the work per join (s)",
+        )
     needed, model = steps.staffing(load, slo, service)
     amp = demand.amplification
     isa_history = None
@@ -210,16 +167,36 @@ def plan_event(
             client,
             queue,
             interval_s,
-            isa_replications,
-            isa_max_iter,
-            seed,
+            args.isa_replications,
+            args.isa_max_iter,
+            args.seed,
         )
     needed, notes = steps.queue_limited(
         needed, load, slo=slo, service=service, client=client, queue=queue
     )
-    workers = steps.failure_headroom(needed, margins.zone_loss, margins.spare_workers)
+    workers = with_headroom("margins", "workers", needed, margins.zone_loss, margins.spare_workers)
     queue_limit = queue.limits(workers, service.mean_s, client.timeout_s)
     conc_point, conc_upper = steps.concurrency_of(fc, sessions, interval_s, lobby_start_s)
+    if not (np.all(np.isfinite(conc_point)) and np.all(np.isfinite(conc_upper))):
+        raise ArgumentError(
+            "sessions",
+            f"the concurrent streams of the sessions {sessions} are not finite in some "
+            "interval: check the session model's parameters",
+        )
+    check_capacity(
+        "streams_per_server",
+        "stream servers",
+        conc_upper / streams_per_server,
+        f"streams_per_server={streams_per_server:g} is too few for the concurrency; check its "
+        "units (concurrent streams one server holds)",
+    )
+    with_headroom(
+        "margins",
+        "stream servers",
+        np.ceil(conc_upper / streams_per_server),
+        margins.zone_loss,
+        margins.spare_stream_servers,
+    )
     stream_need, stream_servers = steps.stream_servers(conc_upper, streams_per_server, margins)
 
     starts = start_s + interval_s * np.arange(len(design_i))

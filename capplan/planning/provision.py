@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from capplan._files import staged
 from capplan._text import table_text
 
 __all__ = ["RESOURCES", "Fleet", "ProvisioningLadder", "provision"]
@@ -532,14 +533,17 @@ class ProvisioningLadder:
         path = Path(path)
         frame = self.to_frame()
         frame.index = [_z(t) for t in frame.index]
-        frame.rename_axis("time_utc").to_csv(path)
+        with staged(path) as (temporary,):  # a failure leaves no half-written file
+            frame.rename_axis("time_utc").to_csv(temporary)
         return path
 
     def to_json(self, path) -> Path:
         """Write :meth:`schedule` as JSON (a list of ``{time_utc, fleet,
         desired_instances}``), the schedule a deploy job reads."""
         path = Path(path)
-        path.write_text(json.dumps(self.schedule(), indent=1) + "\n")
+        text = json.dumps(self.schedule(), indent=1) + "\n"
+        with staged(path) as (temporary,):  # a failure leaves no half-written file
+            temporary.write_text(text)
         return path
 
     def aws_scheduled_actions(self, group_names: dict, *, prefix: str = "capplan") -> list[dict]:
