@@ -93,15 +93,11 @@ def attack(
 ):
     """``rps`` attack requests per second added to the join path.
 
-    As is (``replan=False``), an attack beyond the plan's headroom is the costliest
-    what-if to simulate: the path stays overloaded for hours, the simulator's line fills
-    up to the plan's largest queue limit (the flood's: the simulator takes one limit for
-    the whole run) so that every request waits past its timeout, and each attack request
-    that times out retries as a client does (the simulator has one kind of client). For
-    the headline plan, +5,000/s over its 5,000/s headroom simulates about two billion
-    attempts, three in four of them retries: about seven minutes of one core, three and
-    a half on two; on a cluster (``scheduler=``) no less than its longest run, about two
-    minutes.
+    As is (``replan=False``), the plan is simulated with the attack's requests added
+    to the first tries (``simulate``'s ``attack_rate``): served, refused and timed out
+    as joins are, but never retried (an attacker sends new requests), each second with
+    its interval's queue limit. For the headline plan, +5,000/s over its 5,000/s
+    headroom simulates about 330 million attempts, a minute of one core per scenario.
     """
     if replan:
         return plan.replan(margins=replace(plan.margins, attack_rps=plan.margins.attack_rps + rps))
