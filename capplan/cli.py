@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         return main_aggregate(argv[1:])
     parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # the command's refusal, not capplan's: `capplan describe --bogus`
+            command = parser.commands.get(getattr(args, "command", None), parser)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as done:  # --help, --version, or a refusal already printed
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     if not hasattr(args, "run"):
@@ -326,6 +329,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="capplan", description=capplan.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"capplan {capplan.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.commands = commands.choices  # each command's own parser, by name
 
     describe = commands.add_parser(
         "describe",
@@ -748,7 +752,6 @@ def _simulate(args) -> int:
 def _plan(args) -> int:
     from capplan.planning.provision import utc_timestamp
 
-    history = _history(args)
     if args.signals:
         signals = _read_table(args.signals)
         if len(signals) != 1:
@@ -760,6 +763,21 @@ def _plan(args) -> int:
         signals = pd.DataFrame(HEADLINE_SIGNALS, index=["headline event"])
     fleets = _fleets(args.fleets)  # bad fleets or times fail before the work, not after
     start = utc_timestamp(args.scheduled_start, "--scheduled-start")
+    if args.timeout_s <= args.join_work_s:
+        raise ValueError(
+            f"--timeout-s {args.timeout_s:g} is not longer than --join-work-s "
+            f"{args.join_work_s:g}: clients would give up before a worker could answer"
+        )
+    service = capplan.JoinService(args.join_work_s, scv=args.join_work_scv)
+    slo = capplan.SLO(wait_s=args.wait_s, fraction=args.wait_fraction, max_refused=args.max_refused)
+    client = capplan.ClientPolicy(timeout_s=args.timeout_s)
+    margins = capplan.Margins(
+        attack_rps=args.attack_rps,
+        zone_loss=args.zone_loss,
+        spare_workers=args.spare,
+        spare_stream_servers=args.spare,
+    )
+    history = _history(args)
     steps = progress_bar(3 + args.validate, "planning", "step", not args.quiet)
     steps.set_postfix_str("forecast")
     event = capplan.forecast_event(history, signals, level=args.level)
@@ -768,18 +786,11 @@ def _plan(args) -> int:
     plan = capplan.plan_event(
         event.joins,
         event.sessions,
-        service=capplan.JoinService(args.join_work_s, scv=args.join_work_scv),
+        service=service,
         streams_per_server=args.streams_per_server,
-        slo=capplan.SLO(
-            wait_s=args.wait_s, fraction=args.wait_fraction, max_refused=args.max_refused
-        ),
-        client=capplan.ClientPolicy(timeout_s=args.timeout_s),
-        margins=capplan.Margins(
-            attack_rps=args.attack_rps,
-            zone_loss=args.zone_loss,
-            spare_workers=args.spare,
-            spare_stream_servers=args.spare,
-        ),
+        slo=slo,
+        client=client,
+        margins=margins,
         method=args.method,
     )
     steps.update()
@@ -999,7 +1010,9 @@ def _load_plan(path: str):
         return capplan.load_plan(path)
     except OSError:
         raise
-    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as error:
+    except KeyError as error:  # a JSON document without a plan's parts
+        raise ValueError(f"{path} is not a capplan plan (it has no {error})") from None
+    except (ValueError, IndexError, AttributeError, TypeError) as error:
         # What a file that is not a plan's makes the reader fail with.
         if str(path) in str(error):
             raise ValueError(_one_line(error)) from None

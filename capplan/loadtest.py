@@ -70,6 +70,7 @@ SCHEDULED_HEADER = "X-Capplan-Scheduled-S"
 LATE_S = 1.0  # a join sent later than this after its time is counted late
 MAX_FACTOR = 1e6  # compress and rate_scale: a year in 30 s, a million times the rate
 MAX_HEADROOM = 1e3
+MAX_STAGES = 1_000_000  # about eleven days of one-second stages
 
 
 # -- the profile ------------------------------------------------------------------------------
@@ -140,6 +141,13 @@ def load_profile(
     forecast = plan.forecast
     rates = _curve(forecast, curve)
     start, end = _window(plan, window_s)
+    stages = (end - start) / (compress * step_s)
+    if stages > MAX_STAGES:
+        raise ValueError(
+            f"{end - start:g} event seconds at compress {compress:g} make a test of "
+            f"{stages:.3g} stages of {step_s} s; at most {MAX_STAGES:,}: raise compress or "
+            "step_s, or shorten window_s"
+        )
 
     # The forecast is a rate per whole second: its integral is piecewise linear.
     edges = np.append(forecast.t, forecast.t[-1] + 1.0)

@@ -80,7 +80,7 @@ def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
             kickoff - pd.Timedelta(hours=24),
             kickoff + AFTER - pd.Timedelta(minutes=1),
             source / TRACE,
-            f"the kick-off at {kickoff}",
+            f"the kick-off at {kickoff} ({MATCHES}, row {slot.index[0] + 1})",
         )
         event_id = f"wc98-{kickoff:%Y%m%d-%H%M}"
         window = by_minute[kickoff - BEFORE : kickoff + AFTER - pd.Timedelta(minutes=1)]
