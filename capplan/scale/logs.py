@@ -19,6 +19,8 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
+import zlib
 import zoneinfo
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -314,7 +316,7 @@ def aggregate_logs(
 
     import duckdb  # imported here: the rest of capplan does not need it
 
-    con = duckdb.connect(":memory:")
+    con = _connect(threads, memory_limit)
     reader = None
     try:
         _configure(con, naive_timezone, threads, memory_limit)
@@ -376,6 +378,29 @@ def aggregate_logs(
     return frame
 
 
+_SHARED: dict = {}  # the process's DuckDB database, shared by calls that set no limits
+_SHARED_LOCK = threading.Lock()
+
+
+def _connect(threads, memory_limit):
+    """A DuckDB connection of its own for one call.
+
+    Starting a DuckDB database costs tens of milliseconds; a connection to one
+    already started costs a few. Calls that set neither threads nor a memory
+    limit (both global to a database) connect to one shared in-memory database:
+    each connection has its own session (zone) and its own temporary tables (the
+    rejects). A forked child starts its own database (the parent's threads are gone).
+    """
+    import duckdb
+
+    if threads is not None or memory_limit is not None:
+        return duckdb.connect(":memory:")
+    with _SHARED_LOCK:
+        if _SHARED.get("pid") != os.getpid():
+            _SHARED.update(pid=os.getpid(), database=duckdb.connect(":memory:"))
+        return _SHARED["database"].cursor()
+
+
 def _configure(con, naive_timezone, threads, memory_limit) -> None:
     """The session's zone, threads and memory limit; DuckDB's refusals as ValueError."""
     import duckdb
@@ -423,6 +448,8 @@ class _Reader:
         self.alias: dict[str, str] = {}  # a path DuckDB reads -> the file as the caller named it
         self.headers: dict[str, tuple[str, ...]] = {}
         self.reading: _Source | None = None  # the source of the query running
+        self._stored = False  # a scan that stores rejects has run
+        self._tables = False  # DuckDB's tables of rejects exist
         self._tmp: str | None = None
 
     # --- files: the names DuckDB reads, and back ----------------------------------------
@@ -463,6 +490,7 @@ class _Reader:
     def run(self, query: str, source: _Source, params=None):
         """Execute a query that reads `source`; a DuckDB error is turned by `refusal`."""
         self.reading = source
+        self._stored = self._stored or "store_rejects=true" in query
         cursor = self.con.execute(query, params) if params else self.con.execute(query)
         return cursor
 
@@ -495,6 +523,7 @@ class _Reader:
             one = replace(source, files=[file])
             try:
                 scan = self._scan(one)
+                self._stored = True
                 self.con.execute(f"SELECT count(*) FROM {scan.relation}").fetchall()
             except duckdb.Error:
                 return file
@@ -676,7 +705,7 @@ class _Reader:
         line = "line_no" if source.format == "parquet" else "NULL"
         found = self.run(
             f"SELECT filename, CAST({_quote(self.ts_col)} AS VARCHAR), {line} FROM {rows} "
-            f"WHERE {scan.time} IS NOT NULL AND {naive} LIMIT 1",
+            f"WHERE {_in_window(scan.time)} AND {naive} LIMIT 1",
             source,
         ).fetchone()
         self._clear_rejects()  # counted by the full scan, not by this look
@@ -705,8 +734,7 @@ class _Reader:
         cases.append((f"{ts} IS NULL", _REASONS["time"]))
         if scan.offset_text:
             cases.append((_offset_bad(scan.offset_text, scan.clf_offset), _REASONS["offset"]))
-        low, high = (f"TIMESTAMPTZ {_sql_str(t)}" for t in _WINDOW)
-        cases.append((f"NOT ({ts} > {low} AND {ts} < {high})", _REASONS["window"]))
+        cases.append((f"NOT {_in_window(ts)}", _REASONS["window"]))
         if self.event_col:
             cases.append((f"{scan.event} IS NULL OR trim({scan.event}) = ''", _REASONS["event"]))
         if self.status_col:
@@ -721,8 +749,23 @@ class _Reader:
 
         A plain or gzip file with bytes that are not UTF-8 (DuckDB rejects such a
         line) is copied with those bytes replaced, and the source counted again.
+        DuckDB does not check a gzip file's checksum (a damaged byte can change a
+        line silently): Python reads the gzip files beside the scan, on a thread of
+        its own, and a file whose data or checksum is wrong is refused.
         """
-        good, bad, summary = self._count_once(source)
+        check = _GzipCheck([f for f in source.files if f.lower().endswith(".gz")])
+        try:
+            good, bad, summary = self._count_once(source)
+        except BaseException:
+            check.finish(stop=True)  # the scan's error is the one to report
+            raise
+        check.finish()
+        if check.failed:
+            file, error = check.failed
+            raise ValueError(
+                f"{self.name(file)}: cannot be read as {FORMAT_NAMES[source.format]}: {error} "
+                "(the gzip data is damaged: its checksum or length does not match)"
+            ) from error
         broken = set(summary.loc[summary["type"] == "INVALID ENCODING", "file"])
         redo = {f: self._transcode(f) for f in source.files if f in broken}
         redo = {f: t for f, t in redo.items() if t is not None}
@@ -800,6 +843,9 @@ class _Reader:
         columns = ["file", "type", "n", "errors", "first_line", "unterminated"]
         if not self._has_rejects():
             return pd.DataFrame(columns=columns)
+        if not self.con.execute("SELECT count(*) FROM reject_errors").fetchone()[0]:
+            self.con.execute("DELETE FROM reject_scans")
+            return pd.DataFrame(columns=columns)
         per_line = """
             SELECT s.file_path AS file, e.line AS line,
                    min(CAST(e.error_type AS VARCHAR)) AS type,
@@ -835,11 +881,14 @@ class _Reader:
         return summary
 
     def _has_rejects(self) -> bool:
-        return bool(
-            self.con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'reject_errors'"
-            ).fetchone()[0]
-        )
+        """Whether DuckDB's tables of rejects exist (a scan storing them has run)."""
+        if not self._tables and self._stored:
+            self._tables = bool(
+                self.con.execute(
+                    "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'reject_errors'"
+                ).fetchone()[0]
+            )
+        return self._tables
 
     def _clear_rejects(self) -> None:
         if self._has_rejects():
@@ -869,17 +918,19 @@ class _Reader:
     def refuse_unread(self, files, sources, good: pd.DataFrame, bad: pd.DataFrame) -> None:
         """Refuse a file with lines of which none could be read, and input with no line."""
         formats = {f: s.format for s in sources for f in s.files}
-        good_n = good.groupby("file")["n"].sum() if len(good) else pd.Series(dtype="int64")
-        for file, part in bad.groupby("file", sort=False):
-            if good_n.get(file, 0):
-                continue
-            total = int(part["n"].sum())
-            top = part.sort_values(["n", "reason"], ascending=[False, True]).iloc[0]
-            first = f", the first at line {int(top.line)}" if pd.notna(top.line) else ""
+        readable = set(good["file"].tolist())
+        unread: dict[str, list] = {}
+        for file, reason, n, line in bad[["file", "reason", "n", "line"]].itertuples(index=False):
+            if file not in readable:
+                unread.setdefault(file, []).append((-int(n), reason, line))
+        for file, parts in unread.items():
+            total = -sum(p[0] for p in parts)
+            n, reason, line = min(parts, key=lambda p: (p[0], p[1]))
+            first = f", the first at line {int(line)}" if pd.notna(line) else ""
             what = FORMAT_NAMES[formats.get(file, "clf")]
             raise ValueError(
                 f"{self.name(file)}: no line could be read as {what}: {total:,} line(s), "
-                f"{int(top.n):,} of them {top.reason}{first}{_hint(file, '')}"
+                f"{-n:,} of them {reason}{first}{_hint(file, '')}"
             )
         if good.empty and bad.empty:
             csv_only = all(s.format == "csv" for s in sources)
@@ -1003,6 +1054,39 @@ class _Reader:
         return self.headers[file]
 
 
+class _GzipCheck:
+    """Gzip files read through (checksums and lengths checked) on a thread of their own.
+
+    zlib works without the interpreter lock, so the check runs beside DuckDB's
+    scan; `finish` waits for it (or stops it, after an error of the scan).
+    """
+
+    def __init__(self, files: list[str]):
+        self.failed: tuple[str, Exception] | None = None
+        self._stop = threading.Event()
+        self._thread = None
+        if files:
+            self._thread = threading.Thread(target=self._run, args=(files,), daemon=True)
+            self._thread.start()
+
+    def _run(self, files: list[str]) -> None:
+        for file in files:
+            try:
+                with gzip.open(file, "rb") as f:
+                    while not self._stop.is_set() and f.read(1 << 22):
+                        pass
+            except (OSError, EOFError, zlib.error) as error:
+                self.failed = (file, error)
+                return
+
+    def finish(self, stop: bool = False) -> None:
+        if self._thread is None:
+            return
+        if stop:
+            self._stop.set()
+        self._thread.join()
+
+
 def _shown_name(column: str, header: tuple[str, ...]) -> str:
     """The header's name of a CSV column read under a placeholder name."""
     if column.startswith(_COLUMN) and column[len(_COLUMN) :].isdigit():
@@ -1010,6 +1094,12 @@ def _shown_name(column: str, header: tuple[str, ...]) -> str:
         if index < len(header):
             return header[index]
     return column
+
+
+def _in_window(ts: str) -> str:
+    """SQL condition: the time is within the years read (false for NULL)."""
+    low, high = (f"TIMESTAMPTZ {_sql_str(t)}" for t in _WINDOW)
+    return f"({ts} > {low} AND {ts} < {high})"
 
 
 def _offset_bad(text: str, clf: bool) -> str:
@@ -1110,10 +1200,18 @@ def _fill(good, interval_us, count_column, by_event, count_errors, max_intervals
         if by_event:
             empty["event_id"] = pd.Series(dtype="str")
         return empty[columns]
-    good = good.assign(event=good["event"].fillna("")) if by_event else good.assign(event="")
-    summed = good.groupby(["event", "bucket"], sort=True)[["n", "errors"]].sum().reset_index()
-    codes, events = pd.factorize(summed["event"], sort=True)
-    buckets = summed["bucket"].to_numpy(np.int64)
+    # Sum the parts per (event, bucket): sorted by event, then bucket.
+    if by_event:
+        codes, events = pd.factorize(good["event"].fillna("").to_numpy(object), sort=True)
+    else:
+        codes, events = np.zeros(len(good), np.int64), np.array([""], object)
+    buckets = good["bucket"].to_numpy(np.int64)
+    order = np.lexsort((buckets, codes))
+    codes, buckets = codes[order], buckets[order]
+    firsts = np.flatnonzero(np.r_[True, (codes[1:] != codes[:-1]) | (buckets[1:] != buckets[:-1])])
+    n = np.add.reduceat(good["n"].to_numpy(np.int64)[order], firsts)
+    n_errors = np.add.reduceat(good["errors"].to_numpy(np.int64)[order], firsts)
+    codes, buckets = codes[firsts], buckets[firsts]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)] - 1
     lo, hi = buckets[starts], buckets[ends]
@@ -1135,8 +1233,8 @@ def _fill(good, interval_us, count_column, by_event, count_errors, max_intervals
     slot = offsets[codes] + (buckets - lo[codes]) // iv
     counts = np.zeros(total, np.int64)
     errors = np.zeros(total, np.int64)
-    counts[slot] = summed["n"].to_numpy(np.int64)
-    errors[slot] = summed["errors"].to_numpy(np.int64)
+    counts[slot] = n
+    errors[slot] = n_errors
     within = np.arange(total, dtype=np.int64) - np.repeat(offsets, spans)
     block = {
         "timestamp": pd.to_datetime(np.repeat(lo, spans) + within * iv, unit="us", utc=True),
