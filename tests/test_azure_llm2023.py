@@ -172,3 +172,72 @@ def test_converter_on_a_small_made_up_trace(tmp_path):
         ValueError, match=r"AzureLLMInferenceTrace_code\.csv: TIMESTAMP is not sorted"
     ):
         azure_llm2023.convert(tmp_path)
+
+
+def made_up_traces(folder) -> None:
+    for trace in ("code", "conv"):
+        pd.DataFrame(
+            {
+                "TIMESTAMP": ["2023-11-16 18:00:00.5000000", "2023-11-16 18:00:02.2500000"],
+                "ContextTokens": [100, 200],
+                "GeneratedTokens": [1, 2],
+            }
+        ).to_csv(folder / azure_llm2023.TRACES[trace], index=False)
+    (folder / azure_llm2023.LICENSE).write_text("license")
+    (folder / azure_llm2023.DESCRIPTION).write_text("description")
+
+
+def test_a_conversion_that_fails_part_way_leaves_the_destination_as_it_was(tmp_path, monkeypatch):
+    source, destination = tmp_path / "raw", tmp_path / "history"
+    source.mkdir()
+    made_up_traces(source)
+    written = azure_llm2023.write(source, destination)
+    assert [p.name for p in written] == ["events.parquet", "series.parquet", "requests.parquet"]
+    before = {p.name: p.read_bytes() for p in destination.iterdir()}
+    assert len(before) == 6
+
+    def full(*args, **kwargs):  # the license's copy, after the three tables
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(azure_llm2023.shutil, "copyfile", full)
+    with pytest.raises(OSError, match="No space"):
+        azure_llm2023.write(source, destination)
+    assert {p.name: p.read_bytes() for p in destination.iterdir()} == before
+    with pytest.raises(OSError, match="No space"):
+        azure_llm2023.write(source, tmp_path / "fresh")
+    assert not any((tmp_path / "fresh").iterdir())
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda f: (f / azure_llm2023.LICENSE).unlink(), "lacks LICENSE_CC-BY-4.0.txt"),
+        (lambda f: (f / azure_llm2023.TRACES["conv"]).unlink(), "lacks AzureLLMInference"),
+        (lambda f: (f / azure_llm2023.TRACES["code"]).write_text("TIMESTAMP\n"), "lacks the col"),
+        (
+            lambda f: (f / azure_llm2023.TRACES["code"]).write_text(
+                "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+            ),
+            "no rows after the header",
+        ),
+        (
+            lambda f: (f / azure_llm2023.TRACES["code"]).write_text(
+                "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00.5,,3\n"
+            ),
+            "column 'ContextTokens', row(s) [1]: not a whole number >= 0",
+        ),
+        (
+            lambda f: (f / azure_llm2023.TRACES["code"]).write_text(
+                "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00,1,3\n"
+            ),
+            "column 'TIMESTAMP', row(s) [1]: not a time like",
+        ),
+    ],
+)
+def test_a_trace_that_is_not_the_one_described_is_refused_before_writing(tmp_path, edit, message):
+    made_up_traces(tmp_path)
+    edit(tmp_path)
+    with pytest.raises((ValueError, FileNotFoundError)) as error:
+        azure_llm2023.write(tmp_path, tmp_path / "history")
+    assert message in str(error.value), error.value
+    assert not (tmp_path / "history").exists()

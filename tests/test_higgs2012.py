@@ -185,3 +185,65 @@ def test_converter_on_a_small_made_up_trace(tmp_path):
             start - pd.Timedelta(hours=26) : start - pd.Timedelta(hours=2, seconds=1)
         ]
         assert history.events.at[event_id, "requests_previous_24h"] == day_before.sum()
+
+
+def test_a_conversion_that_fails_part_way_leaves_the_destination_as_it_was(
+    tmp_path, monkeypatch, history
+):
+    """The tables are written under temporary names and renamed together: a failure at the
+    second table leaves an earlier conversion whole, and a fresh folder without tables."""
+    events = history.events.reset_index()
+    series = history.series.reset_index().head(100)
+    monkeypatch.setattr(higgs2012, "convert", lambda source: (events, series))
+    destination = tmp_path / "history"
+    higgs2012.write(tmp_path, destination)
+    before = {p.name: p.read_bytes() for p in destination.iterdir()}
+    assert sorted(before) == ["NOTICE.md", "events.parquet", "series.parquet"]
+
+    written = []
+
+    def second_fails(frame, path):
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        frame.to_parquet(path)
+
+    monkeypatch.setattr(higgs2012, "write_parquet", second_fails)
+    with pytest.raises(OSError, match="No space"):
+        higgs2012.write(tmp_path, destination)
+    assert {p.name: p.read_bytes() for p in destination.iterdir()} == before
+    written.clear()
+    with pytest.raises(OSError, match="No space"):
+        higgs2012.write(tmp_path, tmp_path / "fresh")
+    assert not any((tmp_path / "fresh").iterdir())
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "lacks activities_per_second.csv.gz; nothing was written"),
+        (b"not gzip", "not a readable CSV table (Not a gzipped file"),
+        (gzip.compress(b"second,activities\n2012-07-01 00:00:00,1\n"), "lacks the column(s)"),
+        (
+            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00,1\n"),
+            "column 'second_utc_as_published', row(s) [1]: not a time like",
+        ),
+        (
+            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00:00,-3\n"),
+            "column 'activities', row(s) [1]: not a whole number >= 0",
+        ),
+        (
+            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00:00,1\n"),
+            "runs from 2012-07-01 02:00:00+00:00 to 2012-07-01 02:00:00+00:00",
+        ),
+    ],
+)
+def test_a_trace_that_is_not_the_one_described_is_refused_before_writing(
+    tmp_path, content, message
+):
+    if content is not None:
+        (tmp_path / higgs2012.PER_SECOND).write_bytes(content)
+    with pytest.raises((ValueError, FileNotFoundError)) as error:
+        higgs2012.write(tmp_path, tmp_path / "history")
+    assert message in str(error.value), error.value
+    assert not (tmp_path / "history").exists()
