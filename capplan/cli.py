@@ -190,7 +190,6 @@ def _whole(name: str, low: int, high: int):
 
 positive_seconds = _real("positive_seconds", 0.0, MAX_SECONDS, above=True)
 non_negative_seconds = _real("non_negative_seconds", 0.0, MAX_SECONDS)
-positive_rate = _real("positive_rate", 0.0, MAX_RATE, above=True)
 non_negative_rate = _real("non_negative_rate", 0.0, MAX_RATE)
 probability = _real("probability", 0.0, 1.0, above=True, below=True)  # (0, 1)
 share = _real("share", 0.0, 1.0, below=True)  # [0, 1)
@@ -278,7 +277,7 @@ def _output_file(name: str, suffixes: tuple[str, ...]):
 
     def convert(text: str) -> str:
         path = Path(text)
-        if not _suffix(path).endswith(suffixes) or path.name.startswith(suffixes):
+        if not _suffix(path).endswith(suffixes):
             raise argparse.ArgumentTypeError(
                 f"{text}: give a {_either(suffixes)} file name; got {path.suffix or 'no suffix'}"
             )
@@ -990,12 +989,6 @@ def _write_csv(path, frame: pd.DataFrame, **options) -> Path:
 
 def _dump_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n")
-
-
-def _write_json(path: Path, value) -> Path:
-    with staged(path) as (temporary,):
-        _dump_json(temporary, value)
-    return path
 
 
 def _load_plan(path: str):
