@@ -1,5 +1,6 @@
 """aggregate_logs: small logs with known counts, malformed lines, offsets and gaps."""
 
+import gzip
 import subprocess
 import sys
 
@@ -293,3 +294,401 @@ def test_command_line_refuses_naive_timestamps_unless_given_their_zone(tmp_path)
         "2024-06-10 18:00:00+00:00",
         "2024-06-10 18:00:01+00:00",
     ]
+
+
+# --- bad input (#20): a named refusal or malformed lines, never a traceback ----------------
+
+LINE = '10.0.0.1 - - [10/Jun/1998:15:30:01 +0200] "GET /a HTTP/1.0" 200 1234\n'
+AGGREGATE = "import sys; from capplan.scale.logs import main_aggregate as m; sys.exit(m())"
+
+
+def command(*args):
+    """Run ``capplan aggregate`` in a subprocess: (exit code, stdout, stderr)."""
+    result = subprocess.run(
+        [sys.executable, "-c", AGGREGATE, *map(str, args)], capture_output=True, text=True
+    )
+    return result.returncode, result.stdout, result.stderr
+
+
+def command_here(capsys, *args):
+    """``capplan aggregate`` in this process (faster): (exit code, stdout, stderr)."""
+    from capplan.scale.logs import main_aggregate
+
+    capsys.readouterr()
+    code = main_aggregate([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_refused(code, out, err, *names):
+    assert code == 2, err
+    assert "Traceback" not in err and out == ""
+    assert err.count("\n") == 1 and err.startswith("capplan aggregate: error: "), err
+    for name in names:
+        assert str(name) in err
+
+
+@pytest.mark.parametrize(
+    "name, data, says",
+    [
+        ("truncated.log.gz", gzip.compress((LINE * 50).encode())[:40], "truncated or damaged"),
+        ("plain.log.gz", (LINE * 5).encode(), "not a GZIP stream"),
+        ("junk.log.zst", bytes(range(256)) * 4, "zstd"),
+        (
+            "truncated.csv.gz",
+            gzip.compress(b"timestamp\n" + b"2024-06-10T18:00:00Z\n" * 99)[:50],
+            "truncated or damaged",
+        ),
+        ("junk.parquet", b"PAR1" + bytes(300), "Parquet"),
+    ],
+    ids=["truncated-gz", "plain-gz", "junk-zst", "truncated-csv-gz", "junk-parquet"],
+)
+def test_compressed_or_binary_files_that_cannot_be_read_are_refused_by_name(
+    tmp_path, capsys, name, data, says
+):
+    import duckdb
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=says) as error:
+        aggregate_logs(path)
+    assert str(error.value).startswith(f"{path}: cannot be read")
+    assert isinstance(error.value.__cause__, duckdb.Error | OSError | EOFError)
+    assert_refused(*command_here(capsys, path), path)
+
+
+def test_a_gzip_file_whose_checksum_is_wrong_is_refused(tmp_path):
+    # Stored (level 0) data: a changed digit decodes cleanly, only the checksum tells.
+    data = bytearray(gzip.compress((LINE * 20).encode(), compresslevel=0))
+    at = data.index(b"15:30:01")
+    data[at + 7] = ord("7")
+    path = tmp_path / "flipped.log.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"flipped\.log\.gz: .*CRC check failed.*damaged"):
+        aggregate_logs(path)
+    good = tmp_path / "good.log.gz"
+    good.write_bytes(gzip.compress((LINE * 20).encode()))
+    assert aggregate_logs(good)["requests"].tolist() == [20]
+
+
+def test_the_error_of_one_compressed_file_among_several_names_that_file(tmp_path):
+    import duckdb
+
+    files = [tmp_path / f"part{k}.log.zst" for k in range(4)]
+    con = duckdb.connect()
+    for path in files:
+        con.execute(
+            f"COPY (SELECT '{LINE.strip()}' AS line FROM range(5000)) TO '{path}' "
+            "(FORMAT csv, HEADER false, QUOTE '', COMPRESSION zstd)"
+        )
+    assert aggregate_logs(files)["requests"].tolist() == [20_000]
+    # DuckDB reads a zstd file cut short as far as it goes, without a word: refused here.
+    data = files[1].read_bytes()
+    files[1].write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"part1\.log\.zst: .*Truncated.*truncated or damaged"):
+        aggregate_logs(files)
+    # DuckDB's message names no file: the file is found by reading each alone.
+    rng = np.random.default_rng(1)
+    files[1].write_bytes(b"\x28\xb5\x2f\xfd" + rng.integers(0, 256, 64, dtype=np.uint8).tobytes())
+    with pytest.raises(ValueError, match=r"part1\.log\.zst: cannot be read") as error:
+        aggregate_logs(files)
+    assert isinstance(error.value.__cause__, (duckdb.Error, OSError))
+
+
+def test_binary_junk_is_malformed_lines_or_a_refusal_when_nothing_else_is_there(tmp_path):
+    rng = np.random.default_rng(7)
+    junk = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes().replace(b"\r", b"")
+    mixed = tmp_path / "mixed.log"
+    mixed.write_bytes(LINE.encode() * 3 + junk + b"\n" + LINE.encode() * 2)
+    counts = aggregate_logs(mixed)
+    assert counts["requests"].tolist() == [5]
+    assert counts.attrs["malformed"] == junk.count(b"\n") + 1
+    assert counts.attrs["lines"] == 5 + junk.count(b"\n") + 1
+    first = counts.attrs["malformed_examples"][0]
+    assert first["file"] == str(mixed) and first["line"] == 4
+    only = tmp_path / "only.log"
+    only.write_bytes(junk)
+    with pytest.raises(ValueError, match=r"only\.log: no line could be read as Common Log"):
+        aggregate_logs(only)
+    assert_refused(*command(only), only)
+    named = tmp_path / "packed.log"  # gzip data under a plain name: said so
+    named.write_bytes(gzip.compress(LINE.encode() * 50))
+    with pytest.raises(ValueError, match=r"packed\.log: .*looks gzip-compressed: name it \*\.gz"):
+        aggregate_logs(named)
+
+
+def test_out_of_range_epoch_numbers_are_malformed(tmp_path):
+    path = tmp_path / "epoch.csv"
+    values = ["1718042400", "1e300", "99999999999999", "-5", "nan", "inf", "0", "1718042401.5"]
+    path.write_text("t\n" + "\n".join(values) + "\n")
+    counts = aggregate_logs(path, timestamp_column="t", timestamp_unit="s")
+    assert counts["timestamp"].tolist() == [utc("2024-06-10 18:00:00"), utc("2024-06-10 18:00:01")]
+    assert counts["requests"].tolist() == [1, 1]
+    assert counts.attrs["malformed"] == 6 and counts.attrs["lines"] == 8
+    reasons = {
+        e["reason"]
+        for e in aggregate_logs(
+            path, timestamp_column="t", timestamp_unit="s", max_examples=10
+        ).attrs["malformed_examples"]
+    }
+    assert any("out of range" in r for r in reasons)
+    ns = tmp_path / "ns.csv"  # nanoseconds of year 9999 overflow microseconds: out of range
+    ns.write_text("t\n1718042400000000000\n253402300799000000000\n")
+    counts = aggregate_logs(ns, timestamp_column="t", timestamp_unit="ns")
+    assert counts["requests"].tolist() == [1] and counts.attrs["malformed"] == 1
+
+
+def test_a_line_in_year_9999_is_malformed_not_billions_of_intervals(tmp_path):
+    log = tmp_path / "far.log"
+    log.write_text(LINE + LINE.replace("1998", "9999") + LINE.replace("1998", "1969"))
+    counts = aggregate_logs(log)
+    assert len(counts) == 1 and counts.attrs["malformed"] == 2
+    assert {e["reason"] for e in counts.attrs["malformed_examples"]} == {
+        "timestamp out of range (not after 1970-01-01, or not before 2262)"
+    }
+    csv = tmp_path / "far.csv"
+    csv.write_text(
+        "timestamp\n2024-06-10T18:00:00Z\n9999-12-31T23:59:59Z\ninfinity\n-infinity\nepoch\n"
+        "294247-01-01T00:00:00Z\n2024-06-10 (BC)\n"
+    )
+    counts = aggregate_logs(csv)  # infinity and epoch are not naive times: out of range
+    assert len(counts) == 1 and counts.attrs["malformed"] == 6
+
+
+@pytest.mark.parametrize("offset", ["+9999", "+2500", "+0260", "+1401", "-1500", "+99:99"])
+def test_clf_offsets_beyond_14_hours_or_60_minutes_are_malformed(tmp_path, offset):
+    log = tmp_path / "offsets.log"
+    good = [LINE.replace("+0200", o) for o in ("+1400", "-1200", "+0545", "-0000", "+02:00")]
+    log.write_text(LINE + LINE.replace("+0200", offset) + "".join(good))
+    counts = aggregate_logs(log, "1h")
+    assert counts["requests"].sum() == 6 and counts.attrs["malformed"] == 1
+    (example,) = counts.attrs["malformed_examples"]
+    assert example["line"] == 2 and example["reason"].startswith("UTC offset out of range")
+
+
+def test_iso_offsets_beyond_14_hours_or_60_minutes_are_malformed(tmp_path):
+    path = tmp_path / "offsets.csv"
+    bad = ["+99:00", "+25:00", "+14:30", "+02:60", "-15:00", "+0260", "+2500", " GMT+15"]
+    good = ["+14:00", "-12:00", "-00:30", "+0545", "+05", "Z", "+02:00:30", " UTC"]
+    stamps = [f"2024-06-10T18:00:00{o}" for o in bad + good]
+    path.write_text("timestamp\n" + "\n".join(stamps) + "\n")
+    counts = aggregate_logs(path, "1D")
+    assert counts["requests"].sum() == len(good) and counts.attrs["malformed"] == len(bad)
+    examples = aggregate_logs(path, "1D", max_examples=20).attrs["malformed_examples"]
+    assert len(examples) == len(bad)
+    assert all(e["reason"].startswith("UTC offset out of range") for e in examples)
+
+
+def test_a_csv_header_is_read_as_csv(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text(
+        '"user, name",timestamp,"status"\n'
+        '"ann, a",2024-06-10T18:00:00Z,200\n'
+        "bob,2024-06-10T18:00:01Z,503\n"
+    )
+    counts = aggregate_logs(path, count_errors=True)
+    assert counts["requests"].tolist() == [1, 1] and counts["join_errors"].tolist() == [0, 1]
+    assert counts.attrs["malformed"] == 0
+    bom = tmp_path / "bom.csv"  # a byte order mark is not part of the first name
+    bom.write_bytes(b"\xef\xbb\xbftimestamp,x\r\n2024-06-10T18:00:00Z,1\r\n")
+    assert aggregate_logs(bom)["requests"].tolist() == [1]
+    twice = tmp_path / "twice.csv"
+    twice.write_text("timestamp,timestamp\n2024-06-10T18:00:00Z,2024-06-10T18:00:00Z\n")
+    with pytest.raises(ValueError, match=r"twice\.csv: line 1 names column\(s\) \['timestamp'\]"):
+        aggregate_logs(twice)
+
+
+def test_csv_files_with_different_headers_are_each_read_by_their_own(tmp_path):
+    (tmp_path / "a.csv").write_text("timestamp,status\n2024-06-10T18:00:00Z,200\n")
+    (tmp_path / "b.csv").write_text("status,timestamp,x\n503,2024-06-10T18:00:01Z,y\n")
+    counts = aggregate_logs(tmp_path / "*.csv", count_errors=True)
+    assert counts["requests"].tolist() == [1, 1] and counts["join_errors"].tolist() == [0, 1]
+
+
+def test_bytes_that_are_not_utf8_do_not_make_a_line_unreadable(tmp_path):
+    latin = LINE.replace("/a", "/caf\xe9 \xff").encode("latin-1")
+    log = tmp_path / "latin.log"
+    log.write_bytes(LINE.encode() + latin + b"not a line \xe9\n")
+    counts = aggregate_logs(log)
+    assert counts["requests"].tolist() == [2] and counts.attrs["malformed"] == 1
+    (example,) = counts.attrs["malformed_examples"]
+    assert example["file"] == str(log) and example["line"] == 3
+    assert example["reason"] == "not a Common Log Format line"
+    packed = tmp_path / "latin.log.gz"
+    packed.write_bytes(gzip.compress(LINE.encode() + latin))
+    assert aggregate_logs(packed)["requests"].tolist() == [2]
+    csv = tmp_path / "latin.csv"  # an event named in UTF-8 keeps its name
+    csv.write_bytes(
+        "timestamp,event,url\n2024-06-10T18:00:00Z,coupe-été,/a\n".encode()
+        + b"2024-06-10T18:00:01Z,coupe-\xc3\xa9t\xc3\xa9,/caf\xe9\n"
+    )
+    counts = aggregate_logs(csv, event_column="event")
+    assert counts["event_id"].unique().tolist() == ["coupe-été"]
+    assert counts["requests"].tolist() == [1, 1]
+
+
+def test_an_unterminated_quote_refuses_the_file_with_its_line(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text(
+        'timestamp,x\n2024-06-10T18:00:00Z,a\n2024-06-10T18:00:01Z,"b\n2024-06-10T18:00:02Z,c\n'
+    )
+    with pytest.raises(ValueError, match=r"quote\.csv, line 3: a quoted value is never closed"):
+        aggregate_logs(path)
+
+
+def test_a_file_with_too_many_unreadable_rows_is_refused(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("timestamp\n" + "2024-06-10T18:00:00Z,x\n" * 100_001)
+    with pytest.raises(ValueError, match=r"wide\.csv: more than 100,000 rows cannot be read"):
+        aggregate_logs(path)
+
+
+@pytest.mark.parametrize(
+    "interval",
+    [
+        0,
+        -1,
+        float("nan"),
+        float("inf"),
+        1e300,
+        10**30,
+        "0",
+        "-1s",
+        "nan",
+        "inf",
+        "1e300",
+        "1ns",
+        "soon",
+        True,
+        None,
+        [1],
+    ],
+)
+def test_bad_intervals_are_refused(clf_log, interval):
+    with pytest.raises(ValueError, match="interval"):
+        aggregate_logs(clf_log, interval)
+
+
+def test_a_number_of_seconds_as_text_is_seconds(clf_log):
+    assert aggregate_logs(clf_log, "60").attrs["interval_s"] == 60.0
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"format": "xml"},
+        {"format": None, "timestamp_unit": "minutes"},
+        {"count_column": "hits"},
+        {"max_examples": -1},
+        {"max_examples": 10**30},
+        {"max_intervals": 0},
+        {"error_status": 10**30},
+        {"error_status": 99.5},
+        {"threads": 0},
+        {"threads": "many"},
+        {"memory_limit": "lots"},
+        {"memory_limit": 5},
+        {"naive_timezone": "Mars/Olympus"},
+        {"timestamp_column": ""},
+        {"timestamp_column": 5},
+    ],
+)
+def test_every_bad_argument_is_a_value_error(clf_log, arguments):
+    with pytest.raises(ValueError):
+        aggregate_logs(clf_log, **arguments)
+
+
+def test_paths_that_are_not_log_files_are_refused(tmp_path, clf_log):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"is a directory, not a file.*\*\.log"):
+        aggregate_logs(folder)
+    # A pattern that matches nothing: a FileNotFoundError, and a ValueError too.
+    with pytest.raises(FileNotFoundError, match="no file matches") as error:
+        aggregate_logs(folder / "*.log")
+    assert isinstance(error.value, ValueError)
+    (folder / "sub.log").mkdir()  # a directory that a pattern matches
+    with pytest.raises(ValueError, match=r"sub\.log.*is a directory, not a log file"):
+        aggregate_logs(folder / "*.log")
+    with pytest.raises(ValueError, match="given twice"):
+        aggregate_logs([clf_log, tmp_path / "*.log"])
+    for paths in ([], [""], 5, [None]):
+        with pytest.raises(ValueError, match="paths"):
+            aggregate_logs(paths)
+    odd = tmp_path / "access [1] *.log"  # characters DuckDB would read as a pattern
+    odd.write_text(LINE)
+    counts = aggregate_logs(odd)
+    assert counts["requests"].tolist() == [1] and counts.attrs["files"] == [str(odd)]
+
+
+def test_time_columns_of_the_wrong_type_are_refused_or_malformed(tmp_path):
+    numbers = tmp_path / "numbers.parquet"
+    pd.DataFrame({"timestamp": [1718042400, 1718042401]}).to_parquet(numbers)
+    with pytest.raises(
+        ValueError, match=r"numbers\.parquet: column 'timestamp' holds BIGINT.*unit"
+    ):
+        aggregate_logs(numbers)
+    assert aggregate_logs(numbers, timestamp_unit="s")["requests"].tolist() == [1, 1]
+    flags = tmp_path / "flags.parquet"
+    pd.DataFrame({"timestamp": [True]}).to_parquet(flags)
+    with pytest.raises(ValueError, match=r"flags\.parquet: column 'timestamp' holds BOOLEAN"):
+        aggregate_logs(flags)
+    stamps = tmp_path / "stamps.parquet"
+    pd.DataFrame({"timestamp": pd.to_datetime(["2024-06-10 18:00:00"], utc=True)}).to_parquet(
+        stamps
+    )
+    with pytest.raises(ValueError, match=r"stamps\.parquet: .*holds TIMESTAMP WITH TIME ZONE"):
+        aggregate_logs(stamps, timestamp_unit="s")
+    # Parquet files of different time types are read apart; mixed text is per row.
+    text = tmp_path / "text.parquet"
+    pd.DataFrame({"timestamp": ["2024-06-10T18:00:01Z", "soon"]}).to_parquet(text)
+    counts = aggregate_logs([stamps, text])
+    assert counts["requests"].tolist() == [1, 1] and counts.attrs["malformed"] == 1
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("timestamp\n2024-06-10T18:00:00Z\n1718042400\ntrue\n2024-06-10T18:00:01Z\n")
+    counts = aggregate_logs(mixed)
+    assert counts["requests"].tolist() == [1, 1] and counts.attrs["malformed"] == 2
+
+
+def test_many_events_are_laid_out_at_once(tmp_path):
+    path = tmp_path / "events.csv"
+    rows = [f"2024-06-10T18:00:0{k % 3}Z,ev-{k:05d}" for k in range(30_000)]
+    path.write_text("timestamp,event\n" + "\n".join(rows) + "\n")
+    counts = aggregate_logs(path, event_column="event")
+    assert counts["event_id"].nunique() == 30_000 and counts["requests"].sum() == 30_000
+    assert counts.groupby("event_id").size().max() == 1
+    with pytest.raises(ValueError, match="max_intervals"):
+        aggregate_logs(path, event_column="event", max_intervals=29_999)
+
+
+def test_command_line_refusals_are_one_line(tmp_path, clf_log, capsys):
+    for arguments in (
+        [clf_log, "--interval", "0"],
+        [clf_log, "--interval", "nan"],
+        [clf_log, "--interval", "inf"],
+        [clf_log, "--interval", "-5"],
+        [clf_log, "--interval", "1e300"],
+        [clf_log, "--format", "xml"],
+        [clf_log, "--timestamp-unit", "days"],
+        [tmp_path],
+        [tmp_path / "*.nothing"],
+        [clf_log, "-o", tmp_path / "no" / "such" / "folder.csv"],
+        [clf_log, "-o", tmp_path / "out.txt"],
+        [clf_log, "--no-such-option"],
+    ):
+        assert_refused(*command_here(capsys, *arguments))
+    assert_refused(*command(clf_log, "--interval", "nan"))  # and in a process of its own
+
+
+def test_command_line_output_is_written_whole_or_not_at_all(tmp_path, clf_log):
+    out = tmp_path / "counts.parquet"
+    assert command(clf_log, "-o", out)[0] == 0
+    before = out.read_bytes()
+    broken = tmp_path / "broken.log.gz"
+    broken.write_bytes(gzip.compress(CLF.encode())[:30])
+    assert_refused(*command(broken, "-o", out), broken)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["access.log", "broken.log.gz", "counts.parquet"]
+    )
+    assert pd.read_parquet(out)["requests"].tolist() == [2, 0, 1, 1]

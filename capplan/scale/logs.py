@@ -59,7 +59,7 @@ _REJECTS_LIMIT = 100_000  # unreadable rows recorded per file; more, and the fil
 # "...+02:00", "...+0200", "...+02", "... Europe/Paris"): text that does not match is naive.
 _AWARE_TEXT = (
     r"(?i)\d{2}:\d{2}(:\d{2}(\.\d*)?)?\s*"  # the time, then
-    r"(z|[+-]\d{1,2}(:?\d{2})?|[a-z][a-z0-9_/+-]*)\s*$"  # an offset or a zone name
+    r"(z|[+-]\d{1,2}(:?\d{2}){0,2}|[a-z][a-z0-9_/+-]*)\s*$"  # an offset or a zone name
 )
 # A numeric UTC offset after the time of day ("+02:00", "-0530", "GMT+3"), and the valid
 # ones: DuckDB reads any two digits (+99:99), but real offsets lie within ±14:00.
@@ -512,7 +512,8 @@ class _Reader:
             more = f" and {len(source.files) - 3} more" if len(source.files) > 3 else ""
             return ValueError(f"reading {files}{more} as {what}: {message}")
         return ValueError(
-            f"{self.name(culprit)}: cannot be read as {what}: {message}{_hint(culprit, message)}"
+            f"{self.name(culprit)}: cannot be read as {what}: {message}"
+            f"{_hint(self.name(culprit), message)}"
         )
 
     def _probe(self, source: _Source) -> str | None:
@@ -747,13 +748,15 @@ class _Reader:
     def count(self, source: _Source) -> tuple[_Source, pd.DataFrame, pd.DataFrame]:
         """Count one source: good rows per (file, bucket, event), bad ones per (file, reason).
 
-        A plain or gzip file with bytes that are not UTF-8 (DuckDB rejects such a
-        line) is copied with those bytes replaced, and the source counted again.
-        DuckDB does not check a gzip file's checksum (a damaged byte can change a
-        line silently): Python reads the gzip files beside the scan, on a thread of
-        its own, and a file whose data or checksum is wrong is refused.
+        A file with bytes that are not UTF-8 (DuckDB rejects such a line) is copied,
+        uncompressed, with those bytes replaced, and the source counted again.
+        DuckDB checks neither a gzip file's checksum nor whether a zstd file ends
+        before its last block (a damaged byte, or a cut, can change or drop lines
+        silently): the compressed files are also read beside the scan, on a thread
+        of their own (zlib and libzstd, by way of pyarrow), and a file whose data,
+        length or checksum is wrong is refused.
         """
-        check = _GzipCheck([f for f in source.files if f.lower().endswith(".gz")])
+        check = _CompressedCheck([f for f in source.files if f.lower().endswith(_COMPRESSED)])
         try:
             good, bad, summary = self._count_once(source)
         except BaseException:
@@ -762,14 +765,16 @@ class _Reader:
         check.finish()
         if check.failed:
             file, error = check.failed
+            kind = "gzip" if file.lower().endswith(".gz") else "zstd"
             raise ValueError(
                 f"{self.name(file)}: cannot be read as {FORMAT_NAMES[source.format]}: {error} "
-                "(the gzip data is damaged: its checksum or length does not match)"
+                f"(the {kind} data is truncated or damaged)"
             ) from error
         broken = set(summary.loc[summary["type"] == "INVALID ENCODING", "file"])
         redo = {f: self._transcode(f) for f in source.files if f in broken}
-        redo = {f: t for f, t in redo.items() if t is not None}
         if redo:
+            redone = {self.name(f) for f in redo}
+            self.rejects = [r for r in self.rejects if r["file"] not in redone]
             source = replace(source, files=[redo.get(f, f) for f in source.files])
             good, bad, summary = self._count_once(source)
         self._refuse_rejects(source, summary)
@@ -811,23 +816,16 @@ class _Reader:
             bad = pd.concat([bad, counted], ignore_index=True)
         return good, bad, summary
 
-    def _transcode(self, path: str) -> str | None:
-        """A UTF-8 copy of a plain or gzip file, bytes that are not UTF-8 replaced (U+FFFD).
-
-        None for other compressions (their lines stay malformed, with line numbers).
-        """
-        lower = path.lower()
-        if lower.endswith(_COMPRESSED) and not lower.endswith(".gz"):
-            return None
+    def _transcode(self, path: str) -> str:
+        """A UTF-8 copy of a file, uncompressed, bytes that are not UTF-8 replaced (U+FFFD)."""
         target = os.path.join(self._tmpdir(), f"utf8-{len(self.alias)}.txt")
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        opener = gzip.open if lower.endswith(".gz") else open
         try:
-            with opener(path, "rb") as source, open(target, "wb") as out:
+            with _open_bytes(path) as source, open(target, "wb") as out:
                 while chunk := source.read(1 << 23):
                     out.write(decoder.decode(chunk).encode("utf-8"))
                 out.write(decoder.decode(b"", final=True).encode("utf-8"))
-        except (OSError, EOFError) as error:
+        except _READ_ERRORS as error:
             raise ValueError(f"{self.name(path)}: cannot be read: {error}") from error
         self.alias[target] = self.name(path)
         if path in self.headers:
@@ -912,7 +910,7 @@ class _Reader:
                 raise ValueError(
                     f"{self.name(file)}: more than {_REJECTS_LIMIT:,} rows cannot be read as "
                     f"{what} (the first, line {int(first.first_line)}: {first.type}); is it "
-                    f"a {what} file?{_hint(file, '')}"
+                    f"a {what} file?{_hint(self.name(file), '')}"
                 )
 
     def refuse_unread(self, files, sources, good: pd.DataFrame, bad: pd.DataFrame) -> None:
@@ -930,7 +928,7 @@ class _Reader:
             what = FORMAT_NAMES[formats.get(file, "clf")]
             raise ValueError(
                 f"{self.name(file)}: no line could be read as {what}: {total:,} line(s), "
-                f"{-n:,} of them {reason}{first}{_hint(file, '')}"
+                f"{-n:,} of them {reason}{first}{_hint(self.name(file), '')}"
             )
         if good.empty and bad.empty:
             csv_only = all(s.format == "csv" for s in sources)
@@ -1014,21 +1012,13 @@ class _Reader:
         """
         if file in self.headers:
             return self.headers[file]
-        one = _Source("csv", [file])
-        lower = file.lower()
-        if lower.endswith(".gz") or not lower.endswith(_COMPRESSED):
-            try:
-                with (gzip.open if lower.endswith(".gz") else open)(file, "rb") as f:
-                    first = f.readline(1 << 20)
-            except (OSError, EOFError) as error:
-                raise ValueError(
-                    f"{self.name(file)}: cannot be read: {error}{_hint(file, str(error))}"
-                ) from error
-        else:
-            row = self.run(
-                f"SELECT line FROM read_csv({_sql_str(file)}, {_LINES}) LIMIT 1", one
-            ).fetchone()
-            first = b"" if row is None or row[0] is None else row[0].encode("utf-8")
+        try:
+            with _open_bytes(file) as f:
+                first = f.read(1 << 20).split(b"\n", 1)[0]
+        except _READ_ERRORS as error:
+            raise ValueError(
+                f"{self.name(file)}: cannot be read: {error}{_hint(self.name(file), 'damaged')}"
+            ) from error
         # DuckDB ends a line at a carriage return too
         text = re.split("[\r\n]", first.decode("utf-8", "replace").lstrip("\ufeff"))[0]
         if not text.strip():
@@ -1054,11 +1044,26 @@ class _Reader:
         return self.headers[file]
 
 
-class _GzipCheck:
-    """Gzip files read through (checksums and lengths checked) on a thread of their own.
+_READ_ERRORS = (OSError, EOFError, zlib.error, ValueError)  # ValueError: pyarrow's ArrowInvalid
 
-    zlib works without the interpreter lock, so the check runs beside DuckDB's
-    scan; `finish` waits for it (or stops it, after an error of the scan).
+
+def _open_bytes(path: str):
+    """The file's bytes, uncompressed: gzip by zlib, zstd by pyarrow (libzstd)."""
+    lower = path.lower()
+    if lower.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if lower.endswith(".zst"):
+        import pyarrow as pa
+
+        return pa.CompressedInputStream(pa.OSFile(path), "zstd")
+    return open(path, "rb")
+
+
+class _CompressedCheck:
+    """Compressed files read through (lengths and checksums checked) on a thread.
+
+    zlib and libzstd work without the interpreter lock, so the check runs beside
+    DuckDB's scan; `finish` waits for it (or stops it, after an error of the scan).
     """
 
     def __init__(self, files: list[str]):
@@ -1072,10 +1077,10 @@ class _GzipCheck:
     def _run(self, files: list[str]) -> None:
         for file in files:
             try:
-                with gzip.open(file, "rb") as f:
+                with _open_bytes(file) as f:
                     while not self._stop.is_set() and f.read(1 << 22):
                         pass
-            except (OSError, EOFError, zlib.error) as error:
+            except _READ_ERRORS as error:
                 self.failed = (file, error)
                 return
 
@@ -1150,14 +1155,17 @@ _MAGIC = {
 def _hint(path: str, message: str) -> str:
     """What a file that cannot be read seems to be, from its first bytes and name."""
     lower = path.lower()
-    if "GZIP" in message or "zstd" in message.lower() or "frame" in message.lower():
+    words = message.lower()
+    if lower.endswith(_COMPRESSED) and any(
+        w in words for w in ("gzip", "zstd", "frame", "damaged", "dictionary", "compress")
+    ):
         kind = "gzip" if lower.endswith(".gz") else "zstd"
         return f" (the {kind} data is truncated or damaged, or the file is not {kind})"
     if "magic bytes" in message or "parquet" in message.lower():
         return " (not a Parquet file, or a truncated one)"
     if "state machine" in message:
         return " (binary data, or line endings that mix CR and CRLF)"
-    if "out of memory" in message.lower() or "memory" in message.lower():
+    if "memory" in words:
         return " (pass memory_limit= or fewer threads=)"
     try:
         with open(path, "rb") as f:
@@ -1431,8 +1439,13 @@ def main_aggregate(argv: list[str] | None = None) -> int:
         return 2
 
     try:
-        if args.output and not args.output.lower().endswith((".csv", ".parquet")):
-            raise ValueError(f"--output must end in .csv or .parquet; got {args.output!r}")
+        if args.output:
+            if not args.output.lower().endswith((".csv", ".parquet")):
+                raise ValueError(f"--output must end in .csv or .parquet; got {args.output!r}")
+            folder = Path(args.output).absolute().parent
+            if not folder.is_dir() or Path(args.output).is_dir():
+                what = "is a directory" if Path(args.output).is_dir() else "has no folder"
+                raise ValueError(f"--output {args.output!r} {what}: nothing was read")
         frame = aggregate_logs(
             args.paths,
             args.interval,
