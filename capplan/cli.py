@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             command.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as done:  # --help, --version, or a refusal already printed
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
-    if not hasattr(args, "run"):
+    if not hasattr(args, "run"):  # no command: what there is, and a refusal like any other
         parser.print_help()
+        print("capplan: error: give a command (see capplan --help)", file=sys.stderr)
         return 2
 
     def show_warning(message, category, *_args, **_kwargs):
@@ -101,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         # A path the user gave that cannot be read or written (a folder for a file, no
         # permission, a full disk): theirs to fix too; what is written stays as it was.
-        if error.filename is not None and error.strerror:
-            return refuse(f"{error.filename}: {error.strerror}")
+        name = error.filename if error.filename2 is None else error.filename2  # a rename's
+        if error.strerror:
+            return refuse(error.strerror if name is None else f"{name}: {error.strerror}")
         return refuse(error)
     except KeyboardInterrupt:
         print(f"capplan {args.command}: interrupted; nothing half-written left", file=sys.stderr)
@@ -709,7 +711,10 @@ def _fit(args) -> int:
     if args.column not in frame:
         raise ValueError(f"--column {args.column!r} was not measured; measured: {history.measured}")
     form = PlateauSurge() if args.form == "plateau" else LobbyFlood()
-    curve = capplan.fit_join_curve(frame[args.column], form=form)
+    try:
+        curve = capplan.fit_join_curve(frame[args.column], form=form)
+    except ValueError as error:  # which counts could not be fitted: the model names "joins"
+        raise ValueError(f"event {args.event!r}, --column {args.column}: {error}") from error
     print(curve)
     print(curve.peak())
     if args.output:

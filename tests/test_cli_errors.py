@@ -189,6 +189,21 @@ def test_a_refusal_is_one_line_and_exit_code_2(capsys, files, argv, message):
     assert not (Path(files["tmp"]) / "out").exists() and not (Path(files["tmp"]) / "lt").exists()
 
 
+def test_no_command_is_the_help_and_a_refusal(capsys):
+    assert cli.main([]) == 2
+    out, err = capsys.readouterr()
+    assert "COMMAND" in out and err == "capplan: error: give a command (see capplan --help)\n"
+
+
+def test_a_fit_that_cannot_be_made_names_the_event_and_the_column(capsys, files):
+    line = refusal(
+        capsys,
+        ["fit", "--events", files["events"], "--series", files["series"], "--event", "ev-c",
+         "--column", "requests"],
+    )  # fmt: skip
+    assert "event 'ev-c', --column requests: " in line and "at least" in line
+
+
 def test_a_refusal_of_the_command_line_names_its_help(capsys):
     line = refusal(capsys, ["simulate", "--servers", "0"])
     assert line.endswith("(see capplan simulate --help)")
@@ -240,7 +255,8 @@ def test_plan_fleets_with_numbers_out_of_bounds_are_refused(capsys, tmp_path, fl
         (PermissionError(13, "Permission denied", "/data/events.csv"), "Permission denied"),
         (IsADirectoryError(21, "Is a directory", "/data/x.csv"), "/data/x.csv: Is a directory"),
         (NotADirectoryError(20, "Not a directory", "/data/f/x.csv"), "Not a directory"),
-        (OSError(28, "No space left on device"), "No space left on device"),
+        (OSError(28, "No space left on device"), "error: No space left on device"),
+        (OSError(21, "Is a directory", "/d/.k6.js.partial", None, "/d/k6.js"), "/d/k6.js: Is a"),
         (FileNotFoundError("events file not found: x.csv"), "events file not found: x.csv"),
         (KeyError("no column 'joins'"), "no column 'joins'"),
         (ValueError("first line\n  second line"), "first line; second line"),
