@@ -168,6 +168,7 @@ def repeat_the_first_minute(text: str) -> str:
         ),
         ("matches.csv", lambda t: t.replace(",A,", ",,"), "column 'home', row(s) [1]"),
         ("matches.csv", lambda t: t.replace("venue", "city"), "lacks the column(s) ['venue']"),
+        ("matches.csv", lambda t: t + t.split("\n")[1] + "\n", "row 4: the same match as a row"),
         ("matches.csv", lambda t: t.replace("1998-06-10 15:30", "1998-07-30 15:30"), "runs from"),
     ],
 )

@@ -71,6 +71,10 @@ def convert(source) -> tuple[pd.DataFrame, pd.DataFrame]:
     path = source / MATCHES
     matches = _source.read_csv(path, MATCH_COLUMNS, text=MATCH_COLUMNS)
     _source.texts(matches, MATCH_COLUMNS[1:], path)
+    repeated = matches.duplicated(keep="first")
+    if repeated.any():
+        row = int(repeated.to_numpy().argmax())
+        raise ValueError(f"{path}, row {row + 1}: the same match as a row above; give each once")
     matches["kickoff_utc"] = _source.utc_times(matches, "kickoff_utc", path)
 
     events, series = [], []
