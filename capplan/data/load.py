@@ -228,6 +228,18 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except PermissionError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from error
+    except Exception as error:  # ArrowInvalid: not Parquet, truncated, ...
+        raise _not_parquet(path, error) from error
+    # Checked before pandas reads the file: pyarrow cannot read repeated names by name.
+    require_column_names(
+        pd.DataFrame(columns=[n for n in names if not n.startswith("__")]), str(path)
+    )
     try:
         frame = pd.read_parquet(path)
     except OSError as error:

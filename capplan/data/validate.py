@@ -161,8 +161,9 @@ def require_column_names(frame: pd.DataFrame, source: str) -> None:
     if repeated:
         name, places = next(iter(repeated.items()))
         raise InputError(
-            f"{where}column {name!r} appears {len(places)} times in the header (columns "
-            f"{', '.join(map(str, places))}, counted from 1). Keep one column of each name"
+            f"{where}column {name!r} appears {len(places)} times among the column names "
+            f"(columns {', '.join(map(str, places))}, counted from 1). Keep one column of "
+            "each name"
         )
     if ROW in seen:
         raise InputError(
@@ -194,9 +195,12 @@ def require_rows(table: Table, what: str) -> None:
 def require_present(table: Table, column: str) -> None:
     """NaN or empty cells in a required column are an error."""
     values = table.frame[column]
-    blank = values.isna()
+    blank = np.array(values.isna(), dtype=bool)
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        blank |= values.astype("string").str.strip().fillna("") == ""
+        import pyarrow.compute as pc
+
+        stripped = pc.utf8_trim_whitespace(_arrow_strings(values))
+        blank |= pc.fill_null(pc.equal(stripped, ""), True).to_numpy(zero_copy_only=False)
     if blank.any():
         table.fail(column, table.rows(blank), "is empty (NaN) but is required")
 
@@ -386,14 +390,13 @@ def _iso_text(value):
 
 
 def _check_range(table: Table, column: str, stamps: pd.Series, note: str) -> None:
-    if not len(stamps) or stamps.isna().all():
-        return
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        low, high = EARLIEST, LATEST
-    else:
-        low, high = EARLIEST.tz_localize(None), LATEST.tz_localize(None)
-    outside = stamps.notna() & ((stamps < low) | (stamps >= high))
+    # On the numpy values (naive, UTC if aware): NaT compares False.
+    naive = stamps.dt.tz_convert(None) if isinstance(stamps.dtype, pd.DatetimeTZDtype) else stamps
+    values = naive.to_numpy()
+    low, high = EARLIEST.tz_localize(None).to_datetime64(), LATEST.tz_localize(None).to_datetime64()
+    outside = (values < low) | (values >= high)
     if outside.any():
+        low, high = EARLIEST, LATEST
         table.fail(
             column,
             table.rows(outside),
@@ -410,11 +413,12 @@ def parse_counts(table: Table, column: str) -> None:
     kind = kind_of(values)
     if values.dtype == object:
         types = values.map(type, na_action="ignore")
-        allowed = {
-            t: issubclass(t, _COUNT_TYPES) and not issubclass(t, (bool, np.bool_))
+        refused = [
+            t
             for t in types.dropna().unique()
-        }
-        odd = values.notna() & ~types.map(allowed).fillna(True).astype(bool)
+            if not issubclass(t, _COUNT_TYPES) or issubclass(t, (bool, np.bool_))
+        ]
+        odd = values.notna() & types.isin(refused)
         if odd.any():
             table.fail(
                 column,
