@@ -32,6 +32,7 @@ import json
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -271,6 +272,11 @@ def copy_notebooks(destination, *, force: bool = False) -> list[Path]:
     destination = Path(destination)
     if destination.exists() and not destination.is_dir():
         raise NotADirectoryError(f"{destination} is a file; give a folder to copy into")
+    parent = destination.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{destination}: {parent} is a file, not a folder to copy into")
     sources = sorted(notebooks_dir().glob("*.ipynb"))
     targets = [destination / source.name for source in sources]
     there = [target for target in targets if target.exists()]
@@ -603,6 +609,8 @@ def build_report(
         )
 
     built = datetime.now(UTC)
+    # The charts' JavaScript is bundled (seconds) while the notebook runs in its kernel.
+    bundling = ThreadPoolExecutor(1).submit(_vega_bundle)
     with tempfile.TemporaryDirectory() as tmp:
         # Cells run and then removed: a first one (charts as Vega-Lite specs, caveats as
         # notes, a record of the histories loaded) and one after the parameters (their
@@ -709,7 +717,7 @@ def build_report(
     )
     exporter.template_file = "capplan_report.html.j2"
     resources = {
-        "capplan_vega_bundle": _vega_bundle(),
+        "capplan_vega_bundle": bundling.result(),
         "capplan_vega_mimetypes": VEGA_MIMETYPES,
         "capplan_header": _header(
             title, built, capplan.__version__, path.name, used, data, with_code

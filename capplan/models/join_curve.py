@@ -186,6 +186,7 @@ class JoinCurveFit:
         self.selection = pd.DataFrame() if selection is None else selection.copy()
         self._noise = None  # (alpha, cluster) per second, measured on first use
         self._profiles = {}  # (name, level) -> profile interval, found on first use
+        self._peaks = {}  # level -> Peak (a bootstrap of 2,000 curves), found on first use
         self.interval_s = float(interval_s)
         self.form = form
         self.estimate: Estimate = estimate
@@ -348,6 +349,11 @@ class JoinCurveFit:
         not available (see the fit's warnings).
         """
         level = self.level if level is None else _validate.level(level, "level")
+        if level not in self._peaks:
+            self._peaks[level] = self._bootstrap_peak(level)
+        return self._peaks[level]
+
+    def _bootstrap_peak(self, level: float) -> Peak:
         time, rate = self._peak(self.estimate.values)
         draws = self.estimate.draws(_BOOTSTRAP_DRAWS, _BOOTSTRAP_SEED)
         if np.all(np.isfinite(draws)):
