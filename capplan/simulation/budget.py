@@ -18,7 +18,7 @@ from capplan.simulation import engine
 
 GIB = 2**30
 WORKER_BYTES = 16  # a worker's free time and its slot in the workers' stack
-ATTEMPTS_PER_S = 1e7  # about what one core simulates, to say what a budget costs
+ATTEMPTS_PER_S = 1e7  # about what one core simulates (5-20 million), to say what it costs
 
 
 def expected_first_tries(spec) -> float:

@@ -27,9 +27,10 @@ __all__ = ["SimulationSpec", "simulate"]
 
 ON_TIMEOUT = ("serve", "drop")
 MAX_INTERVALS = 2_000_000  # rows of the per-interval table (about 150 bytes each)
-# A run's budget, unless told otherwise: attempts simulated (about ten million a second
-# of one core, so some minutes at most) and memory for the requests in the system.
-MAX_ATTEMPTS = 5e9
+# A run's budget, unless told otherwise: attempts simulated (one core simulates 5 to 20
+# million a second, so a few minutes at most; the headline plan's attack as is takes a
+# third of it) and memory for the requests in the system.
+MAX_ATTEMPTS = 1e9
 MAX_MEMORY_GB = 4.0
 
 
@@ -418,11 +419,12 @@ def simulate(
         as a client's are, and are counted among the first tries, but never
         retry: an attacker sends new requests instead. With ``arrival_counts``
         their counts are drawn per interval. Not with ``rate_shape="linear"``.
-    max_attempts : float, default 5e9
-        The run's budget of attempts (first tries and retries; about ten
-        million take a second of one core). A run whose expected first tries
+    max_attempts : float, default 1e9
+        The run's budget of attempts (first tries and retries; one core
+        simulates 5 to 20 million a second). A run whose expected first tries
         pass it is refused before it starts; one whose retries carry it past
-        stops with a ValueError saying when.
+        (clients that retry without limit under overload: their attempts grow
+        with the square of the time) stops with a ValueError saying when.
     max_memory_gb : float, default 4.0
         The run's budget of memory (GiB) for the workers and the requests in
         the system. A run estimated to need more is refused before it starts
