@@ -517,9 +517,9 @@ def check_sessions(sessions) -> tuple[str, dict]:
             raise ArgumentError(
                 "sessions", f"sessions: the parameters must be a dict; got {_show(params)}"
             )
-        for k, v in params.items():
-            _finite(f"sessions: {name} parameter {k!r}", v)  # a number, not a bool or a string
         with _argument("sessions"):
+            for k, v in params.items():  # a number, not a bool or a string
+                _finite(f"sessions: {name} parameter {k!r}", v)
             dist, params, _ = _sessions((name, params))
     else:
         raise ArgumentError(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -59,7 +60,7 @@ from capplan.planning.inputs import (
     retry_to_dict,
     with_headroom,
 )
-from capplan.planning.plan import EventPlan
+from capplan.planning.plan import EventPlan, _margins_table
 
 __all__ = ["load_plan", "save_plan"]
 
@@ -264,6 +265,7 @@ class _Source:
         return f"column {key!r}" + ("" if i is None else f", row {i + 1} (line {i + 2})")
 
     def fail(self, where: str, problem: str, cause: BaseException | None = None):
+        problem = problem.removeprefix(f"{where}: ")  # a rule's message that names it too
         raise ValueError(f"{self.file}: {where}: {problem}; {_TODO}") from cause
 
     def expect(self, where: str, value, expected: str, cause: BaseException | None = None):
@@ -321,7 +323,8 @@ def _check(src, key, arr, ok, expected: str) -> None:
     """Refuse the first value of ``arr`` where ``ok`` is False."""
     if not np.all(ok):
         i = int(np.flatnonzero(~np.asarray(ok))[0])
-        src.expect(src.at(key, i), arr[i].item(), expected)
+        value = arr[i]
+        src.expect(src.at(key, i), value.item() if hasattr(value, "item") else value, expected)
 
 
 def _finite(src, key, arr, *, minimum=None, whole=False, nan=False, maximum=None) -> np.ndarray:
@@ -334,7 +337,7 @@ def _finite(src, key, arr, *, minimum=None, whole=False, nan=False, maximum=None
             what += f" >= {minimum:g}"
         if maximum is not None:
             ok &= arr <= maximum
-            what += f" <= {maximum:g}"
+            what += f" and <= {maximum:g}" if minimum is not None else f" <= {maximum:g}"
         if whole:
             ok &= arr == np.round(arr)
             what = what.replace("a finite number", "a whole number")
@@ -511,6 +514,7 @@ def _from_json(path: Path):
         counts = _numbers(src, "observed.counts", o["counts"], null=True)
         observed = _observed_series(src, name, ot, counts, "observed.t", "observed.counts")
     fc_src = _Prefixed(src, "forecast.")
+    fc_src.time_key = "t"
     return _build(src, doc, frame_src, frame, margins_src, margins, fc_src, t, curves, observed)
 
 
@@ -541,6 +545,7 @@ def _from_dir(path: Path):
         path / "margins.csv", MARGIN_COLUMNS, text=("margin", "applies_to", "covers")
     )
     fc_src, table = _read_csv(path / "forecast.csv", ("seconds",), more=True)
+    fc_src.time_key = "seconds"
     t = table.pop("seconds")
     curves = table
     observed = None
@@ -570,7 +575,7 @@ def _format(src: _Source, doc) -> None:
 
 #: plan_event's arguments and the fields that hold them.
 _WHERE = {
-    "forecast": "forecast_meta / forecast",
+    "forecast": "forecast_meta",
     "sessions": "sessions",
     "service": "service",
     "slo": "slo",
@@ -583,6 +588,10 @@ _WHERE = {
     "streams_per_server": "streams_per_server",
     "lobby_start_s": "lobby_start_s",
 }
+
+
+#: check_forecast's refusals of the forecast's seconds (not of its forecast_meta).
+_ON_TIMES = re.compile(r"forecast: (t |its seconds)|the forecast covers")
 
 
 def _build(src, doc, frame_src, frame, margins_src, margins, fc_src, t, curves, observed):
@@ -633,7 +642,10 @@ def _build(src, doc, frame_src, frame, margins_src, margins, fc_src, t, curves, 
             lobby_start_s=doc["lobby_start_s"],
         )
     except ArgumentError as exc:
-        src.fail(_WHERE.get(exc.argument, exc.argument), str(exc), exc)
+        text = str(exc)
+        if exc.argument == "forecast" and _ON_TIMES.match(text):  # the forecast's seconds
+            fc_src.fail(fc_src.at(fc_src.time_key), text, exc)
+        src.fail(_WHERE.get(exc.argument, exc.argument), text, exc)
     if args.forecast.t.size != t.size:
         fc_src.fail(
             fc_src.at("t"),
@@ -646,20 +658,25 @@ def _build(src, doc, frame_src, frame, margins_src, margins, fc_src, t, curves, 
             doc["lobby_start_s"],
             "null or a time a second inside the window (plan_event keeps no lobby outside it)",
         )
-    plan_frame = _frame(frame_src, frame, args)
-    table = _margins(margins_src, margins, args)
+    try:
+        plan_frame, want_model, want_notes = _frame(frame_src, frame, args)
+    except ArgumentError as exc:  # a rule of the inputs, met in recomputing the results
+        src.fail(_WHERE.get(exc.argument, exc.argument), str(exc), exc)
+    if want_notes is not None and notes != want_notes:
+        src.expect("notes", notes, f"{want_notes!r} (what plan_event notes for this plan)")
+    history = _isa_history(src, doc["isa_history"], args.method)
+    table = _margins(margins_src, margins, plan_frame, args, history is not None)
     attrs = _keys(
         src, "margins_attrs", doc["margins_attrs"], ("peak_interval_s", "base_workers_at_peak")
     )
-    peak = plan_frame.index[int(np.argmax(plan_frame["workers"].to_numpy()))]
-    p = _numbers(src, "margins_attrs.peak_interval_s", [attrs["peak_interval_s"]])
-    _same(src, "margins_attrs.peak_interval_s", p, [peak], "the start of the busiest interval")
-    b = _numbers(src, "margins_attrs.base_workers_at_peak", [attrs["base_workers_at_peak"]])
-    _finite(
-        src, "margins_attrs.base_workers_at_peak", b, minimum=0, whole=True, maximum=MAX_SERVERS
-    )
-    table.attrs.update(peak_interval_s=float(p[0]), base_workers_at_peak=int(b[0]))
+    for k, v in table.attrs.items():
+        if type(attrs[k]) not in (int, float) or attrs[k] != v:
+            src.expect(f"margins_attrs.{k}", attrs[k], f"{v!r} (the margins table's)")
     history = _isa_history(src, doc["isa_history"], args.method)
+    if history is not None:
+        want_model = f"simulation (ISA, {len(history)} iterations) on {want_model}"
+    if model != want_model:
+        src.expect("model", model, f"{want_model!r} (the queueing model of this plan)")
     return EventPlan(
         frame=plan_frame,
         margins_table=table,
@@ -712,7 +729,7 @@ def _forecast(src, fc_src, meta, t, curves, observed) -> JoinForecast:
         for name, arr in curves.items():  # which curve: the least rate
             if arr.size and arr.min() < 0:
                 i = int(np.argmin(arr))
-                fc_src.fail(fc_src.at(name, i), f"{arr[i]!r}: {exc}", exc)
+                fc_src.fail(fc_src.at(name, i), f"{arr[i].item()!r}: {exc}", exc)
         src.fail("forecast_meta", str(exc), exc)
 
 
@@ -741,9 +758,19 @@ def _frame(src: _Source, f: dict, args) -> pd.DataFrame:
         factor = np.where(point > 0, upper / point, 1.0)
     _same(src, "forecast_factor", f["forecast_factor"], factor, "upper / point")
     m = args.margins
-    if m.burst_quantile is None:
-        _same(src, "burst_factor", f["burst_factor"], np.ones(n), "no burst margin: 1")
     _finite(src, "burst_factor", f["burst_factor"], minimum=0)
+    # The burst factor at the first, the last and the busiest interval (each interval's is
+    # its own: all of them would cost as much as the rest of the reading; a tampered one
+    # elsewhere disagrees with the design rate).
+    rows = np.unique([0, n - 1, int(np.argmax(upper))])
+    seconds = (rows[:, None] * iv + np.arange(iv)[None, :]).ravel()
+    burst = fc.burst_factor(iv, m.burst_quantile, curve=fc.upper[seconds])
+    b = f["burst_factor"][rows]
+    ok = np.isclose(b, burst, rtol=1e-8, atol=1e-300)
+    if not np.all(ok):
+        i = int(rows[np.flatnonzero(~ok)[0]])
+        want = burst[np.flatnonzero(~ok)[0]]
+        src.expect(src.at("burst_factor", i), b[~ok][0].item(), f"{want!r} (the forecast's)")
     amp = f["retry_amplification"]
     assumed = args.client.retry_amplification(m.retry_failure_prob)  # the design rate's
     if args.method == "isa":  # measured by simulation: one value for the plan
@@ -755,11 +782,28 @@ def _frame(src: _Source, f: dict, args) -> pd.DataFrame:
     design = assumed * f["burst_factor"] * upper + m.attack_rps
     _same(src, "design_rate_per_s", f["design_rate_per_s"], design, "the margins' product")
     _finite(src, "offered_load", f["offered_load"], minimum=0)
-    needed = _finite(src, "workers_needed", f["workers_needed"], minimum=0, whole=True)
     check = _checked(src)
+    load = steps.offered_load(f["design_rate_per_s"], args.service, iv, args.method)
+    _same(src, "offered_load", f["offered_load"], load, f"the design rate's by {args.method!r}")
+    needed = _finite(src, "workers_needed", f["workers_needed"], minimum=0, whole=True)
     with check("workers_needed"):
         check_capacity("workers", "workers", needed, "not a plan of plan_event")
+        try:
+            stationary, model = steps.staffing(load, args.slo, args.service)
+        except ValueError as exc:  # more than 1e9 workers
+            raise ArgumentError("workers", str(exc)) from exc
     needed = needed.astype(np.int64)
+    notes = None
+    if args.method != "isa":  # ISA's need was simulated: not recomputed here
+        want, notes = steps.queue_limited(
+            stationary,
+            load,
+            slo=args.slo,
+            service=args.service,
+            client=args.client,
+            queue=args.queue,
+        )
+        _same(src, "workers_needed", needed, want, "the SLO's at the offered load", exact=True)
     _finite(src, "workers", f["workers"], minimum=0, whole=True, maximum=MAX_SERVERS)
     with check("workers"):
         workers = with_headroom("margins", "workers", needed, m.zone_loss, m.spare_workers)
@@ -771,10 +815,9 @@ def _frame(src: _Source, f: dict, args) -> pd.DataFrame:
     conc, conc_up = f["concurrent"], f["concurrent_upper"]
     _finite(src, "concurrent", conc, minimum=0, maximum=MAX_STREAMS)
     _finite(src, "concurrent_upper", conc_up, minimum=0, maximum=MAX_STREAMS)
-    k = fc.concurrency_factor
-    k = steps.proportional(fc.upper, fc.point) if k is None else k
-    if k is not None:
-        _same(src, "concurrent_upper", conc_up, k * conc, f"{k:.6g} x concurrent")
+    point_c, upper_c = steps.concurrency_of(fc, args.sessions, iv, args.lobby_start_s)
+    _same(src, "concurrent", conc, point_c, "the sessions' concurrency of the forecast")
+    _same(src, "concurrent_upper", conc_up, upper_c, "the concurrency of its upper curve")
     sps = args.streams_per_server
     with check("concurrent_upper"):
         check_capacity("streams", "stream servers", conc_up / sps, "not a plan of plan_event")
@@ -785,7 +828,7 @@ def _frame(src: _Source, f: dict, args) -> pd.DataFrame:
     _same(src, "stream_servers_needed", f["stream_servers_needed"], need, "ceil(upper / sps)")
     _same(src, "stream_servers", f["stream_servers"], servers, "with the failure headroom")
     cols = {c: f[c].astype(np.int64) if c in COUNT_COLUMNS else f[c] for c in FRAME_COLUMNS[1:]}
-    return pd.DataFrame(cols, index=pd.Index(f["start_s"], name="start_s"))
+    return pd.DataFrame(cols, index=pd.Index(f["start_s"], name="start_s")), model, notes
 
 
 def _checked(src: _Source):
@@ -802,38 +845,46 @@ def _checked(src: _Source):
     return check
 
 
-def _margins(src: _Source, t: dict, args) -> pd.DataFrame:
-    """The margins table: its nine rows, factors, counts and what each adds."""
+def _margins(src: _Source, t: dict, frame: pd.DataFrame, args, isa: bool) -> pd.DataFrame:
+    """The margins table, as plan_event makes it from the plan (``plan._margins_table``):
+    the stored one must be the same, row by row."""
     n = len(MARGIN_ROWS)
     for c in MARGIN_COLUMNS:
         if len(t[c]) != n:
             src.fail(src.at(c), f"{len(t[c])} rows; the margins table has {n}")
-    for i, (margin, applies) in enumerate(MARGIN_ROWS):
-        if t["margin"][i] != margin or t["applies_to"][i] != applies:
-            src.expect(
-                src.at("margin", i), (t["margin"][i], t["applies_to"][i]), repr((margin, applies))
-            )
     f = t["factor"]  # NaN where a margin has none; inf for an attack on no joins
     _check(src, "factor", f, np.isnan(f) | (f >= 0), "a number >= 0 (or missing)")
-    _finite(
-        src,
-        "added_at_peak",
-        t["added_at_peak"],
-        whole=True,
-        minimum=-MAX_SERVERS,
-        maximum=MAX_SERVERS,
+    added = t["added_at_peak"]
+    _finite(src, "added_at_peak", added, whole=True, minimum=-MAX_SERVERS, maximum=MAX_SERVERS)
+    amp = float(frame["retry_amplification"].iloc[0])
+    want = _margins_table(
+        frame,
+        args.forecast,
+        args.service,
+        args.slo,
+        args.method,
+        args.margins,
+        amp,
+        args.streams_per_server,
+        args.interval_s,
+        isa,
     )
-    m = args.margins
-    count = np.full(n, np.nan)
-    count[3], count[5], count[8] = m.attack_rps, m.spare_workers, m.spare_stream_servers
-    c = t["count"]
-    same = (c == count) | (np.isnan(c) & np.isnan(count))
-    if not np.all(same):
-        i = int(np.flatnonzero(~same)[0])
-        src.expect(src.at("count", i), c[i].item(), f"{count[i]!r} (the plan's margins)")
+    for c in ("margin", "applies_to", "covers"):
+        w = want[c].to_numpy(dtype=object)
+        _check(src, c, t[c], t[c] == w, "the text plan_event writes: " + repr(list(w)))
+    for c in ("factor", "count"):
+        w = want[c].to_numpy(dtype=float)
+        ok = np.isclose(t[c], w, rtol=_RTOL, atol=1e-300) | (t[c] == w)
+        ok |= np.isnan(t[c]) & np.isnan(w) | (np.isnan(t[c]) & np.isinf(w))  # JSON: inf null
+        _check(src, c, t[c], ok, f"the plan's {c}s: {list(w)}")
+    w = want["added_at_peak"].to_numpy()
+    _check(src, "added_at_peak", added, added == w, f"what each margin adds: {list(w)}")
     cols = {k: t[k] for k in MARGIN_COLUMNS}
-    cols["added_at_peak"] = cols["added_at_peak"].astype(np.int64)
-    return pd.DataFrame(cols)
+    cols["added_at_peak"] = added.astype(np.int64)
+    cols["factor"] = np.where(np.isnan(t["factor"]) & np.isinf(want["factor"]), np.inf, f)
+    table = pd.DataFrame(cols)
+    table.attrs.update(want.attrs)
+    return table
 
 
 def _isa_history(src: _Source, hist, method: str):
