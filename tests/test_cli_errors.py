@@ -176,6 +176,7 @@ SIMULATE = ["simulate", "--arrival-rate", "10", "--service-time", "0.1", "--serv
         (["report", "{tmp}/table.txt"], "must be an .ipynb file"),
         (["report", "--with-code", "--no-input"], "not allowed with argument"),
         (["notebooks", "{tmp}/a-file"], "is a file; give a folder to copy into"),
+        (["notebooks", "{tmp}/a-file/mine"], "a-file is a file, not a folder to copy into"),
         (["convert", "worldcup98", "{tmp}/missing", "{tmp}/out"], "source: {tmp}/missing: no"),
         (["convert", "worldcup98", "{tmp}/a-file", "{tmp}/out"], "not a directory"),
         (["convert", "worldcup98", "{tmp}", "{tmp}/a-file"], "is a file; give a directory"),
