@@ -195,6 +195,8 @@ non_negative_seconds = _real("non_negative_seconds", 0.0, MAX_SECONDS)
 non_negative_rate = _real("non_negative_rate", 0.0, MAX_RATE)
 probability = _real("probability", 0.0, 1.0, above=True, below=True)  # (0, 1)
 share = _real("share", 0.0, 1.0, below=True)  # [0, 1)
+# A forecast's level is its upper quantile: above the median, or the upper is not above.
+level = _real("level", 0.5, 1.0, above=True, below=True)
 refused_share = _real("refused_share", 0.0, 1.0, above=True)  # (0, 1]
 scv = _real("scv", 0.0, 1e4)
 work_seconds = _real("work_seconds", 1e-6, 3600.0)  # a microsecond to an hour a join
@@ -419,7 +421,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="one audience signal, e.g. --signal followers 3e8 (repeat for each)",
     )
-    plan.add_argument("--level", type=probability, default=0.9, help="forecast level (default 0.9)")
+    plan.add_argument("--level", type=level, default=0.9, help="forecast level (default 0.9)")
     slo = plan.add_argument_group("service level")
     slo.add_argument(
         "--wait-s", type=non_negative_seconds, default=2.0, help="joins wait under this (s)"
@@ -507,7 +509,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="one audience signal, without --plan (default: the headline event)",
     )
-    assess.add_argument("--level", type=probability, default=0.9, help="forecast level (no --plan)")
+    assess.add_argument("--level", type=level, default=0.9, help="forecast level (no --plan)")
     capacity = assess.add_argument_group("the capacity already there")
     capacity.add_argument(
         "--tested-concurrency", type=positive_amount, metavar="STREAMS", help="e.g. 8e6"
