@@ -15,6 +15,7 @@ from capplan.planning import (
     QueuePolicy,
     load_plan,
     plan_event,
+    whatif,
 )
 from capplan.simulation import NoRetry
 
@@ -63,6 +64,29 @@ def test_forecast_must_cover_window():
 
 
 # -- the plan and its margins ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda p: whatif.delayed_start(p, "40"), "minutes must be a number"),
+        (lambda p: whatif.delayed_start(p, float("inf")), "minutes must be finite"),
+        (lambda p: whatif.delayed_start(p, 1e6), "at most the forecast's span"),
+        (lambda p: whatif.delayed_start(p, 10, sharpness=0.5), "sharpness must be finite and >= 1"),
+        (lambda p: whatif.attack(p, None), "rps must be a number"),
+        (lambda p: whatif.attack(p, -5), "rps must be finite and >= 0"),
+        (lambda p: whatif.lost_zone(p, [0.3]), "fraction must be a number"),
+        (lambda p: whatif.lost_zone(p, 1.0), "fraction must be below 1"),
+        (lambda p: whatif.retry_policy(p, "eager"), "retry must be a RetryPolicy"),
+        (lambda p: p.validate(replications=float("inf")), "replications must be a whole number"),
+        (lambda p: p.validate(replications=2.5), "replications must be a whole number"),
+        (lambda p: p.validate(seed=float("nan")), "seed must be an int"),
+        (lambda p: p.validate(seed="x"), "seed must be an int"),
+    ],
+)
+def test_what_ifs_and_validation_refuse_bad_arguments_by_name(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(small_plan())
 
 
 def test_plan_margins_are_explicit():

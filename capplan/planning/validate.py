@@ -39,8 +39,10 @@ import pandas as pd
 
 from capplan._text import table_text
 from capplan.models.noise import mixing_alpha
+from capplan.planning.inputs import whole_number
 from capplan.scale.sweep import THREADS, run_jobs
 from capplan.simulation import Deterministic, simulate
+from capplan.simulation._validate import generator
 
 __all__ = ["PlanValidation", "per_second_buffer", "simulate_join_path"]
 
@@ -590,7 +592,18 @@ def _judge(g, name, source, w, limits, slo, concurrent, capacity):
     return g.reset_index()
 
 
-def _runs(names, replays, fc, per_s, buffer, iv, replications, seed, noise, common):
+def _seed_sequence(seed) -> np.random.SeedSequence:
+    """A validation's ``seed`` (an int, a SeedSequence, a Generator, which gives up one draw,
+    or None) as the SeedSequence its runs' seeds are spawned from; else a ValueError."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    rng = generator(seed)  # the check
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(rng.integers(2**63)))
+    return np.random.SeedSequence(seed)
+
+
+def _runs(names, replays, fc, per_s, buffer, iv, replications, seeds, noise, common):
     """Every run of a validation as a job for :func:`_run_path`, and whose it is:
     ``(scenario or replay name, replication, stretch)``.
 
@@ -603,7 +616,7 @@ def _runs(names, replays, fc, per_s, buffer, iv, replications, seed, noise, comm
     stretch. Each stretch of a replay is a job of its own, so that stretches run side by
     side like the scenarios.
     """
-    ss = np.random.SeedSequence(seed)
+    ss = seeds
     jobs, whose = [], []
     for name in names:
         for rep, child in enumerate(ss.spawn(replications)):
@@ -695,8 +708,8 @@ def validate_plan(
     missing = [s for s in names if s not in fc.scenarios]
     if missing:
         raise ValueError(f"unknown scenario(s) {missing}; the forecast has {list(fc.scenarios)}")
-    if isinstance(replications, bool) or int(replications) != replications or replications < 1:
-        raise ValueError(f"replications must be a whole number >= 1; got {replications!r}")
+    replications = whole_number("replications", replications, minimum=1, maximum=10_000)
+    seeds = _seed_sequence(seed)
     iv = plan.interval_s
     replays = _replays(replay, scale_to, fc, iv)
     clash = [r.name for r in replays if r.name in names]
@@ -718,7 +731,7 @@ def validate_plan(
     warm = int(max(1, math.ceil(10 * plan.service.mean_s / iv))) * iv
     drop = client.on_timeout == "drop"
     common = dict(service=plan.service, client=client, attack_rps=attack, warmup_s=warm)
-    jobs, whose = _runs(names, replays, fc, per_s, buffer, iv, replications, seed, noise, common)
+    jobs, whose = _runs(names, replays, fc, per_s, buffer, iv, replications, seeds, noise, common)
     cost = [_run_cost(job, attack) for job in jobs]
     for job in jobs:
         job.update(interval_s=iv, slo=plan.slo)

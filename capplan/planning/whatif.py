@@ -24,6 +24,8 @@ import pandas as pd
 
 from capplan.planning.validate import PlanValidation, validate_plan
 from capplan.scale.sweep import THREADS
+from capplan.simulation import RetryPolicy
+from capplan.simulation._validate import check_number
 
 __all__ = ["attack", "compare", "delayed_start", "lost_zone", "retry_policy"]
 
@@ -57,9 +59,15 @@ def delayed_start(
 ):
     """The start slips ``minutes``: the lobby keeps building at its last rate, then the flood
     comes ``sharpness`` times sharper (same joins in ``1/sharpness`` of the time)."""
-    if not minutes >= 0 or not sharpness >= 1:
-        raise ValueError(f"minutes must be >= 0 and sharpness >= 1; got {minutes!r}, {sharpness!r}")
     fc = plan.forecast
+    span_min = (fc.t[-1] - fc.t[0] + 1) / 60.0
+    minutes = check_number("minutes", minutes)
+    if minutes > span_min:
+        raise ValueError(
+            f"minutes must be at most the forecast's span ({span_min:g} min): a later start "
+            f"leaves the flood outside the plan's window; got {minutes:g}"
+        )
+    sharpness = check_number("sharpness", sharpness, minimum=1.0)
     curves = {k: _delay_curve(fc.t, v, 60.0 * minutes, sharpness) for k, v in fc.scenarios.items()}
     new = fc.replace(
         point=curves["point"],
@@ -91,7 +99,7 @@ def attack(
     progress=False,
     scheduler=THREADS,
 ):
-    """``rps`` attack requests per second added to the join path.
+    """``rps`` attack requests per second (a finite number >= 0) added to the join path.
 
     As is (``replan=False``), the plan is simulated with the attack's requests added
     to the first tries (``simulate``'s ``attack_rate``): served, refused and timed out
@@ -99,6 +107,7 @@ def attack(
     its interval's queue limit. For the headline plan, +5,000/s over its 5,000/s
     headroom simulates about 330 million attempts, a minute of one core per scenario.
     """
+    rps = check_number("rps", rps)
     if replan:
         return plan.replan(margins=replace(plan.margins, attack_rps=plan.margins.attack_rps + rps))
     return validate_plan(
@@ -123,6 +132,11 @@ def retry_policy(
     scheduler=THREADS,
 ):
     """Clients retry with ``retry`` (a RetryPolicy) instead."""
+    if not isinstance(retry, RetryPolicy):
+        raise ValueError(
+            "retry must be a RetryPolicy such as capplan.ImmediateRetry(max_retries=10); got "
+            f"{type(retry).__name__}"
+        )
     client = replace(plan.client, retry=retry)
     if replan:
         return plan.replan(client=client)
@@ -148,8 +162,9 @@ def lost_zone(
     scheduler=THREADS,
 ):
     """A share ``fraction`` of workers and stream servers lost for the whole event."""
-    if not 0 <= fraction < 1:
-        raise ValueError(f"fraction must be in [0, 1); got {fraction!r}")
+    fraction = check_number("fraction", fraction)
+    if not fraction < 1:
+        raise ValueError(f"fraction must be below 1 (a share of the capacity); got {fraction!r}")
     if replan:
         return plan.replan(margins=replace(plan.margins, zone_loss=fraction))
     f = plan.frame
