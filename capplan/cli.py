@@ -973,6 +973,9 @@ def _write_plan(out: Path, plan, ladder) -> list[Path]:
         plan.save(tables, format="csv")
         ladder.to_csv(tables / "ladder.csv")
         names = sorted(p.name for p in tables.iterdir() if p.is_file())
+        folders = [str(p) for p in (*paths, *(out / n for n in names)) if p.is_dir()]
+        if folders:  # found now, not when the first files were already renamed into place
+            raise ValueError(f"{', '.join(folders)}: a folder where the plan writes a file")
         with staged(*paths, *(out / name for name in names)) as temporaries:
             plan.save(temporaries[0], format="json")
             ladder.to_json(temporaries[1])

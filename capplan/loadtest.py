@@ -314,8 +314,11 @@ def _write(plan, directory, host, path, options, scripts) -> list[Path]:
     profile = load_profile(plan, **options)
     texts = {name: render(profile, host, path) for name, render in scripts.items()}
     texts.update(_settings_files(profile, host, path))
-    directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / name for name in texts]
+    folders = [p.name for p in paths if p.is_dir()]
+    if folders:  # found now, not when the first files were already renamed into place
+        raise ValueError(f"{directory}: {', '.join(folders)} is a folder; nothing written")
+    directory.mkdir(parents=True, exist_ok=True)
     with staged(*paths) as temporaries:
         for text, temporary in zip(texts.values(), temporaries, strict=True):
             temporary.write_text(text)

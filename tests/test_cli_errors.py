@@ -472,14 +472,54 @@ def test_a_report_output_is_checked_before_the_notebook_runs(tmp_path):
 def test_the_reproducer_convert_without_the_notice_writes_nothing(tmp_path, capsys):
     source, destination = tmp_path / "wc", tmp_path / "out"
     source.mkdir()
-    (source / "requests_per_minute.csv").write_text("minute_utc,requests\n")
-    (source / "matches.csv").write_text("kickoff_utc,stage,home,away,venue\n")
-    line = refusal(capsys, ["convert", "worldcup98", source, destination])
-    assert line.endswith(f"{source} lacks WorldCup.html; nothing was written")
-    assert not destination.exists()
-    # and a table that is not the trace's, named with its column and row
+    minutes = pd.date_range("1998-06-09", periods=3000, freq="min")
+    (source / "requests_per_minute.csv").write_text(
+        "minute_utc,requests\n" + "".join(f"{t:%Y-%m-%d %H:%M},1\n" for t in minutes)
+    )
+    (source / "matches.csv").write_text(
+        "kickoff_utc,stage,home,away,venue\n1998-06-10 15:30,g,A,B,X\n"
+    )
     (source / worldcup98.NOTICE).write_text("notice")
     (source / "requests_per_minute.csv").write_text("minute_utc,requests\n1998-06-10 15:00,x\n")
     line = refusal(capsys, ["convert", "worldcup98", source, destination])
     assert "requests_per_minute.csv: column 'requests', row(s) [1]: not a whole number" in line
     assert not destination.exists()
+
+
+def test_a_folder_where_a_file_goes_is_found_before_anything_is_renamed(tmp_path, plan_and_ladder):
+    """Renamed one by one, the first files would be in place when a folder stopped a later
+    one: a folder in the way is refused before any is written."""
+    from capplan import loadtest
+
+    plan, ladder = plan_and_ladder
+    out = tmp_path / "next"
+    cli._write_plan(out, plan, ladder)
+    before = listing(tmp_path)
+    (out / "plan.csv").unlink()
+    (out / "plan.csv").mkdir()
+    before.pop("next/plan.csv")
+    with pytest.raises(ValueError, match="a folder where the plan writes a file"):
+        cli._write_plan(out, plan, ladder)
+    assert listing(tmp_path) == before
+
+    (tmp_path / "lt" / "k6.js").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"k6\.js is a folder; nothing written"):
+        loadtest.write_loadtest(plan, tmp_path / "lt")
+    assert not any(p.is_file() for p in (tmp_path / "lt").iterdir())
+
+    source = tmp_path / "raw"
+    source.mkdir()
+    (source / "requests_per_minute.csv").write_text(
+        "minute_utc,requests\n"
+        + "".join(
+            f"{t:%Y-%m-%d %H:%M},1\n" for t in pd.date_range("1998-06-09", periods=3000, freq="min")
+        )
+    )
+    (source / "matches.csv").write_text(
+        "kickoff_utc,stage,home,away,venue\n1998-06-10 15:30,g,A,B,X\n"
+    )
+    (source / worldcup98.NOTICE).write_text("notice")
+    (tmp_path / "wc" / "series.parquet").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError, match=r"series\.parquet is a folder"):
+        worldcup98.write(source, tmp_path / "wc")
+    assert [p.name for p in (tmp_path / "wc").iterdir()] == ["series.parquet"]

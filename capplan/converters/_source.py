@@ -143,8 +143,11 @@ def covers(times: pd.Series, start, end, path: Path, what: str) -> None:
 def write_all(destination: Path, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
     """Write each file of `writers` (its name in `destination` -> a function writing it to
     the path given), all renamed into place together once every one was written."""
-    destination.mkdir(parents=True, exist_ok=True)
     finals = [destination / name for name in writers]
+    folders = [path.name for path in finals if path.is_dir()]
+    if folders:  # found now, not when the first files were already renamed into place
+        raise IsADirectoryError(f"{destination}: {', '.join(folders)} is a folder; nothing written")
+    destination.mkdir(parents=True, exist_ok=True)
     with staged(*finals) as temporaries:
         for write, temporary in zip(writers.values(), temporaries, strict=True):
             write(temporary)
