@@ -115,10 +115,19 @@ VALUES = [
 NAMES = ["", " ", "_row", "_capplan_row", "End", "joins", "timestamp", "événement", "a,b"]
 NAMES += ['q"uote', "new\nline", "0", "Unnamed: 0", "end.1", "requests", "event_id", "bytes"]
 SHIFTS = [1, 0.5, 17, -1, -3600, 59.999, 1e-3, 86_400 * 3650, 86_400 * 365 * 300, -(10**10)]
-ZONES = [None, None, UTC, "Europe/Paris", "America/New_York", "Bogus/Zone", ""]
+ZONES = [None] * 8 + [UTC, UTC, "Europe/Paris", "America/New_York", "Bogus/Zone", ""]
 BYTES = [b"\xff", b"\xe9", b"\x00", b"\r", b'"', b",", b"\n", b"\n\n", b"\xef\xbb\xbf"]
 BYTES += [b"\xc3", b"\xed\xa0\x80", b"\t", b";", b"#", b" ", b"\\", b"'"]
 ENCODINGS = ["latin-1", "utf-16", "utf-8-sig", "cp1252", "utf-32"]
+
+# How other tools write the files: most often as pandas does by default.
+CSV_OPTIONS = [{}, {}, {}, {"quoting": csv.QUOTE_ALL}, {"quoting": csv.QUOTE_NONNUMERIC}]
+CSV_OPTIONS += [{"lineterminator": "\r\n"}, {"date_format": "%Y-%m-%dT%H:%M:%S.%f%z"}]
+CSV_OPTIONS += [{"index": True}, {"header": False}, {"sep": ";"}, {"float_format": "%.3e"}]
+CSV_OPTIONS += [{"na_rep": "NaN"}, {"encoding": "utf-16"}, {"date_format": "%d/%m/%Y %H:%M"}]
+PARQUET_OPTIONS = [{}, {}, {}, {"coerce_timestamps": "ms", "allow_truncated_timestamps": True}]
+PARQUET_OPTIONS += [{"index": True}, {"compression": None}, {"row_group_size": 3}]
+PARQUET_OPTIONS += [{"coerce_timestamps": "us"}, {"use_dictionary": False}]
 
 table_choice = st.sampled_from(["events", "series"])
 row_list = st.lists(st.integers(0, 40), min_size=1, max_size=4)
@@ -173,6 +182,8 @@ bad_pair = st.fixed_dictionaries(
         "bytes": st.lists(byte_mutation, max_size=2),
         "zone": st.sampled_from(ZONES),
         "repair": st.booleans(),
+        "csv": st.sampled_from(CSV_OPTIONS),
+        "parquet": st.sampled_from(PARQUET_OPTIONS),
     }
 )
 
@@ -271,19 +282,19 @@ def apply(frame: pd.DataFrame, mutation) -> pd.DataFrame:
     raise AssertionError(kind)
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> bool:
+def write_csv(frame: pd.DataFrame, path: Path, options: dict) -> bool:
     try:
-        frame.to_csv(path, index=False)
+        frame.to_csv(path, **{"index": False, **options})
         return True
     except Exception:
         return False
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> bool:
+def write_parquet(frame: pd.DataFrame, path: Path, options: dict) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frame.to_parquet(path, index=False)
+            frame.to_parquet(path, **{"index": False, **options})
         return True
     except Exception:
         pass
@@ -406,12 +417,14 @@ def check_pair(mutations) -> str:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         # As DataFrames too, when no bytes were mutated (else it would load what was).
-        for fmt in ("csv", "parquet") + (() if mutations["bytes"] else ("frame",)):
+        plain = not mutations["bytes"] and not mutations.get("csv")
+        for fmt in ("csv", "parquet") + (("frame",) if plain else ()):
             if fmt == "frame":
                 sources = [tables["events"], tables["series"]]
                 names = ["events DataFrame", "series DataFrame"]
             else:
-                sources = write_pair(tables, mutations["bytes"], folder, fmt)
+                options = mutations.get(fmt, {})
+                sources = write_pair(tables, mutations["bytes"], folder, fmt, options)
                 if sources is None:
                     continue
                 names = [str(p) for p in sources]
@@ -426,6 +439,8 @@ def check_pair(mutations) -> str:
                 rows_in = rows_in_file(sources[1], fmt)
                 events_in = rows_in_file(sources[0], fmt)
             check_history(result, rows_in, events_in, repair)
+            if outcomes.count("loaded") == 1:
+                check_round_trip(result, folder / "saved", repair)
             if not repair:
                 repaired = load(*sources, names, repair=True, naive_timezone=zone)
                 assert not isinstance(repaired, str), f"refused when repairing: {repaired}"
@@ -435,12 +450,24 @@ def check_pair(mutations) -> str:
     return "refused" if set(outcomes) == {"refused"} else "loaded"
 
 
-def write_pair(tables, byte_mutations, folder: Path, fmt: str) -> list[Path] | None:
+def check_round_trip(history, folder: Path, repair: bool) -> None:
+    """What loaded is saved (both formats) and loads again to the same series and times
+    (with repair=True if it was repaired: its NaN holes are missing values again)."""
+    for fmt in ("csv", "parquet"):
+        paths = history.to_files(folder / fmt, format=fmt)
+        again = capplan.load_history(*paths, repair=repair)
+        pd.testing.assert_frame_equal(again.series, history.series, check_dtype=False)
+        pd.testing.assert_index_equal(again.events.index, history.events.index)
+        for column in TIMES:
+            pd.testing.assert_series_equal(again.events[column], history.events[column])
+
+
+def write_pair(tables, byte_mutations, folder: Path, fmt: str, options) -> list[Path] | None:
     """The two tables written as `fmt`, then their bytes mutated; None if unwritable."""
     paths = []
     for name in ("events", "series"):
         path = folder / f"{name}.{fmt}"
-        if not (write_csv if fmt == "csv" else write_parquet)(tables[name], path):
+        if not (write_csv if fmt == "csv" else write_parquet)(tables[name], path, options):
             return None
         data = path.read_bytes()
         for mutation in byte_mutations:

@@ -88,3 +88,25 @@ def test_chart_draws_each_event_per_second_aligned_on_its_start():
     assert headline.loc[0] == pytest.approx(first_minute)
     with pytest.raises(ValueError, match="not measured"):
         capplan.worldcup98_history().chart("joins")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_to_files_writes_both_tables_or_neither(toy, tmp_path, monkeypatch, fmt):
+    history = capplan.load_history(*toy)
+    events_path, series_path = history.to_files(tmp_path, format=fmt)
+    before = events_path.read_bytes(), series_path.read_bytes()
+    writer = getattr(pd.DataFrame, f"to_{fmt}")
+
+    def fail_on_series(frame, path, *args, **kwargs):
+        if "timestamp" in frame.columns:
+            raise OSError("disk full")
+        return writer(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, f"to_{fmt}", fail_on_series)
+    with pytest.raises(OSError, match="disk full"):
+        renamed = capplan.History(history.events.assign(name="X"), history.series, history.repairs)
+        renamed.to_files(tmp_path, format=fmt)
+    assert (events_path.read_bytes(), series_path.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [events_path.name, series_path.name]
+    )

@@ -37,6 +37,7 @@ from capplan.data.validate import (
     kind_of,
     parse_counts,
     parse_utc,
+    refuse_nul,
     require_column_names,
     require_columns,
     require_present,
@@ -411,6 +412,7 @@ def _check_attribute(table: Table, column: str) -> None:
     frame = table.frame
     if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
         if kind_of(frame[column]) in ("string", "empty"):
+            refuse_nul(table, column)
             numbers = pd.to_numeric(frame[column], errors="coerce")
             if numbers.notna().sum() == frame[column].notna().sum():
                 frame[column] = numbers

@@ -51,6 +51,15 @@ MAX_COUNT = 2**53
 EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
 LATEST = pd.Timestamp("2200-01-01", tz="UTC")
 
+# pandas' inferred kinds of object columns, in words
+_KINDS = {
+    "integer": "number",
+    "floating": "number",
+    "mixed-integer-float": "number",
+    "mixed-integer": "mixed (text and numbers)",
+    "mixed": "mixed",
+    "unknown-array": "list",
+}
 _COUNT_TYPES = (str, int, float, Decimal, np.integer, np.floating)
 
 
@@ -165,6 +174,11 @@ def require_column_names(frame: pd.DataFrame, source: str) -> None:
             f"(columns {', '.join(map(str, places))}, counted from 1). Keep one column of "
             "each name"
         )
+    controlled = [n for n in names if "\x00" in n]
+    if controlled:
+        raise InputError(
+            f"{where}column name {controlled[0]!r} holds a NUL character. Rename the column"
+        )
     if ROW in seen:
         raise InputError(
             f"{where}column {ROW!r} is a name capplan keeps for its own use. Rename or drop it"
@@ -205,6 +219,21 @@ def require_present(table: Table, column: str) -> None:
         table.fail(column, table.rows(blank), "is empty (NaN) but is required")
 
 
+def refuse_nul(table: Table, column: str) -> None:
+    """Text holds no NUL characters: no CSV can carry them, and no name means one."""
+    import pyarrow.compute as pc
+
+    found = pc.fill_null(pc.match_substring(_arrow_strings(table.frame[column]), "\x00"), False)
+    found = found.to_numpy(zero_copy_only=False).astype(bool)
+    if found.any():
+        table.fail(
+            column,
+            table.rows(found),
+            "holds a NUL character (\\x00), which is not text",
+            "Remove it (the file was perhaps binary or corrupted)",
+        )
+
+
 def kind_of(values: pd.Series) -> str:
     """What a column holds: 'boolean', 'datetime', 'timedelta', 'complex', 'number',
     'string', 'empty', or for object columns pandas' inferred kind ('bytes', 'mixed', ...)."""
@@ -227,9 +256,7 @@ def kind_of(values: pd.Series) -> str:
     if not is_object:
         return str(dtype)
     kind = pd.api.types.infer_dtype(values, skipna=True)
-    return {"integer": "number", "floating": "number", "mixed-integer-float": "number"}.get(
-        kind, kind
-    )
+    return _KINDS.get(kind, kind)
 
 
 def require_text(table: Table, column: str, *, numbers: str = "integer") -> None:
@@ -253,6 +280,7 @@ def require_text(table: Table, column: str, *, numbers: str = "integer") -> None
         table.frame[column] = values.astype("Int64").astype(str)
     else:
         table.frame[column] = values.astype(str)
+    refuse_nul(table, column)
 
 
 def parse_utc(table: Table, column: str, naive_timezone, log: RepairLog) -> None:
@@ -278,7 +306,7 @@ def parse_utc(table: Table, column: str, naive_timezone, log: RepairLog) -> None
     elif pd.api.types.is_datetime64_dtype(values.dtype):
         aware = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
         naive = values
-    elif kind in ("string", "empty", "datetime", "date", "mixed"):
+    elif values.dtype == object or kind in ("string", "empty"):
         aware, naive = _parse_text(table, column, values, log)
     else:
         table.fail(
@@ -326,8 +354,14 @@ def _parse_text(table: Table, column: str, values: pd.Series, log: RepairLog):
     """Timestamp text (or Python datetimes) → (aware UTC, naive) series."""
     if values.dtype == object:
         stamps = values.map(_iso_text, na_action="ignore")
-        if stamps.isna().ne(values.isna()).any():
-            table.fail(column, None, "holds values that are neither text nor timestamps")
+        odd = stamps.isna() & values.notna()
+        if odd.any():
+            table.fail(
+                column,
+                table.rows(odd),
+                f"neither text nor timestamps: {format_values(values[odd])}",
+                "Expected ISO 8601 text such as '2026-05-01 18:00:00+00:00' or a timestamp type",
+            )
         values = stamps
     text = values.astype("string").str.strip()
     strings = _arrow_strings(text)
