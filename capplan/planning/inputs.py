@@ -34,6 +34,8 @@ _FAMILIES = ("exponential", "lognormal", "gamma", "deterministic")
 MAX_QUEUE = 10**15
 #: Most expected concurrent streams a plan's forecast and sessions may make.
 MAX_STREAMS = 1e15
+#: Longest planning interval (s): some 30 years.
+MAX_INTERVAL_S = 10**9
 #: Most retries per client (a cap beyond it is no cap: give None).
 MAX_RETRIES = 10**6
 
@@ -365,10 +367,11 @@ class QueuePolicy:
         if self.kind == "fixed":
             return np.full(workers.shape, int(self.size), dtype=np.int64)
         if timeout_s is None:
-            raise ValueError(
+            raise ArgumentError(
+                "queue",
                 "QueuePolicy(kind='timeout') needs a client timeout; give "
                 "ClientPolicy(timeout_s=...)"
-                " or QueuePolicy(kind='fixed', size=...)"
+                " or QueuePolicy(kind='fixed', size=...)",
             )
         per_worker = self.fraction * max(timeout_s - mean_s, 0.0) / mean_s
         with np.errstate(over="ignore", invalid="ignore"):
@@ -521,6 +524,13 @@ def check_sessions(sessions) -> tuple[str, dict]:
             for k, v in params.items():  # a number, not a bool or a string
                 _finite(f"sessions: {name} parameter {k!r}", v)
             dist, params, _ = _sessions((name, params))
+        for p in dist.params:  # the model's declared range of each parameter
+            if not p.lower < params[p.name] <= p.upper:
+                raise ArgumentError(
+                    "sessions",
+                    f"sessions: {dist.name} parameter {p.name!r} must be in ({p.lower:g}, "
+                    f"{p.upper:g}] (the model's range); got {params[p.name]!r}",
+                )
     else:
         raise ArgumentError(
             "sessions",
@@ -552,7 +562,7 @@ def session_mean_s(sessions: tuple[str, dict]) -> float:
 def check_interval(interval_s) -> int:
     """The planning interval: a whole number of seconds >= 1."""
     with _argument("interval_s"):
-        return whole_number("interval_s (s)", interval_s, minimum=1)
+        return whole_number("interval_s (s)", interval_s, minimum=1, maximum=MAX_INTERVAL_S)
 
 
 def check_window(window, interval_s: int) -> tuple[float, float]:
@@ -764,6 +774,12 @@ def plan_arguments(
             f"the client timeout ({client.timeout_s:g} s) is not longer than the work per join "
             f"({service.mean_s:g} s): clients give up before an idle worker can answer, so no "
             "finite capacity meets the SLO; raise ClientPolicy(timeout_s=...)",
+        )
+    if queue.kind == "timeout" and client.timeout_s is None:
+        raise ArgumentError(
+            "queue",
+            "QueuePolicy(kind='timeout') needs a client timeout; give ClientPolicy(timeout_s=...) "
+            "or QueuePolicy(kind='fixed', size=...)",
         )
     r = client.retry.max_retries
     if r is not None and r > MAX_RETRIES:

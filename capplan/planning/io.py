@@ -265,8 +265,10 @@ class _Source:
         return f"column {key!r}" + ("" if i is None else f", row {i + 1} (line {i + 2})")
 
     def fail(self, where: str, problem: str, cause: BaseException | None = None):
+        problem = " ".join(problem.split())  # one line, whatever a library's message was
         problem = problem.removeprefix(f"{where}: ")  # a rule's message that names it too
-        raise ValueError(f"{self.file}: {where}: {problem}; {_TODO}") from cause
+        where = f" {where}:" if where else ""  # none: the whole file
+        raise ValueError(f"{self.file}:{where} {problem}; {_TODO}") from cause
 
     def expect(self, where: str, value, expected: str, cause: BaseException | None = None):
         self.fail(where, f"got {_show(value)}, expected {expected}", cause)
@@ -403,24 +405,24 @@ def _read_json(src: _Source):
     try:
         raw = src.file.read_bytes()
     except OSError as exc:
-        src.fail("the file", f"cannot be read ({exc.strerror or exc})", exc)
+        src.fail("", f"cannot be read ({exc.strerror or exc})", exc)
     if not raw.strip():
-        src.fail("the file", "is empty (a saved plan is a JSON document)")
+        src.fail("", "is empty (a saved plan is a JSON document)")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (some editors write one) is fine
     except UnicodeDecodeError as exc:
-        src.fail("the file", f"is not UTF-8 text (byte {exc.start}): not a saved plan", exc)
+        src.fail("", f"is not UTF-8 text (byte {exc.start}): not a saved plan", exc)
     try:
         return json.loads(text, object_pairs_hook=_no_repeats, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         src.fail(
-            "the file",
+            "",
             f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); a truncated "
             "or edited file",
             exc,
         )
     except (ValueError, RecursionError) as exc:  # a key twice; nesting too deep
-        src.fail("the file", f"is not a plan's JSON ({exc})", exc)
+        src.fail("", f"is not a plan's JSON ({exc})", exc)
 
 
 def _read_csv(file: Path, columns, *, text=(), more=False) -> tuple[_Source, dict]:
@@ -429,13 +431,13 @@ def _read_csv(file: Path, columns, *, text=(), more=False) -> tuple[_Source, dic
     strings), refusing what is not."""
     src = _Source(file, table=True)
     if not file.is_file():
-        src.fail("the file", "is missing (or not a file): every CSV plan has it")
+        src.fail("", "is missing (or not a file): every CSV plan has it")
     try:
         frame = pd.read_csv(file, dtype={c: str for c in text}, keep_default_na=True)
     except UnicodeDecodeError as exc:
-        src.fail("the file", f"is not UTF-8 text (byte {exc.start})", exc)
+        src.fail("", f"is not UTF-8 text (byte {exc.start})", exc)
     except Exception as exc:  # pandas' parser, an empty file, a broken quote: not a table
-        src.fail("the file", f"is not a CSV table ({type(exc).__name__}: {exc})", exc)
+        src.fail("", f"is not a CSV table ({type(exc).__name__}: {exc})", exc)
     names = [str(c) for c in frame.columns]
     missing = [c for c in columns if c not in names]
     if missing:
@@ -469,7 +471,7 @@ def _observed_series(src: _Source, name, t: np.ndarray, counts: np.ndarray, key_
 
     if t.size != counts.size:
         src.fail(src.at(key_counts), f"{counts.size} counts for {t.size} seconds")
-    _finite(src, key_t, t, whole=True)
+    _finite(src, key_t, t, whole=True, minimum=-1e15, maximum=1e15)  # seconds, as int64
     series = pd.Series(counts, index=pd.Index(t.astype(np.int64), name="seconds"), name=name)
     if t.size:
         try:
