@@ -79,11 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     def show_warning(message, category, *_args, **_kwargs):
-        # A doubt about a fit is worth a line, not a source listing.
-        print(
-            f"capplan {args.command}: warning: {category.__name__}: {_one_line(message)}",
-            file=sys.stderr,
-        )
+        # A doubt about a fit is worth a line, not a source listing; a line of its own
+        # while a progress bar is drawn (tqdm clears the bar, writes, and draws it again).
+        from tqdm import tqdm
+
+        line = f"capplan {args.command}: warning: {category.__name__}: {_one_line(message)}"
+        tqdm.write(line, file=sys.stderr)
 
     def refuse(message) -> int:
         print(f"capplan {args.command}: error: {_one_line(message)}", file=sys.stderr)
@@ -785,31 +786,36 @@ def _plan(args) -> int:
     )
     history = _history(args)
     steps = progress_bar(3 + args.validate, "planning", "step", not args.quiet)
-    steps.set_postfix_str("forecast")
-    event = capplan.forecast_event(history, signals, level=args.level)
-    steps.update()
-    steps.set_postfix_str("plan")
-    plan = capplan.plan_event(
-        event.joins,
-        event.sessions,
-        service=service,
-        streams_per_server=args.streams_per_server,
-        slo=slo,
-        client=client,
-        margins=margins,
-        method=args.method,
-    )
-    steps.update()
-    validation = None
-    if args.validate:
-        steps.set_postfix_str("simulate")
-        validation = plan.validate(seed=args.seed)
+    try:
+        steps.set_postfix_str("forecast")
+        event = capplan.forecast_event(history, signals, level=args.level)
         steps.update()
-    ladder = capplan.provision(plan, fleets, scheduled_start=start)
-    risk = capplan.assess(plan, capplan.Capacity.of_plan(plan))
-    steps.set_postfix_str("write")
-    written = _write_plan(Path(args.output), plan, ladder)
-    steps.update()
+        steps.set_postfix_str("plan")
+        plan = capplan.plan_event(
+            event.joins,
+            event.sessions,
+            service=service,
+            streams_per_server=args.streams_per_server,
+            slo=slo,
+            client=client,
+            margins=margins,
+            method=args.method,
+        )
+        steps.update()
+        validation = None
+        if args.validate:
+            steps.set_postfix_str("simulate")
+            validation = plan.validate(seed=args.seed)
+            steps.update()
+        ladder = capplan.provision(plan, fleets, scheduled_start=start)
+        risk = capplan.assess(plan, capplan.Capacity.of_plan(plan))
+        steps.set_postfix_str("write")
+        written = _write_plan(Path(args.output), plan, ladder)
+        steps.update()
+    except BaseException:
+        steps.leave = False  # the bar cleared: a refusal is a line of its own
+        steps.close()
+        raise
     steps.close()
     print(capplan.briefing(plan, forecast=event, ladder=ladder, risk=risk))
     print()

@@ -523,3 +523,13 @@ def test_a_folder_where_a_file_goes_is_found_before_anything_is_renamed(tmp_path
     with pytest.raises(IsADirectoryError, match=r"series\.parquet is a folder"):
         worldcup98.write(source, tmp_path / "wc")
     assert [p.name for p in (tmp_path / "wc").iterdir()] == ["series.parquet"]
+
+
+def test_a_refusal_after_the_progress_bar_started_is_a_line_of_its_own(capsys):
+    """The bar is cleared first: on a terminal the refusal is the one line left."""
+    assert cli.main(["plan", "--signal", "unknown_signal", "100"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    shown = err.rstrip("\n").split("\r")[-1]  # what a terminal shows once the bar is cleared
+    assert shown.startswith("capplan plan: error: the events to forecast lack"), err
+    assert "planning" not in shown
