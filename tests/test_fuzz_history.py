@@ -128,6 +128,12 @@ CSV_OPTIONS += [{"na_rep": "NaN"}, {"encoding": "utf-16"}, {"date_format": "%d/%
 PARQUET_OPTIONS = [{}, {}, {}, {"coerce_timestamps": "ms", "allow_truncated_timestamps": True}]
 PARQUET_OPTIONS += [{"index": True}, {"compression": None}, {"row_group_size": 3}]
 PARQUET_OPTIONS += [{"coerce_timestamps": "us"}, {"use_dictionary": False}]
+# Parquet types other writers choose (cast column by column where Arrow can).
+ARROW_TYPES = [pa.string(), pa.large_string(), pa.dictionary(pa.int32(), pa.string())]
+ARROW_TYPES += [pa.float32(), pa.float16(), pa.int8(), pa.uint64(), pa.decimal128(38, 2)]
+ARROW_TYPES += [pa.date32(), pa.timestamp("s"), pa.timestamp("ms", tz="Europe/Paris")]
+ARROW_TYPES += [pa.duration("s"), pa.bool_(), pa.null(), pa.binary(), pa.list_(pa.int64())]
+ARROW_TYPES += [pa.time64("us"), pa.struct([("a", pa.int64())]), pa.string_view()]
 
 table_choice = st.sampled_from(["events", "series"])
 row_list = st.lists(st.integers(0, 40), min_size=1, max_size=4)
@@ -158,6 +164,7 @@ frame_mutation = st.one_of(
     st.tuples(st.just("swap_columns"), table_choice, st.integers(0, 9), st.integers(0, 9)),
     st.tuples(st.just("add_column"), table_choice, st.sampled_from(NAMES), st.sampled_from(VALUES)),
     st.tuples(st.just("naive"), table_choice, st.sampled_from(["UTC", "Europe/Paris"])),
+    st.tuples(st.just("backend"), table_choice, st.sampled_from(["pyarrow", "numpy_nullable"])),
     st.tuples(
         st.just("scale"), st.sampled_from(["joins", "requests", "concurrent"]), st.integers(1, 63)
     ),
@@ -184,6 +191,9 @@ bad_pair = st.fixed_dictionaries(
         "repair": st.booleans(),
         "csv": st.sampled_from(CSV_OPTIONS),
         "parquet": st.sampled_from(PARQUET_OPTIONS),
+        "cast": st.lists(
+            st.tuples(table_choice, st.integers(0, 9), st.sampled_from(ARROW_TYPES)), max_size=2
+        ),
     }
 )
 
@@ -273,6 +283,8 @@ def apply(frame: pd.DataFrame, mutation) -> pd.DataFrame:
         return frame.rename(columns={a: b, b: a})
     if kind == "add_column":
         return frame.assign(**{mutation[2]: [mutation[3]] * len(frame)})
+    if kind == "backend":
+        return frame.convert_dtypes(dtype_backend=mutation[2])
     if kind == "naive":
         frame = frame.copy()
         for column in frame.columns:
@@ -290,7 +302,9 @@ def write_csv(frame: pd.DataFrame, path: Path, options: dict) -> bool:
         return False
 
 
-def write_parquet(frame: pd.DataFrame, path: Path, options: dict) -> bool:
+def write_parquet(frame: pd.DataFrame, path: Path, options: dict, casts=()) -> bool:
+    if casts:
+        return write_cast_parquet(frame, path, casts)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -301,6 +315,27 @@ def write_parquet(frame: pd.DataFrame, path: Path, options: dict) -> bool:
     try:  # repeated column names: pandas refuses, pyarrow writes them
         arrays = [pa.array(frame.iloc[:, i], from_pandas=True) for i in range(frame.shape[1])]
         pq.write_table(pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns]), path)
+        return True
+    except Exception:
+        return False
+
+
+def write_cast_parquet(frame: pd.DataFrame, path: Path, casts) -> bool:
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except Exception:
+        return False
+    for i, to in casts:
+        if not table.num_columns:
+            break
+        i %= table.num_columns
+        try:
+            column = table.column(i).cast(to)
+        except Exception:  # not every column casts to every type
+            continue
+        table = table.set_column(i, table.field(i).name, column)
+    try:
+        pq.write_table(table, path)
         return True
     except Exception:
         return False
@@ -424,7 +459,8 @@ def check_pair(mutations) -> str:
                 names = ["events DataFrame", "series DataFrame"]
             else:
                 options = mutations.get(fmt, {})
-                sources = write_pair(tables, mutations["bytes"], folder, fmt, options)
+                casts = mutations.get("cast", ())
+                sources = write_pair(tables, mutations["bytes"], folder, fmt, options, casts)
                 if sources is None:
                     continue
                 names = [str(p) for p in sources]
@@ -462,12 +498,19 @@ def check_round_trip(history, folder: Path, repair: bool) -> None:
             pd.testing.assert_series_equal(again.events[column], history.events[column])
 
 
-def write_pair(tables, byte_mutations, folder: Path, fmt: str, options) -> list[Path] | None:
+def write_pair(
+    tables, byte_mutations, folder: Path, fmt: str, options, casts_of=()
+) -> list[Path] | None:
     """The two tables written as `fmt`, then their bytes mutated; None if unwritable."""
     paths = []
     for name in ("events", "series"):
         path = folder / f"{name}.{fmt}"
-        if not (write_csv if fmt == "csv" else write_parquet)(tables[name], path, options):
+        if fmt == "csv":
+            written = write_csv(tables[name], path, options)
+        else:
+            casts = [(i, to) for table, i, to in casts_of if table == name]
+            written = write_parquet(tables[name], path, options, casts)
+        if not written:
             return None
         data = path.read_bytes()
         for mutation in byte_mutations:

@@ -218,6 +218,11 @@ def _from_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if named and all(n in columns and n not in frame.columns for n in named):
         # e.g. History.events, indexed by event_id: that index is a column of the table
         frame = frame.reset_index()
+    for i, dtype in enumerate(frame.dtypes):
+        if isinstance(dtype, pd.ArrowDtype):  # pyarrow-backed: as numpy-backed pandas holds it
+            import pyarrow as pa
+
+            frame.isetitem(i, pa.array(frame.iloc[:, i]).to_pandas().set_axis(frame.index))
     return frame
 
 

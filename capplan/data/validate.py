@@ -266,7 +266,7 @@ def require_text(table: Table, column: str, *, numbers: str = "integer") -> None
     kind = kind_of(values)
     if kind == "number" and numbers == "integer" and not pd.api.types.is_integer_dtype(values):
         numeric = pd.to_numeric(values, errors="coerce")
-        whole = numeric.isna() | (numeric == np.round(numeric))
+        whole = numeric.isna() | (np.isfinite(numeric) & (numeric == np.round(numeric)))
         if not whole.all():
             table.fail(
                 column,
