@@ -53,7 +53,10 @@ def headline_run(plan_path: str, scenario: str = "upper", seed: int = 1) -> dict
     iv = plan.interval_s
     w = plan.frame["workers"].to_numpy()
     limits = plan.queue.limits(w, plan.service.mean_s, plan.client.timeout_s)
-    buffer = None if limits[0] < 0 else int(limits.max())
+    if hasattr(validate, "per_second_buffer"):  # each second its interval's limit
+        buffer = validate.per_second_buffer(limits, iv)
+    else:  # before: the largest limit for the whole run
+        buffer = None if limits[0] < 0 else int(limits.max())
     warm = int(max(1, math.ceil(10 * plan.service.mean_s / iv))) * iv
     names = list(fc.scenarios)
     child = np.random.SeedSequence(seed).spawn(len(names))[names.index(scenario)]
