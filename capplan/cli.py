@@ -226,6 +226,8 @@ def _input_file(name: str, suffixes: tuple[str, ...]):
 
     def convert(text: str) -> str:
         path = Path(text)
+        if not text.strip():
+            raise argparse.ArgumentTypeError("no file given (an empty argument)")
         if not _suffix(path).endswith(suffixes):
             raise argparse.ArgumentTypeError(
                 f"{text}: give a {_either(suffixes)} file; got {path.suffix or 'no suffix'}"
@@ -249,6 +251,8 @@ def _readable(path: Path, text: str) -> None:
 
 
 def _existing_directory(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("no path given (an empty argument)")
     path = Path(text)
     if not path.exists():
         raise argparse.ArgumentTypeError(f"{text}: no such directory")
@@ -262,7 +266,7 @@ def _existing_directory(text: str) -> str:
 def _writable(path: Path, text: str, *, directory: bool = False) -> None:
     """Refuse a path that cannot be written: a folder for a file (or the reverse), a file
     among its parents, a parent that cannot be written in."""
-    if not text or "\0" in text:
+    if not text.strip() or "\0" in text:
         raise argparse.ArgumentTypeError(f"not a path: {text!r}")
     if path.is_dir() and not directory:
         raise argparse.ArgumentTypeError(f"{text}: is a directory; give a file")
@@ -282,6 +286,8 @@ def _output_file(name: str, suffixes: tuple[str, ...]):
 
     def convert(text: str) -> str:
         path = Path(text)
+        if not text.strip() or "\0" in text:
+            raise argparse.ArgumentTypeError(f"not a path: {text!r}")
         if not _suffix(path).endswith(suffixes):
             raise argparse.ArgumentTypeError(
                 f"{text}: give a {_either(suffixes)} file name; got {path.suffix or 'no suffix'}"
@@ -1010,6 +1016,8 @@ def _dump_json(path: Path, value) -> None:
 def _load_plan(path: str):
     """A saved plan, or a ValueError naming the file (a plan that is not one: another
     JSON document, a table with other columns)."""
+    if not str(path).strip():
+        raise ValueError("no saved plan given (an empty argument)")
     where = Path(path)
     if not where.exists():
         raise FileNotFoundError(f"no saved plan at {path}")
@@ -1062,6 +1070,9 @@ def _report(args) -> int:
 def _notebooks(args) -> int:
     from capplan.report import DEFAULT_NOTEBOOK, copy_notebooks
 
+    if not args.directory.strip():  # an unset variable, not the current folder
+        print("capplan notebooks: error: no folder given (an empty argument)", file=sys.stderr)
+        return 2
     try:
         paths = copy_notebooks(args.directory, force=args.force)
     except (FileExistsError, NotADirectoryError) as error:
