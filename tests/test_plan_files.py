@@ -299,6 +299,7 @@ CASES = [
     (lambda d: d["observed"]["t"].reverse(), ["observed", "increasing"]),
     (lambda d: _set(d, ["observed", "t", 4], 1.5), ["observed.t[4]", "whole"]),
     (lambda d: _set(d, ["observed", "t", 0], 1e300), ["observed.t[0]", "1e+300"]),
+    (lambda d: _set(d, ["observed"], {"name": "x", "t": [], "counts": []}), ["observed.t"]),
     (lambda d: _set(d, ["interval_s"], 10**40), ["interval_s", "1e+09"]),
     (lambda d: _set(d, ["client", "timeout_s"], None), ["queue", "needs a client timeout"]),
     # stored results that disagree with the inputs

@@ -26,7 +26,15 @@ from capplan.simulation import (
 )
 from capplan.simulation import Exponential as SimExponential
 
-__all__ = ["SLO", "ClientPolicy", "JoinService", "Margins", "QueuePolicy"]
+__all__ = [
+    "SLO",
+    "ArgumentError",
+    "ClientPolicy",
+    "JoinService",
+    "Margins",
+    "QueuePolicy",
+    "plan_arguments",
+]
 
 _FAMILIES = ("exponential", "lognormal", "gamma", "deterministic")
 

@@ -471,13 +471,14 @@ def _observed_series(src: _Source, name, t: np.ndarray, counts: np.ndarray, key_
 
     if t.size != counts.size:
         src.fail(src.at(key_counts), f"{counts.size} counts for {t.size} seconds")
+    if not t.size:
+        src.fail(src.at(key_t), "no second: a plan keeps some observed seconds or none at all")
     _finite(src, key_t, t, whole=True, minimum=-1e15, maximum=1e15)  # seconds, as int64
     series = pd.Series(counts, index=pd.Index(t.astype(np.int64), name="seconds"), name=name)
-    if t.size:
-        try:
-            _window_counts("observed", series, np.arange(t[0], t[0] + t.size))
-        except ValueError as exc:
-            src.fail(f"{src.at(key_t)} / {src.at(key_counts)}", str(exc), exc)
+    try:
+        _window_counts("observed", series, np.arange(t[0], t[0] + t.size))
+    except ValueError as exc:
+        src.fail(f"{src.at(key_t)} / {src.at(key_counts)}", str(exc), exc)
     return series
 
 
@@ -650,7 +651,7 @@ def _build(src, doc, frame_src, frame, margins_src, margins, fc_src, t, curves, 
         src.fail(_WHERE.get(exc.argument, exc.argument), text, exc)
     if args.forecast.t.size != t.size:
         fc_src.fail(
-            fc_src.at("t"),
+            fc_src.at(fc_src.time_key),
             f"{t.size} seconds for a window of {args.forecast.t.size}: a plan's forecast is "
             "cut to its window",
         )
@@ -674,7 +675,6 @@ def _build(src, doc, frame_src, frame, margins_src, margins, fc_src, t, curves, 
     for k, v in table.attrs.items():
         if type(attrs[k]) not in (int, float) or attrs[k] != v:
             src.expect(f"margins_attrs.{k}", attrs[k], f"{v!r} (the margins table's)")
-    history = _isa_history(src, doc["isa_history"], args.method)
     if history is not None:
         want_model = f"simulation (ISA, {len(history)} iterations) on {want_model}"
     if model != want_model:

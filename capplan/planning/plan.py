@@ -98,6 +98,12 @@ def plan_event(
     ValueError
         A forecast that does not cover the window; a timeout not longer than the work
         per join, or an SLO no finite capacity meets; bad sizes (named in the message).
+        Every argument is checked by :func:`capplan.planning.inputs.plan_arguments`, the
+        rules :func:`~capplan.load_plan` also holds a saved plan to: a refusal is an
+        ``ArgumentError`` (a ValueError; for a wrong type also a TypeError) whose
+        ``argument`` names it, as do values that would make more than 1e9 workers or
+        stream servers, 1e15 concurrent streams or requests in a queue, or a result that
+        is not finite.
 
     Notes
     -----
