@@ -41,6 +41,8 @@ def staged(*paths: str | os.PathLike) -> Iterator[list[Path]]:
         for temporary, final in zip(temporaries, finals, strict=True):
             if not temporary.exists():
                 raise RuntimeError(f"{final} was not written")
+            if final.is_dir():  # checked for all before the first rename
+                raise IsADirectoryError(f"{final} is a folder; give a file's path")
         for temporary, final in zip(temporaries, finals, strict=True):
             os.replace(temporary, final)
     finally:
