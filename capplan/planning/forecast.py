@@ -108,6 +108,12 @@ class JoinForecast:
     concurrency_factor: float | None = None
 
     def __post_init__(self):
+        level = self.level
+        if isinstance(level, bool) or not isinstance(level, float | int) or not 0.5 < level < 1:
+            raise ValueError(
+                f"JoinForecast: level must be a number in (0.5, 1), the upper curve's quantile "
+                f"(e.g. 0.95); got {level!r}"
+            )
         for arr in (self.t, self.point, self.upper, *self.scenarios.values()):
             if arr.shape != self.t.shape:
                 raise ValueError("JoinForecast: every curve needs one rate per second of t")
