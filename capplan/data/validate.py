@@ -363,13 +363,16 @@ def _parse_text(table: Table, column: str, values: pd.Series, log: RepairLog):
                 "Expected ISO 8601 text such as '2026-05-01 18:00:00+00:00' or a timestamp type",
             )
         values = stamps
-    text = values.astype("string").str.strip()
-    strings = _arrow_strings(text)
-    text = text.where(_matches(strings, f"^(?:{_ISO_PATTERN})$"))
-    has_offset = pd.Series(_matches(strings, _OFFSET_PATTERN), index=text.index) & text.notna()
-    aware = pd.to_datetime(text.where(has_offset), utc=True, errors="coerce", format="ISO8601")
-    naive = pd.to_datetime(text.where(~has_offset), errors="coerce", format="ISO8601")
-    unreadable = values.notna() & aware.isna() & naive.isna()
+    import pyarrow.compute as pc
+
+    strings = pc.utf8_trim_whitespace(_arrow_strings(values))
+    shaped = _matches(strings, f"^(?:{_ISO_PATTERN})$")
+    has_offset = shaped & _matches(strings, _OFFSET_PATTERN)
+    is_naive = shaped & ~has_offset
+    text = np.asarray(strings.to_pandas(), dtype=object)
+    aware = _to_datetime(text, has_offset, values.index, utc=True)
+    naive = _to_datetime(text, is_naive, values.index, utc=False)
+    unreadable = values.notna().to_numpy() & aware.isna().to_numpy() & naive.isna().to_numpy()
     if unreadable.any():
         table.fail(
             column,
@@ -377,16 +380,32 @@ def _parse_text(table: Table, column: str, values: pd.Series, log: RepairLog):
             f"cannot be read as a timestamp: {format_values(values[unreadable])}",
             "Expected ISO 8601 text such as '2026-05-01 18:00:00+00:00'",
         )
-    offsets = _offsets(text[has_offset])
-    non_utc = offsets[~offsets.isin(["Z", "+00:00", "+0000", "-00:00", "+00", "-00"])]
-    for offset, group in non_utc.groupby(non_utc):
-        log.add(
-            table.source,
-            column,
-            table.rows(values.index.isin(group.index)),
-            f"converted from UTC{offset} to UTC",
-        )
+    # Offsets other than UTC's are listed, one entry per offset.
+    other = has_offset & ~_matches(strings, r"(?:Z|[+-]00(?::?00)?)$")
+    if other.any():
+        offsets = _offsets(pd.Series(text[other], index=values.index[other]))
+        for offset, group in offsets.groupby(offsets):
+            log.add(
+                table.source,
+                column,
+                table.rows(values.index.isin(group.index)),
+                f"converted from UTC{offset} to UTC",
+            )
     return aware, naive
+
+
+def _to_datetime(text: np.ndarray, mask: np.ndarray, index, *, utc: bool) -> pd.Series:
+    """The ISO 8601 `text` where `mask` parsed (NaT elsewhere): aware UTC or naive."""
+    dtype = "datetime64[ns, UTC]" if utc else "datetime64[ns]"
+    if not mask.any():
+        return pd.Series(pd.NaT, index=index, dtype=dtype)
+    parsed = pd.to_datetime(
+        pd.Series(np.where(mask, text, None), index=index),
+        utc=utc,
+        errors="coerce",
+        format="ISO8601",
+    )
+    return parsed
 
 
 def _arrow_strings(text: pd.Series):
