@@ -269,7 +269,8 @@ CASES = [
     (lambda d: _set(d, ["sessions", "name"], "bogus"), ["sessions", "'bogus'"]),
     (lambda d: _set(d, ["sessions", "params", "sigma"], -1.0), ["sessions", "sigma"]),
     (lambda d: _set(d, ["sessions", "params", "sigma"], 1e300), ["sessions", "(0, 6]"]),
-    (lambda d: _set(d, ["forecast_meta", "level"], 95), ["forecast", "level", "(0, 1)"]),
+    (lambda d: _set(d, ["forecast_meta", "level"], 95), ["forecast_meta.level", "95"]),
+    (lambda d: _set(d, ["forecast_meta", "level"], True), ["forecast_meta.level", "True"]),
     (lambda d: _set(d, ["forecast_meta", "kind"], "magic"), ["forecast", "kind", "'magic'"]),
     (lambda d: _set(d, ["forecast_meta", "alpha_per_second"], -1), ["alpha_per_second"]),
     (lambda d: _set(d, ["forecast_meta", "concurrency_factor"], 0.5), ["concurrency_factor"]),
@@ -603,7 +604,8 @@ def test_the_ladders_files_are_written_atomically(plans, tmp_path, monkeypatch):
         (dict(seed="x"), "seed", "seed must be"),
         (dict(seed=-1), "seed", "non-negative"),
         (dict(margins=Margins(zone_loss=1 - 1e-12)), "margins", "1e\\+09"),
-        (dict(margins=Margins(attack_rps=1e300)), None, "1e9 workers"),
+        (dict(margins=Margins(attack_rps=1e300)), "margins", "1e9 workers.*attack_rps 1e\\+300"),
+        (dict(service=JoinService(1e8), client=ClientPolicy(timeout_s=1e9)), "forecast", "1e9"),
         (dict(service=JoinService(1e-300)), "queue", "queue limits"),
         (dict(client=ClientPolicy(timeout_s=1e300)), "queue", "queue limits"),
         (dict(queue=QueuePolicy(fraction=1e300)), "queue", "queue limits"),
@@ -658,8 +660,6 @@ def test_absurd_sessions_are_refused_quickly(sessions, match):
 @pytest.mark.parametrize(
     "change, match",
     [
-        (dict(level=5.0), r"level must be in \(0, 1\)"),
-        (dict(level=math.nan), "level must be finite"),
         (dict(alpha_per_second=-1.0), "alpha_per_second must be >= 0"),
         (dict(alpha_per_second=math.nan), "alpha_per_second must be finite"),
         (dict(cluster_per_second=math.inf), "cluster_per_second must be finite"),

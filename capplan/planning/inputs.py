@@ -615,9 +615,9 @@ def check_lobby(lobby_start_s, window: tuple[float, float]) -> float | None:
 
 
 def check_forecast(forecast, window: tuple[float, float]):
-    """A JoinForecast (a JoinCurveFit is evaluated over the window) with a level in (0, 1),
-    finite over-dispersion >= 0, a known kind, on a 1-s grid covering the window: the
-    forecast cut to the window."""
+    """A JoinForecast (a JoinCurveFit is evaluated over the window; its level and rates are
+    JoinForecast's to check) with finite over-dispersion >= 0, a known kind, on a 1-s grid
+    covering the window: the forecast cut to the window."""
     from capplan.models import JoinCurveFit
     from capplan.planning.forecast import JoinForecast
 
@@ -637,9 +637,6 @@ def check_forecast(forecast, window: tuple[float, float]):
         )
     fc = forecast
     with _argument("forecast"):
-        level = _finite("forecast: level", fc.level)
-        if not 0 < level < 1:
-            raise ValueError(f"forecast: level must be in (0, 1); got {fc.level!r}")
         _finite("forecast: alpha_per_second", fc.alpha_per_second, minimum=0.0)
         _finite("forecast: cluster_per_second", fc.cluster_per_second, minimum=0.0)
         if fc.kind not in _KINDS:

@@ -732,7 +732,8 @@ def _forecast(src, fc_src, meta, t, curves, observed) -> JoinForecast:
             if arr.size and arr.min() < 0:
                 i = int(np.argmin(arr))
                 fc_src.fail(fc_src.at(name, i), f"{arr[i].item()!r}: {exc}", exc)
-        src.fail("forecast_meta", str(exc), exc)
+        named = [k for k in ("level", "concurrency_factor") if f"{k} " in str(exc)]
+        src.fail(_join("forecast_meta", named[0]) if named else "forecast_meta", str(exc), exc)
 
 
 def _number(src, where: str, value) -> float:

@@ -160,7 +160,18 @@ def plan_event(
             "the design rate's offered load is not finite in some interval: check the "
             "forecast's units (joins per second), its margins and the work per join (s)",
         )
-    needed, model = steps.staffing(load, slo, service)
+    try:
+        needed, model = steps.staffing(load, slo, service)
+    except ValueError as exc:  # more workers than any event needs: the units are wrong
+        i = int(np.argmax(design_i))
+        parts = demand.amplification * demand.burst[i] * demand.upper[i]
+        raise ArgumentError(
+            "margins" if margins.attack_rps > parts else "forecast",
+            f"{exc}: the design rate peaks at {design_i[i]:.3g} joins/s (the forecast's upper "
+            f"{demand.upper[i]:.3g}/s x burst {demand.burst[i]:.3g} x retries "
+            f"{demand.amplification:.3g} + attack_rps {margins.attack_rps:.3g}) with "
+            f"{service.mean_s:g} s of work per join",
+        ) from None
     amp = demand.amplification
     isa_history = None
     if method == "isa":  # measures the retry amplification instead of assuming it
