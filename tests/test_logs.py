@@ -417,6 +417,18 @@ def test_binary_junk_is_malformed_lines_or_a_refusal_when_nothing_else_is_there(
         aggregate_logs(named)
 
 
+def test_long_lines_and_other_encodings_are_malformed_or_named(tmp_path):
+    log = tmp_path / "long.log"  # a line over DuckDB's 2 MB: one malformed line, its number
+    log.write_bytes(LINE.encode() + b"x" * 3_000_000 + b"\n" + LINE.encode())
+    counts = aggregate_logs(log)
+    assert counts["requests"].tolist() == [2] and counts.attrs["malformed"] == 1
+    assert counts.attrs["malformed_examples"][0]["line"] == 2
+    wide = tmp_path / "wide.log"
+    wide.write_bytes(LINE.encode("utf-16"))
+    with pytest.raises(ValueError, match=r"wide\.log: no line could be read.*UTF-16"):
+        aggregate_logs(wide)
+
+
 def test_out_of_range_epoch_numbers_are_malformed(tmp_path):
     path = tmp_path / "epoch.csv"
     values = ["1718042400", "1e300", "99999999999999", "-5", "nan", "inf", "0", "1718042401.5"]

@@ -1181,6 +1181,8 @@ def _hint(path: str, message: str) -> str:
             return f" (it looks {kind}-compressed, which is not read: decompress it first)"
     if head.startswith(b"PAR1") and not lower.endswith((".parquet", ".pq")):
         return " (it looks like Parquet: name it *.parquet or pass format='parquet')"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return " (it looks UTF-16: convert it to UTF-8)"
     if head.lstrip()[:1] in (b"{", b"["):
         return " (JSON is not read: convert it to CSV)"
     return ""
