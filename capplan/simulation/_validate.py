@@ -19,7 +19,10 @@ def check_number(name: str, value, *, minimum: float = 0.0, strict: bool = False
     """A finite real number >= minimum (> minimum if ``strict``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number; got {type(value).__name__} {_show(value)}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range
+        value = math.inf
     bad = not math.isfinite(value) or value < minimum or (strict and value == minimum)
     if bad:
         relation = ">" if strict else ">="
@@ -52,6 +55,10 @@ def check_series(name: str, value, *, integer: bool = False) -> np.ndarray:
     """
     try:
         arr = np.asarray(value, dtype=float)
+    except OverflowError:  # ints beyond the float range
+        raise ValueError(
+            f"{name} must be finite numbers; got an int beyond the float range"
+        ) from None
     except (TypeError, ValueError):
         raise ValueError(
             f"{name} must be a number or a 1-D sequence of numbers; got {type(value).__name__}"

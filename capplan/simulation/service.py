@@ -211,10 +211,7 @@ def as_distribution(value, name: str, number_means: type[Distribution]) -> Distr
     if isinstance(value, Distribution):
         return value
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        value = float(value)
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number of seconds; got {value!r}")
-        return number_means(value)
+        return number_means(check_positive(name, value))
     raise ValueError(
         f"{name} must be a number of seconds or a distribution such as "
         f"Exponential(mean) or LogNormal(mean, scv); got {type(value).__name__} {value!r}"
