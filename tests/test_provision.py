@@ -355,3 +355,20 @@ def test_schedule_leaves_a_fleet_alone_until_its_first_request():
 def test_docstring_examples(function):
     failed, attempted = docstring_examples(function)
     assert attempted > 0 and failed == 0
+
+
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("lead_time_s", 1e300, "lead_time_s .* <= 2.592e\\+06"),
+        ("units_per_instance", 1e-300, "units_per_instance .* >= 0.001"),
+        ("min_hold_s", 10**400, "min_hold_s"),
+        ("price_per_hour", float("inf"), "price_per_hour"),
+    ],
+)
+def test_fleet_numbers_beyond_any_fleet_are_refused_by_name(field, value, match):
+    fields = dict(
+        name="join", resource="workers", units_per_instance=20, lead_time_s=300, price_per_hour=1
+    )
+    with pytest.raises(ValueError, match=match):
+        Fleet(**{**fields, field: value})

@@ -49,22 +49,41 @@ RESOURCES = ("workers", "stream_servers")  # the plan's columns a fleet can prov
 _EPS = 1e-9
 
 
-def _number(owner: str, name: str, value, *, minimum: float = 0.0, strict: bool = False):
-    """A finite number >= (or > if ``strict``) ``minimum``, else a ValueError naming it."""
+# Bounds beyond which a fleet's number is a typo, not a fleet: its ladder would not fit
+# in memory or in int64 (a lead time of 1e300 s, a millionth of a worker per instance).
+_MAX_COUNT = 1e9
+_MAX_SECONDS = 30 * 86_400.0  # a month
+
+
+def _number(
+    owner: str,
+    name: str,
+    value,
+    *,
+    minimum: float = 0.0,
+    strict: bool = False,
+    maximum: float = _MAX_COUNT,
+):
+    """A finite number >= (or > if ``strict``) ``minimum`` and <= ``maximum``, else a
+    ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{owner}: {name} must be a number; got {value!r}")
-    x = float(value)
-    ok = math.isfinite(x) and (x > minimum if strict else x >= minimum)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond the float range
+        x = math.inf
+    ok = math.isfinite(x) and (x > minimum if strict else x >= minimum) and x <= maximum
     if not ok:
         rel = ">" if strict else ">="
         raise ValueError(
-            f"{owner}: {name} must be a finite number {rel} {minimum:g}; got {value!r}"
+            f"{owner}: {name} must be a finite number {rel} {minimum:g} and <= {maximum:g}; "
+            f"got {value!r}"
         )
     return x
 
 
 def _whole(owner: str, name: str, value, *, minimum: int) -> int:
-    """A whole number >= ``minimum``, else a ValueError naming it."""
+    """A whole number >= ``minimum`` (at most a billion), else a ValueError naming it."""
     x = _number(owner, name, value, minimum=minimum)
     if x != round(x):
         raise ValueError(f"{owner}: {name} must be a whole number >= {minimum}; got {value!r}")
@@ -84,17 +103,18 @@ class Fleet:
         (the plan's ``stream_servers``).
     units_per_instance : float
         What one instance provides: join-path workers per instance for ``"workers"``,
-        stream servers per instance for ``"stream_servers"``; > 0.
+        stream servers per instance for ``"stream_servers"``; from 0.001 to a billion.
     lead_time_s : float
         Seconds from the request to the instance being ready to serve (boot, image,
-        application warm-up); >= 0.
+        application warm-up); from 0 to a month (2,592,000 s).
     price_per_hour : float
         Money per instance-hour (in ``currency``); >= 0. An instance is billed from its
         request to its release.
     max_added_per_min : int or None, default None
         Most instances added (requested, hence made ready) in one minute; None: no limit.
     min_hold_s : float, default 0.0
-        Shortest time (s) an instance is held once ready before it may be scaled in.
+        Shortest time (s) an instance is held once ready before it may be scaled in (at
+        most a month).
     min_instances : int, default 0
         Instances the fleet always holds (before, during and after the ladder).
     currency : str, default "USD"
@@ -132,12 +152,12 @@ class Fleet:
                 f"{who}: resource must be one of {list(RESOURCES)} (the plan's columns); "
                 f"got {self.resource!r}"
             )
-        _number(who, "units_per_instance", self.units_per_instance, strict=True)
-        _number(who, "lead_time_s (s)", self.lead_time_s)
+        _number(who, "units_per_instance", self.units_per_instance, minimum=1e-3)
+        _number(who, "lead_time_s (s)", self.lead_time_s, maximum=_MAX_SECONDS)
         _number(who, "price_per_hour (money per instance-hour)", self.price_per_hour)
         if self.max_added_per_min is not None:
             _whole(who, "max_added_per_min (instances)", self.max_added_per_min, minimum=1)
-        _number(who, "min_hold_s (s)", self.min_hold_s)
+        _number(who, "min_hold_s (s)", self.min_hold_s, maximum=_MAX_SECONDS)
         _whole(who, "min_instances", self.min_instances, minimum=0)
         if not isinstance(self.currency, str) or not self.currency.strip():
             raise ValueError(f"{who}: currency must be a non-empty label; got {self.currency!r}")
