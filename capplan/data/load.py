@@ -188,10 +188,16 @@ def _read(source, role: str) -> Table:
     path = Path(source)
     with _boundary(f"{role} file {path}"):
         suffix = "".join(path.suffixes[-2:]).lower()
-        if not path.exists():
+        try:
+            exists, folder = path.exists(), path.is_dir()
+        except (OSError, ValueError) as error:  # a NUL in it, a name too long, ...
+            raise InputError(
+                f"{role} file {str(path)!r}: not a usable path ({_first_line(error)})"
+            ) from error
+        if not exists:
             relative = "" if path.is_absolute() else f" (it is relative to {Path.cwd()})"
             raise MissingFileError(f"{role} file not found: {path}. Check the path{relative}")
-        if path.is_dir():
+        if folder:
             raise InputError(
                 f"{path}: is a folder, not a file; give the {role} table's .csv or .parquet file"
             )
@@ -254,7 +260,27 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise _not_parquet(path, error) from error
     except Exception as error:  # pyarrow's ArrowInvalid, ValueError, OutOfBounds...
         raise _not_parquet(path, error) from error
+    _check_utf8(path, frame)
     return _from_frame(frame)
+
+
+def _check_utf8(path: Path, frame: pd.DataFrame) -> None:
+    """Parquet text is UTF-8: a corrupted file may hold text columns that are not."""
+    import pyarrow as pa
+
+    for column, dtype in frame.dtypes.items():
+        if pd.api.types.is_object_dtype(dtype) or not pd.api.types.is_string_dtype(dtype):
+            continue
+        try:
+            strings = pa.array(frame[column])
+            (strings.combine_chunks() if hasattr(strings, "combine_chunks") else strings).validate(
+                full=True
+            )
+        except pa.ArrowException as error:
+            raise InputError(
+                f"{path}: column {column!r}: holds bytes that are not UTF-8 text "
+                f"({_first_line(error)}). The file is corrupted: write it again"
+            ) from error
 
 
 def _not_parquet(path: Path, error: Exception) -> InputError:

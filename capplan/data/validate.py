@@ -31,7 +31,8 @@ _SHOWN_CHARS = 40
 # A timestamp text that carries its own offset: "...Z", "...+02:00", "...-0500", "...+05".
 _OFFSET_GROUP = r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)$"
 _OFFSET_PATTERN = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
-# Number text that float64 reads as Python does not: no 'nan', 'inf', '1_000' (see parse_counts).
+# Plain number text, cast at C speed; the rest ('nan', 'inf', '1_000', ' ', ...) goes through
+# pandas' to_numeric, which tells an unreadable value from a missing one (see _to_float).
 _NUMBER_PATTERN = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
 # What timestamp text may look like: an ISO 8601 date, time and optional offset.
 _ISO_PATTERN = (
@@ -266,7 +267,8 @@ def require_text(table: Table, column: str, *, numbers: str = "integer") -> None
     kind = kind_of(values)
     if kind == "number" and numbers == "integer" and not pd.api.types.is_integer_dtype(values):
         numeric = pd.to_numeric(values, errors="coerce")
-        whole = numeric.isna() | (np.isfinite(numeric) & (numeric == np.round(numeric)))
+        exact = np.isfinite(numeric) & (numeric.abs() < MAX_COUNT)  # float64 holds it exactly
+        whole = numeric.isna() | (exact & (numeric == np.round(numeric)))
         if not whole.all():
             table.fail(
                 column,
