@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 import tempfile
 import warnings
@@ -16,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 import capplan
+from capplan._commandline import OneLineParser, one_line
 from capplan._files import staged
 from capplan._progress import progress_bar
 from capplan.converters import CONVERTERS
@@ -83,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         # while a progress bar is drawn (tqdm clears the bar, writes, and draws it again).
         from tqdm import tqdm
 
-        line = f"capplan {args.command}: warning: {category.__name__}: {_one_line(message)}"
+        line = f"capplan {args.command}: warning: {category.__name__}: {one_line(message)}"
         tqdm.write(line, file=sys.stderr)
 
     def refuse(message) -> int:
-        print(f"capplan {args.command}: error: {_one_line(message)}", file=sys.stderr)
+        print(f"capplan {args.command}: error: {one_line(message)}", file=sys.stderr)
         return 2
 
     try:
@@ -110,25 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"capplan {args.command}: interrupted; nothing half-written left", file=sys.stderr)
         return 130
-
-
-def _one_line(message) -> str:
-    """A message on one line: its lines joined, so that a refusal is one line of stderr."""
-    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    return "; ".join(lines) if lines else repr(message)
-
-
-class _Parser(argparse.ArgumentParser):
-    """Refusals of the command line in one line, as every other refusal is."""
-
-    def error(self, message):
-        # "argument -o/--output: must be ..." reads "--output must be ..."
-        named = re.fullmatch(r"argument (\S+): (.*)", message, flags=re.DOTALL)
-        if named:
-            name = max(named.group(1).split("/"), key=len)
-            rest = named.group(2)
-            message = f"{name} {rest}" if rest.startswith("must ") else f"{name}: {rest}"
-        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 # -- argument types: each refuses what the command could not use, before any work -----------
@@ -336,7 +317,7 @@ PLAN_FILES = (".json", ".ladder.json", ".aws-scheduled-actions.json")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="capplan", description=capplan.__doc__.splitlines()[0])
+    parser = OneLineParser(prog="capplan", description=capplan.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"capplan {capplan.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.commands = commands.choices  # each command's own parser, by name
@@ -1032,8 +1013,8 @@ def _load_plan(path: str):
     except (ValueError, IndexError, AttributeError, TypeError) as error:
         # What a file that is not a plan's makes the reader fail with.
         if str(path) in str(error):
-            raise ValueError(_one_line(error)) from None
-        raise ValueError(f"{path} is not a capplan plan ({_one_line(error)})") from None
+            raise ValueError(one_line(error)) from None
+        raise ValueError(f"{path} is not a capplan plan ({one_line(error)})") from None
 
 
 def _read_table(path: str) -> pd.DataFrame:
@@ -1049,7 +1030,7 @@ def _read_table(path: str) -> pd.DataFrame:
         raise
     except Exception as error:  # pandas' and pyarrow's parsers: the file is not a table
         kind = "CSV" if suffix == ".csv" else "Parquet"
-        raise ValueError(f"{path}: not a readable {kind} table ({_one_line(error)})") from None
+        raise ValueError(f"{path}: not a readable {kind} table ({one_line(error)})") from None
 
 
 def _report(args) -> int:

@@ -9,7 +9,6 @@ read as) is refused by name, and DuckDB's own errors never reach the caller.
 
 from __future__ import annotations
 
-import argparse
 import codecs
 import csv
 import glob
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from capplan._commandline import OneLineParser, one_line
 from capplan.data import schema
 
 __all__ = ["CLF_PATTERN", "aggregate_logs", "main_aggregate"]
@@ -1379,24 +1379,6 @@ def _quote(identifier: str) -> str:
 # --- command line --------------------------------------------------------------------
 
 
-def _one_line(message) -> str:
-    """A message on one line (its lines joined), as every refusal of the command line is."""
-    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    return "; ".join(lines) if lines else repr(message)
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """Refusals of the options in one line, like capplan's other commands (capplan.cli)."""
-
-    def error(self, message):
-        named = re.fullmatch(r"argument (\S+): (.*)", message, flags=re.DOTALL)
-        if named:
-            name = max(named.group(1).split("/"), key=len)
-            rest = named.group(2)
-            message = f"{name} {rest}" if rest.startswith("must ") else f"{name}: {rest}"
-        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
-
-
 def main_aggregate(argv: list[str] | None = None) -> int:
     """``capplan aggregate PATHS... [--interval 1s] [-o OUT.parquet|csv]``.
 
@@ -1408,7 +1390,7 @@ def main_aggregate(argv: list[str] | None = None) -> int:
     """
     from capplan._files import staged
 
-    parser = _OneLineParser(
+    parser = OneLineParser(
         prog="capplan aggregate",
         description="Count log lines per interval (Common Log Format, CSV or Parquet), "
         "zero where no line fell, into the series format of a history.",
@@ -1437,7 +1419,7 @@ def main_aggregate(argv: list[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
 
     def refuse(message) -> int:
-        print(f"capplan aggregate: error: {_one_line(message)}", file=sys.stderr)
+        print(f"capplan aggregate: error: {one_line(message)}", file=sys.stderr)
         return 2
 
     try:
