@@ -223,17 +223,20 @@ def test_a_conversion_that_fails_part_way_leaves_the_destination_as_it_was(
     [
         (None, "lacks activities_per_second.csv.gz; nothing was written"),
         (b"not gzip", "not a readable CSV table (Not a gzipped file"),
-        (gzip.compress(b"second,activities\n2012-07-01 00:00:00,1\n"), "lacks the column(s)"),
         (
-            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00,1\n"),
+            gzip.compress(b"second,activities\n2012-07-01 00:00:00,1\n", mtime=0),
+            "lacks the column(s)",
+        ),
+        (
+            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00,1\n", mtime=0),
             "column 'second_utc_as_published', row(s) [1]: not a time like",
         ),
         (
-            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00:00,-3\n"),
+            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00:00,-3\n", mtime=0),
             "column 'activities', row(s) [1]: not a whole number >= 0",
         ),
         (
-            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00:00,1\n"),
+            gzip.compress(b"second_utc_as_published,activities\n2012-07-01 00:00:00,1\n", mtime=0),
             "runs from 2012-07-01 02:00:00+00:00 to 2012-07-01 02:00:00+00:00",
         ),
     ],
