@@ -514,3 +514,12 @@ def test_a_history_loads_back_from_its_own_tables(toy):
     """History.events is indexed by event_id: that index is read as the column."""
     history = capplan.load_history(*toy)
     assert_same_history(capplan.load_history(history.events, history.series), history)
+
+
+def test_parquet_text_that_is_not_utf8_is_named_by_column(toy, tmp_path):
+    events, series = toy
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, compression=None, use_dictionary=False)
+    path.write_bytes(path.read_bytes().replace(b"Alpha", b"Alph\xff"))  # a corrupted byte
+    message = refusal(path, series)
+    assert str(path) in message and "'name'" in message and "not UTF-8" in message
