@@ -202,8 +202,11 @@ bad_pair = st.fixed_dictionaries(
 # --- mutations -------------------------------------------------------------------------------
 
 
+BASE = toy_tables()
+
+
 def mutate_frames(mutations) -> dict[str, pd.DataFrame]:
-    events, series = toy_tables()
+    events, series = (table.copy() for table in BASE)
     tables = {"events": events, "series": series}
     for mutation in mutations:
         kind, name = mutation[0], mutation[1]
