@@ -44,6 +44,7 @@ from capplan.data.validate import (
     require_rows,
     require_text,
 )
+from capplan.errors import ArgumentError, MissingFileError
 
 #: Default of ``load_history(max_fill_intervals=...)``: at most this many missing
 #: intervals are inserted when repairing gaps, in all events together. A million
@@ -52,10 +53,6 @@ from capplan.data.validate import (
 MAX_FILL_INTERVALS = 1_000_000
 
 _SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
-
-
-class MissingFileError(FileNotFoundError, InputError):
-    """A history file that does not exist: both a FileNotFoundError and a ValueError."""
 
 
 def load_history(
@@ -132,18 +129,22 @@ def load_history(
 
 def _check_arguments(repair, naive_timezone, max_fill_intervals) -> None:
     if not isinstance(repair, (bool, np.bool_)):
-        raise TypeError(f"repair must be True or False, not {repair!r}")
+        raise ArgumentError("repair", f"repair must be True or False, not {repair!r}")
     if isinstance(max_fill_intervals, bool) or not isinstance(
         max_fill_intervals, (int, np.integer)
     ):
-        raise TypeError(f"max_fill_intervals must be an integer, not {max_fill_intervals!r}")
+        raise ArgumentError(
+            "max_fill_intervals",
+            f"max_fill_intervals must be an integer, not {max_fill_intervals!r}",
+        )
     if max_fill_intervals < 0:
         raise InputError(f"max_fill_intervals must be 0 or more, not {max_fill_intervals!r}")
     if naive_timezone is None:
         return
     if not isinstance(naive_timezone, (str, _datetime.tzinfo)):
-        raise TypeError(
-            f"naive_timezone must be a time zone name such as 'UTC', not {naive_timezone!r}"
+        raise ArgumentError(
+            "naive_timezone",
+            f"naive_timezone must be a time zone name such as 'UTC', not {naive_timezone!r}",
         )
     try:
         pd.Timestamp("2000-01-01").tz_localize(naive_timezone)
@@ -184,7 +185,9 @@ def _read(source, role: str) -> Table:
         with _boundary(name):
             return _table(_from_frame(source), name)
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"{role} must be a path or a pandas DataFrame, not {type(source).__name__}")
+        raise ArgumentError(
+            role, f"{role} must be a path or a pandas DataFrame, not {type(source).__name__}"
+        )
     path = Path(source)
     with _boundary(f"{role} file {path}"):
         suffix = "".join(path.suffixes[-2:]).lower()

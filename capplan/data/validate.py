@@ -26,6 +26,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from capplan.errors import InputError
+
 _SHOWN_ROWS = 8
 _SHOWN_CHARS = 40
 # A timestamp text that carries its own offset: "...Z", "...+02:00", "...-0500", "...+05".
@@ -62,10 +64,6 @@ _KINDS = {
     "unknown-array": "list",
 }
 _COUNT_TYPES = (str, int, float, Decimal, np.integer, np.floating)
-
-
-class InputError(ValueError):
-    """Bad input, refused with where it is and what to do about it."""
 
 
 def format_rows(rows) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from capplan.errors import ArgumentError
 from capplan.planning.steps import MAX_SERVERS
 from capplan.simulation import (
     Deterministic,
@@ -46,19 +47,6 @@ MAX_STREAMS = 1e15
 MAX_INTERVAL_S = 10**9
 #: Most retries per client (a cap beyond it is no cap: give None).
 MAX_RETRIES = 10**6
-
-
-class ArgumentError(ValueError, TypeError):
-    """A bad argument of :func:`~capplan.planning.plan_event`, named by ``argument``.
-
-    A ValueError (and, for a wrong type, also a TypeError, as before): the message names
-    the argument, the value and what to give instead; :func:`~capplan.load_plan` uses
-    ``argument`` to name the field of the file.
-    """
-
-    def __init__(self, argument: str, message: str):
-        super().__init__(message)
-        self.argument = argument
 
 
 def _show(value, limit: int = 80) -> str:

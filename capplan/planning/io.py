@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from capplan._files import staged
+from capplan.errors import MissingFileError
 from capplan.planning import steps
 from capplan.planning.forecast import JoinForecast
 from capplan.planning.inputs import (
@@ -381,10 +382,6 @@ def _field_of(where: str, cls, exc) -> str:
 
 
 # -- reading the two forms -----------------------------------------------------------------
-
-
-class _MissingPlan(FileNotFoundError, ValueError):
-    """No saved plan at the path (a FileNotFoundError, as before, and a ValueError)."""
 
 
 def _json_constant(name: str) -> float:
@@ -941,6 +938,6 @@ def load_plan(path):
         return _from_dir(path)
     if path.is_file():
         return _from_json(path)
-    raise _MissingPlan(
+    raise MissingFileError(
         f"no saved plan at {path}: give a .json file or a directory that save_plan wrote"
     )

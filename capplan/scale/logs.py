@@ -29,6 +29,7 @@ import pandas as pd
 
 from capplan._commandline import OneLineParser, one_line
 from capplan.data import schema
+from capplan.errors import MissingFileError
 
 __all__ = ["CLF_PATTERN", "aggregate_logs", "main_aggregate"]
 
@@ -86,10 +87,6 @@ _REASONS = {
     "event": "event missing",
     "status": "status missing or not an integer",
 }
-
-
-class _FileRefused(FileNotFoundError, ValueError):
-    """No file to read: both a FileNotFoundError (as documented) and a ValueError."""
 
 
 @dataclass(frozen=True)
@@ -1286,7 +1283,7 @@ def _expand(paths) -> list[str]:
         elif glob.has_magic(entry):
             matched = sorted(glob.glob(entry))
             if not matched:
-                raise _FileRefused(f"no file matches {entry!r}")
+                raise MissingFileError(f"no file matches {entry!r}")
             for file in matched:
                 if not Path(file).is_file():
                     what = "a directory" if Path(file).is_dir() else "not a regular file"
@@ -1302,7 +1299,7 @@ def _expand(paths) -> list[str]:
         elif Path(entry).exists():
             raise ValueError(f"log file {entry!r} is not a regular file")
         else:
-            raise _FileRefused(f"log file {entry!r} does not exist")
+            raise MissingFileError(f"log file {entry!r} does not exist")
         for file in matched:
             key = os.path.realpath(file)
             if key in seen:
