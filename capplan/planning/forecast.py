@@ -109,9 +109,9 @@ class JoinForecast:
 
     def __post_init__(self):
         level = self.level
-        if isinstance(level, bool) or not isinstance(level, float | int) or not 0.5 < level < 1:
+        if isinstance(level, bool) or not isinstance(level, float | int) or not 0 < level < 1:
             raise ValueError(
-                f"JoinForecast: level must be a number in (0.5, 1), the upper curve's quantile "
+                f"JoinForecast: level must be a number in (0, 1), the upper curve's quantile "
                 f"(e.g. 0.95); got {level!r}"
             )
         for arr in (self.t, self.point, self.upper, *self.scenarios.values()):
@@ -329,7 +329,13 @@ class JoinForecast:
         peak_point, peak_upper = float(self.point.max()), float(self.upper.max())
         if not peak_point > 0:
             raise ValueError("the forecast's point curve is zero everywhere: it has no peak")
-        return max(math.log(peak_upper / peak_point), 0.0) / float(special.ndtri(self.level))
+        z = float(special.ndtri(self.level))
+        if z == 0.0:
+            raise ValueError(
+                "a forecast at the 0.5 level (its upper curve is its point) carries no spread; "
+                "take the spread from the forecast it came from, or give a level other than 0.5"
+            )
+        return max(math.log(peak_upper / peak_point) / z, 0.0)
 
     @property
     def concurrency_sigma(self) -> float:
@@ -337,7 +343,10 @@ class JoinForecast:
         where the concurrency was forecast on its own, else :attr:`peak_sigma`."""
         if self.concurrency_factor is None:
             return self.peak_sigma
-        return math.log(self.concurrency_factor) / float(special.ndtri(self.level))
+        z = float(special.ndtri(self.level))
+        if z == 0.0:
+            return self.peak_sigma  # says why there is none
+        return max(math.log(self.concurrency_factor) / z, 0.0)
 
     def at_level(self, level: float) -> JoinForecast:
         """The forecast whose upper curve is the point times the event-size multiplier's
