@@ -523,3 +523,28 @@ def test_parquet_text_that_is_not_utf8_is_named_by_column(toy, tmp_path):
     path.write_bytes(path.read_bytes().replace(b"Alpha", b"Alph\xff"))  # a corrupted byte
     message = refusal(path, series)
     assert str(path) in message and "'name'" in message and "not UTF-8" in message
+
+
+def test_a_gzip_bomb_is_refused_before_its_text_takes_the_memory(toy, tmp_path, monkeypatch):
+    import gzip
+
+    from capplan.data import load
+
+    events, series = toy
+    events.to_csv(tmp_path / "events.csv", index=False)
+    text = series.to_csv(index=False).encode()
+    (tmp_path / "series.csv.gz").write_bytes(gzip.compress(text + b"\n" * 50_000))
+    whole = capplan.load_history(tmp_path / "events.csv", tmp_path / "series.csv.gz")
+    assert len(whole.series) == len(capplan.load_history(*toy).series)
+    monkeypatch.setattr(load, "MAX_CSV_BYTES", len(text) + 1_000)  # the padding passes it
+    with pytest.raises(ValueError, match=r"series\.csv\.gz: text of more than that"):
+        capplan.load_history(tmp_path / "events.csv", tmp_path / "series.csv.gz")
+
+
+def test_a_table_beyond_the_row_limit_is_refused_before_it_is_read(toy, tmp_path, monkeypatch):
+    from capplan.data import load
+
+    paths = capplan.load_history(*toy).to_files(tmp_path, format="parquet")
+    monkeypatch.setattr(load, "MAX_ROWS", 3)
+    with pytest.raises(ValueError, match=r"series\.parquet: \d+ rows, more than"):
+        capplan.load_history(*paths)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _datetime
-import gzip
 import io
 import os
 import zlib
@@ -51,6 +50,13 @@ from capplan.errors import ArgumentError, MissingFileError
 #: intervals is eleven days at one second, far more than a real trace misses, and
 #: a few tens of megabytes; a stray row years away from its series asks for far more.
 MAX_FILL_INTERVALS = 1_000_000
+
+#: Largest CSV text read (after decompression), and most rows of a Parquet table: a
+#: table beyond them would take the machine's memory to load (a loaded row costs some
+#: hundred bytes, its text several times more while parsing), and a small .csv.gz can
+#: hold any amount of text.
+MAX_CSV_BYTES = 2**30
+MAX_ROWS = 50_000_000
 
 _SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 
@@ -237,9 +243,37 @@ def _from_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read_bytes(path: Path) -> bytes:
     try:
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise _too_large(path, f"{path.stat().st_size:,} bytes")
         return path.read_bytes()
     except OSError as error:
         raise InputError(f"{path}: cannot be read ({error.strerror or error})") from error
+
+
+def _too_large(path: Path, size: str) -> InputError:
+    return InputError(
+        f"{path}: {size}, more than the {MAX_CSV_BYTES:,} bytes of CSV text (or "
+        f"{MAX_ROWS:,} rows) a history is read from; split it by event, aggregate raw logs "
+        "with capplan.aggregate_logs, or resample to a longer interval first"
+    )
+
+
+def _gunzip(path: Path, raw: bytes) -> bytes:
+    """``raw`` decompressed, at most MAX_CSV_BYTES of it (a gzip bomb is refused)."""
+    out, rest = bytearray(), raw
+    while rest:
+        inflate = zlib.decompressobj(wbits=31)  # one gzip member after another
+        while True:
+            out += inflate.decompress(rest, MAX_CSV_BYTES + 1 - len(out))
+            if len(out) > MAX_CSV_BYTES:
+                raise _too_large(path, "text of more than that once decompressed")
+            rest = inflate.unconsumed_tail
+            if inflate.eof or not rest:
+                break
+        if not inflate.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        rest = inflate.unused_data
+    return bytes(out)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -247,10 +281,13 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
     try:
         names = pq.read_schema(path).names
+        rows = pq.read_metadata(path).num_rows
     except PermissionError as error:
         raise InputError(f"{path}: cannot be read ({error.strerror or error})") from error
     except Exception as error:  # ArrowInvalid: not Parquet, truncated, ...
         raise _not_parquet(path, error) from error
+    if rows > MAX_ROWS:
+        raise _too_large(path, f"{rows:,} rows")
     # Checked before pandas reads the file: pyarrow cannot read repeated names by name.
     require_column_names(
         pd.DataFrame(columns=[n for n in names if not n.startswith("__")]), str(path)
@@ -297,7 +334,7 @@ def _read_csv(path: Path, compressed: bool) -> pd.DataFrame:
     raw = _read_bytes(path)
     if compressed:
         try:
-            raw = gzip.decompress(raw)
+            raw = _gunzip(path, raw)
         except (OSError, EOFError, zlib.error) as error:
             raise InputError(
                 f"{path}: not a readable gzip file ({_first_line(error)}). "
