@@ -707,3 +707,13 @@ def test_a_generator_seed_and_good_values_still_plan():
     assert plan.method == "isa" and (plan.frame["workers"] > 0).all()
     assert plan_a(interval_s=60.0, window=[-300, 300], lobby_start_s=5000).lobby_start_s is None
     assert capplan.load_plan is load_plan
+
+
+def test_a_file_larger_than_any_plan_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from capplan.planning import io
+
+    big = tmp_path / "big.json"
+    big.write_text("[" + "0," * 5_000 + "0]")
+    monkeypatch.setattr(io, "MAX_PLAN_FILE_BYTES", 1_000)
+    with pytest.raises(ValueError, match=r"big\.json.*more than any saved plan"):
+        capplan.load_plan(big)

@@ -397,8 +397,23 @@ def _no_repeats(pairs):
     return d
 
 
+#: Largest file of a saved plan (a week of one-second forecasts is some 50 MB): anything
+#: larger is not a plan, and reading it would only take the memory.
+MAX_PLAN_FILE_BYTES = 2**28
+
+
+def _check_size(src: _Source) -> None:
+    try:
+        size = src.file.stat().st_size
+    except OSError as exc:
+        src.fail("", f"cannot be read ({exc.strerror or exc})", exc)
+    if size > MAX_PLAN_FILE_BYTES:
+        src.fail("", f"is {size:,} bytes, more than any saved plan ({MAX_PLAN_FILE_BYTES:,})")
+
+
 def _read_json(src: _Source):
     """The JSON document of a file: UTF-8, not empty, valid JSON, no key twice."""
+    _check_size(src)
     try:
         raw = src.file.read_bytes()
     except OSError as exc:
@@ -429,6 +444,7 @@ def _read_csv(file: Path, columns, *, text=(), more=False) -> tuple[_Source, dic
     src = _Source(file, table=True)
     if not file.is_file():
         src.fail("", "is missing (or not a file): every CSV plan has it")
+    _check_size(src)
     try:
         frame = pd.read_csv(file, dtype={c: str for c in text}, keep_default_na=True)
     except UnicodeDecodeError as exc:
