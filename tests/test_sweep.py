@@ -143,3 +143,9 @@ def test_a_sweep_in_threads_equals_the_sweep_inline():
     threads = sweep(GRID, fixed=FIXED, seed=11, scheduler="threads", progress=False)
     assert threads.attrs["scheduler"] == "threads(2)"
     pd.testing.assert_frame_equal(threads, inline, check_exact=True)
+
+
+def test_a_grid_of_more_scenarios_than_any_machine_holds_is_refused_before_it_is_built():
+    grid = {f"k{i}": list(range(100)) for i in range(6)}  # 1e12 scenarios
+    with pytest.raises(ValueError, match=r"1,000,000,000,000 scenarios \(100 k0 x"):
+        sweep(lambda **kw: 0, grid=grid, scheduler="inline")

@@ -439,6 +439,11 @@ def _sweep_one(function: Callable, kwargs: dict, rng) -> dict:
 # --- scenarios and results -------------------------------------------------------------
 
 
+# Most scenarios of one sweep: each is a row of the result and a job (about a kilobyte),
+# and a grid of a few long lists multiplies past any machine's memory.
+MAX_SCENARIOS = 1_000_000
+
+
 def _scenarios(grid) -> list[dict]:
     if isinstance(grid, Mapping):
         if not grid:
@@ -455,6 +460,13 @@ def _scenarios(grid) -> list[dict]:
             if len(value) == 0:
                 raise ValueError(f"grid[{key!r}] is an empty list: nothing to sweep")
             values.append(list(value))
+        n = math.prod(len(v) for v in values)
+        if n > MAX_SCENARIOS:
+            sizes = " x ".join(f"{len(v)} {k}" for k, v in zip(keys, values, strict=True))
+            raise ValueError(
+                f"the grid makes {n:,} scenarios ({sizes}), more than {MAX_SCENARIOS:,}: sweep "
+                "fewer values at a time"
+            )
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
     if isinstance(grid, Sequence) and not isinstance(grid, str | bytes):
         if not grid:
