@@ -610,7 +610,9 @@ def build_report(
 
     built = datetime.now(UTC)
     # The charts' JavaScript is bundled (seconds) while the notebook runs in its kernel.
-    bundling = ThreadPoolExecutor(1).submit(_vega_bundle)
+    pool = ThreadPoolExecutor(1)
+    bundling = pool.submit(_vega_bundle)
+    pool.shutdown(wait=False)  # the bundle is still made; its thread ends with it
     with tempfile.TemporaryDirectory() as tmp:
         # Cells run and then removed: a first one (charts as Vega-Lite specs, caveats as
         # notes, a record of the histories loaded) and one after the parameters (their

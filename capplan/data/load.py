@@ -243,8 +243,9 @@ def _from_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        if path.stat().st_size > MAX_CSV_BYTES:
-            raise _too_large(path, f"{path.stat().st_size:,} bytes")
+        size = path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise _too_large(path, f"{size:,} bytes")
         return path.read_bytes()
     except OSError as error:
         raise InputError(f"{path}: cannot be read ({error.strerror or error})") from error

@@ -17,7 +17,6 @@ import numpy as np
 from capplan.simulation import engine
 
 GIB = 2**30
-WORKER_BYTES = 16  # a worker's free time and its slot in the workers' stack
 ATTEMPTS_PER_S = 1e7  # about what one core simulates (5-20 million), to say what it costs
 
 
@@ -47,7 +46,7 @@ def line_estimate(spec) -> float:
 
 def memory_estimate(spec) -> float:
     """Bytes the run's arrays need at their largest (the line's ring buffer doubles)."""
-    workers = WORKER_BYTES * float(np.max(spec.servers))
+    workers = engine.WORKER_BYTES * float(np.max(spec.servers))
     return workers + 2 * engine.SLOT_BYTES * line_estimate(spec)
 
 

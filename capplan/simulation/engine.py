@@ -104,8 +104,9 @@ _BUDGET_SLICES = 10
 ONE_SHOT = 1 << 40
 # Why a run stopped early (see run).
 STOP_ATTEMPTS, STOP_MEMORY = 1, 2
-# Bytes a slot of the waiting line's ring buffer takes, and an event of the heap.
-SLOT_BYTES, EVENT_BYTES = 33, 16
+# Bytes a slot of the waiting line's ring buffer takes, an event of the heap, and a
+# worker (its free time and its slot in the workers' stack).
+SLOT_BYTES, EVENT_BYTES, WORKER_BYTES = 33, 16, 16
 _AT_ONCE_MIN = 16  # idle workers from which first tries go to _first_tries_at_once
 
 
@@ -626,7 +627,7 @@ def run(
             has_one_shot = True
     stopped = 0
     attempts = 0
-    worker_bytes = 16.0 * c_max
+    worker_bytes = float(WORKER_BYTES * c_max)
     srv = np.empty(c_max, np.float64)
     srv_stack = np.empty(c_max + 1, np.int64)
     srv_n = 0

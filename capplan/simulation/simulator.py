@@ -237,19 +237,16 @@ class SimulationSpec:
         rng_arrival, rng_service, rng_patience, rng_retry, rng_mark, rng_attack = streams(seed, 6)
         n = self.n_intervals
         first = self.first_tries
-        counts, one_shot = first.counts, np.zeros(n)
-        if self.attack_rate.any():
+        rates, counts, one_shot = first.rates, first.counts, np.zeros(n)
+        if self.attack_rate.any():  # step rates or counts (build refuses linear rates)
             if first.mode == engine.ARR_COUNTS:
-                attack = rng_attack.poisson(self.attack_rate * self.lengths)
-                counts = first.counts + attack
-                clients = first.counts
+                clients, attack = first.counts, rng_attack.poisson(self.attack_rate * self.lengths)
+                counts = clients + attack
             else:
-                attack, clients = self.attack_rate, first.rates[:n]
+                clients, attack = first.rates, self.attack_rate
+                rates = clients + attack
             total = clients + attack
             one_shot = np.divide(attack, total, out=np.zeros(n), where=total > 0)
-        rates = first.rates
-        if self.attack_rate.any() and first.mode == engine.ARR_STEP:
-            rates = first.rates + self.attack_rate
         out_i = np.zeros((n, engine.N_INT_COLUMNS), np.int64)
         out_f = np.zeros((n, engine.N_FLOAT_COLUMNS), np.float64)
         hist_total = np.zeros(engine.N_BINS, np.int64)
