@@ -663,6 +663,9 @@ def build_report(
                 kernel_name=kernel_name,
                 progress_bar=progress,
                 log_output=False,
+                # Saved once at the end, not after each cell: each save rewrites (and
+                # validates) every chart so far, about half a second a cell.
+                request_save_on_cell_execute=False,
                 config=kernel,
             )
         except papermill.PapermillExecutionError as error:
