@@ -1034,7 +1034,9 @@ def _read_table(path: str) -> pd.DataFrame:
 
 
 def _report(args) -> int:
-    from capplan.report import build_report, parse_value
+    from capplan.report import IRI_GRAMMARS, build_report, parse_value
+
+    sys.modules.setdefault(IRI_GRAMMARS, None)  # this process is the report's alone
 
     parameters = {name: parse_value(value) for name, value in args.parameter}
     path = build_report(

@@ -72,6 +72,12 @@ _SETUP_TAG = "capplan-report-setup"  # cells the report adds, runs and removes
 _PARAMETERS_TAG = "parameters"
 _INJECTED_TAG = "injected-parameters"  # papermill's
 
+#: jsonschema, imported by nbformat and altair, builds 38 IRI grammars with lark from this
+#: package when it is imported (about 1.7 s) for a string format nothing in a report checks.
+#: A process that is the report's alone (its kernel, ``capplan report``) goes without it:
+#: ``sys.modules[IRI_GRAMMARS] = None`` before jsonschema is imported.
+IRI_GRAMMARS = "rfc3987_syntax"
+
 # The first cell: charts as Vega-Lite specs (altair's default output is HTML loading from
 # a CDN), capplan's caveats as notes instead of stderr text, and a record of each history
 # the notebook loads through capplan's loaders (one JSON line each, into DATA_LOG).
@@ -82,8 +88,10 @@ _SETUP_SOURCE = r"""def _capplan_report_setup(data_log):
     import json
     import math
     import os
+    import sys
     import warnings
 
+    sys.modules.setdefault(IRI_GRAMMARS, None)  # the kernel is the report's alone
     import altair
     import capplan
     import capplan.data
@@ -620,7 +628,11 @@ def build_report(
         source_nb = nbformat.read(path, as_version=4)
         groups = _parameter_groups(source_nb)
         data_log, values_log = Path(tmp) / "data.jsonl", Path(tmp) / "values.json"
-        setup = nbformat.v4.new_code_cell(_SETUP_SOURCE.replace("DATA_LOG", repr(str(data_log))))
+        setup = nbformat.v4.new_code_cell(
+            _SETUP_SOURCE.replace("DATA_LOG", repr(str(data_log))).replace(
+                "IRI_GRAMMARS", repr(IRI_GRAMMARS)
+            )
+        )
         setup.metadata["tags"] = [_SETUP_TAG]
         at = next(
             (
