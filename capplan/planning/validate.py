@@ -660,18 +660,19 @@ def _runs(names, replays, fc, per_s, buffer, iv, replications, seeds, noise, com
 
 # A replayed first try costs the simulator about 1.4 times a Poisson one (each of a
 # second's counts is placed by an order statistic, a power per arrival; measured at headline
-# scale): replays weigh that much more when the runs are ordered biggest first.
+# scale): replayed first tries weigh that much more when the runs are ordered biggest first.
+# The attack's requests are Poisson in every run.
 _REPLAYED_COST = 1.4
 
 
 def _run_cost(job: dict, attack_rps: float) -> float:
-    """A run's cost, roughly, to start the biggest first: its expected first tries, warm-up
-    and attack included, replayed ones weighted by :data:`_REPLAYED_COST`."""
+    """A run's cost, roughly, to start the biggest first: its expected first tries (warm-up
+    included; replayed ones weighted by :data:`_REPLAYED_COST`) and attack requests."""
     replayed = job["rates"] is None
     first = job["arrival_counts"] if replayed else job["rates"]
     n = first.size + job["warmup_s"]
-    attempts = float(np.sum(first)) + job["warmup_s"] * float(first[0]) + attack_rps * n
-    return attempts * (_REPLAYED_COST if replayed else 1.0)
+    tries = float(np.sum(first)) + job["warmup_s"] * float(first[0])
+    return tries * (_REPLAYED_COST if replayed else 1.0) + attack_rps * n
 
 
 def _run_path(*, interval_s: int, slo, rates, workers_per_s, **path) -> dict:
