@@ -48,6 +48,7 @@ from capplan.models.join_forms import (
     _flood_mode,
     _flood_survival,
     _flood_terms,
+    _peaks_by_chunks,
     flood_bounds,
     flood_params,
 )
@@ -139,18 +140,19 @@ class Floods(JoinCurveForm):
         return list(zip(onset, rise, decay, weight, strict=True))
 
     def _flood_arrays(self, p):
-        """Onsets, rises, decays and weights of the floods, as arrays (one value a flood)."""
+        """Onsets, rises, decays and weights of the floods, as arrays (one row a flood; each
+        row shaped as the parameters are, where they are arrays)."""
         names = [
             (f"surge_time{t}_s", f"rise{t}_s", f"decay{t}_s")
             for t in ("", *(f"_{j}" for j in range(2, self.k + 1)))
         ]
         onset, rise, decay = (np.array([p[n[i]] for n in names], dtype=float) for i in range(3))
-        weights, rest = np.empty(self.k), 1.0
+        weights, rest = [None] * self.k, np.ones(np.shape(p["surge_time_s"]))
         for j in range(self.k, 1, -1):
             weights[j - 1] = p[f"share_{j}"] * rest
-            rest *= 1.0 - p[f"share_{j}"]
+            rest = rest * (1.0 - p[f"share_{j}"])
         weights[0] = rest
-        return onset, rise, decay, weights
+        return onset, rise, decay, np.array(weights, dtype=float)
 
     def _lobby(self, p):
         return {
@@ -224,12 +226,17 @@ class Floods(JoinCurveForm):
         return b * per_b, per_b, {_DRIFT.name: d_beta / _HOUR_S}
 
     def density(self, t, p):
+        # The parameters may be arrays that broadcast against `t` (see ``peaks``).
         t = np.asarray(t, dtype=float)
         onset, rise, decay, weights = self._flood_arrays(p)
+        # One axis a flood, then those of the times and parameters broadcast together.
+        onset, rise, decay, weights = (
+            np.reshape(a, a.shape + (1,) * max(t.ndim + 1 - a.ndim, 0))
+            for a in (onset, rise, decay, weights)
+        )
         with np.errstate(all="ignore"):
-            u = np.reshape(t, -1) - onset[:, None]
-            flood = _flood_density(u, rise[:, None], decay[:, None])
-            floods = np.reshape(np.einsum("j,jn->n", weights, flood), t.shape)
+            flood = _flood_density(t - onset, rise, decay)
+            floods = np.einsum("j...,j...->...", weights, flood)
             pi = p["lead_share"]
             return pi * _LOBBY.density(t, self._lobby(p)) + (1.0 - pi) * floods
 
@@ -282,6 +289,30 @@ class Floods(JoinCurveForm):
             if -found.fun > best:
                 best_t, best = float(found.x), float(-found.fun)
         return best_t, best
+
+    def peaks(self, shapes, t0, t1):
+        """:meth:`peak` (``precise=False``) of many parameter sets at once.
+
+        `shapes` maps each parameter's name to an array of values, one a set; returns the
+        times (s) and values (per s) of the maxima, arrays. The candidates are those of
+        :meth:`peak` less the grid's points before the first of the lobby's end and the
+        floods' maxima, or after the last (of all the sets in a chunk): each part of the
+        density rises up to its maximum and falls after it, so the density rises up to the
+        first and falls after the last, and points outside never top them.
+        """
+        grid = np.linspace(t0, t1, 2_001)
+
+        def candidates(p):  # the grid between the sets' first and last maximum, the maxima
+            onset, rise, decay, _ = self._flood_arrays(p)
+            ends = np.concatenate(
+                [p["surge_time_s"], (onset + _flood_mode(rise, decay))[..., 0].T], 1
+            )
+            first, last = np.min(ends), np.max(ends)
+            inner = grid[~((grid < first) | (grid > last))]  # all of it where one is NaN
+            return np.concatenate([np.broadcast_to(inner, (len(ends), inner.size)), ends], 1)
+
+        per_set = 6 * (self.k + 1) * (grid.size + self.k + 1)  # the floods' arrays, the lobby's
+        return _peaks_by_chunks(self, shapes, candidates, np.nanargmax, per_set)
 
     # -- growing the form -----------------------------------------------------------------------
 

@@ -342,8 +342,11 @@ class JoinCurveFit:
         search between the surge time and the flood's maximum). The
         intervals are a parametric bootstrap: 2,000 parameter vectors drawn
         from the estimate's normal distribution on the fitting scale (fixed
-        seed, so repeated calls agree), the peak of each curve (searched on a
-        grid of 257 points), and the central quantiles. The bootstrap copes
+        seed, so repeated calls agree), the peak of each curve (the form's
+        coarse search: 257 points from the surge time to the flood's maximum,
+        a grid of 2,001 over the data's window for floods; all draws in one
+        evaluation where the form declares ``peaks``), and the central
+        quantiles. The bootstrap copes
         with a peak that may jump from the flood's maximum to the lead-in's
         end, where the delta method would not. NaN when the covariance is
         not available (see the fit's warnings).
@@ -357,7 +360,7 @@ class JoinCurveFit:
         time, rate = self._peak(self.estimate.values)
         draws = self.estimate.draws(_BOOTSTRAP_DRAWS, _BOOTSTRAP_SEED)
         if np.all(np.isfinite(draws)):
-            sims = np.array([self._peak(v, precise=False) for v in draws])
+            sims = self._draw_peaks(draws)
             q = [(1 - level) / 2, (1 + level) / 2]
             (t_lo, t_hi), (r_lo, r_hi) = np.quantile(sims[:, 0], q), np.quantile(sims[:, 1], q)
         else:
@@ -371,6 +374,16 @@ class JoinCurveFit:
         t = self.data.index.to_numpy(dtype=float)
         time, density = self.form.peak(shape, t[0], t[-1] + self.interval_s, precise)
         return time, b + a * density
+
+    def _draw_peaks(self, draws) -> np.ndarray:
+        """(time, rate) of the coarse peak (``precise=False``) of each row of `draws`: one
+        evaluation where the form declares ``peaks``, else one :meth:`_peak` a draw."""
+        if not hasattr(self.form, "peaks"):
+            return np.array([self._peak(v, precise=False) for v in draws])
+        b, a, shapes, _ = self._split(np.asarray(draws, dtype=float).T)
+        t = self.data.index.to_numpy(dtype=float)
+        time, density = self.form.peaks(shapes, t[0], t[-1] + self.interval_s)
+        return np.column_stack([time, b + a * density])
 
     # -- the face of a result ---------------------------------------------------------------
 

@@ -18,6 +18,8 @@ from capplan.models._fitting import Param
 
 __all__ = ["JoinCurveForm", "LobbyFlood", "PlateauSurge"]
 
+_CHUNK_BYTES = 16 * 2**20  # memory of one chunk of a vectorised peak search (``peaks``)
+
 
 def flood_params(j: int = 1) -> tuple[Param, ...]:
     """Onset, rise and decay of flood `j` (names ``surge_time_s``, ... for the first,
@@ -48,7 +50,9 @@ class JoinCurveForm:
     optimisation, covariance and intervals come from the base. Override
     ``peak`` with a faster search where the shape allows one (the default
     scans a fine grid), and ``canonical`` for a shape with twin parameter
-    sets.
+    sets. A shape whose ``density`` broadcasts over arrays of parameters may
+    declare ``peaks(shapes, t0, t1)``: the coarse ``peak`` of many parameter
+    sets at once (the bootstrap's draws; without it, one ``peak`` a draw).
     """
 
     name: str = "shape"
@@ -153,9 +157,9 @@ class _LeadFlood(JoinCurveForm):
         raise NotImplementedError
 
     def _lead_parts(self, p):
-        tau, rise = p["surge_time_s"], min(p["rise_s"], p["decay_s"])
-        height = float(self.lead(np.array([tau]), p)[0])
-        norm = float(self.lead_mass(np.array([tau]), p)[0]) + height * rise
+        tau, rise = p["surge_time_s"], np.minimum(p["rise_s"], p["decay_s"])
+        height = self.lead(np.asarray(tau, dtype=float), p)
+        norm = self.lead_mass(np.asarray(tau, dtype=float), p) + height * rise
         return tau, rise, height, norm
 
     def lead_derivatives(self, x, p) -> tuple[np.ndarray, np.ndarray, dict, dict]:
@@ -237,6 +241,7 @@ class _LeadFlood(JoinCurveForm):
         return cdf, np.column_stack([out.get(q.name, zero) for q in self.params])
 
     def density(self, t, p):
+        # The parameters may be arrays that broadcast against `t` (see ``peaks``).
         t = np.asarray(t, dtype=float)
         with np.errstate(all="ignore"):
             tau, rise, height, norm = self._lead_parts(p)
@@ -270,6 +275,20 @@ class _LeadFlood(JoinCurveForm):
         values = self.density(tau + candidates, p)
         i = int(np.argmax(values))
         return float(tau + candidates[i]), float(values[i])
+
+    def peaks(self, shapes, t0=None, t1=None):
+        """:meth:`peak` (``precise=False``) of many parameter sets at once.
+
+        `shapes` maps each parameter's name to an array of values, one a set; returns the
+        times (s) and values (per s) of the maxima, arrays. The lead-in's ``lead`` and
+        ``lead_mass`` must broadcast over arrays of parameters.
+        """
+
+        def candidates(p):
+            mode = _flood_mode(p["rise_s"], p["decay_s"])[:, 0]
+            return p["surge_time_s"] + np.linspace(0.0, mode, 257, axis=1)
+
+        return _peaks_by_chunks(self, shapes, candidates, np.argmax, 16 * 257)
 
 
 class LobbyFlood(_LeadFlood):
@@ -455,8 +474,31 @@ def _flood_density(u, rise, decay):
 
 
 def _flood_mode(rise, decay):
-    """Time of the flood's maximum after its onset (s)."""
-    r, d = min(rise, decay), max(rise, decay)
-    if d - r < 1e-7 * d:
-        return d
-    return r * d * math.log(d / r) / (d - r)
+    """Time of the flood's maximum after its onset (s); broadcasts."""
+    r, d = np.minimum(rise, decay), np.maximum(rise, decay)
+    with np.errstate(all="ignore"):
+        mode = r * d * np.log(d / r) / (d - r)
+    return np.where(d - r < 1e-7 * d, d, mode)[()]
+
+
+def _peaks_by_chunks(form, shapes, candidates, argmax, per_set):
+    """Times (s) and values (per s) of `form`'s density at its maximum over candidate points,
+    for each parameter set in `shapes` (name -> array, one value a set).
+
+    `candidates(p)` gives the points, an array (sets, points), for parameters `p` shaped
+    (sets, 1); `argmax` picks a row's maximum (``np.argmax`` or ``np.nanargmax``, as the
+    form's :meth:`peak` does). The sets go in chunks of at most ``_CHUNK_BYTES``, the
+    density holding some `per_set` numbers a set (its intermediate arrays included).
+    """
+    n = len(next(iter(shapes.values())))
+    rows = max(1, _CHUNK_BYTES // (8 * per_set))
+    times, values = np.empty(n), np.empty(n)
+    for lo in range(0, n, rows):
+        chunk = slice(lo, lo + rows)
+        p = {name: np.asarray(v[chunk], dtype=float)[:, None] for name, v in shapes.items()}
+        points = candidates(p)
+        density = form.density(points, p)
+        best = argmax(density, axis=1)[:, None]
+        times[chunk] = np.take_along_axis(points, best, axis=1)[:, 0]
+        values[chunk] = np.take_along_axis(density, best, axis=1)[:, 0]
+    return times, values
