@@ -186,6 +186,7 @@ class JoinCurveFit:
         self.selection = pd.DataFrame() if selection is None else selection.copy()
         self._noise = None  # (alpha, cluster) per second, measured on first use
         self._profiles = {}  # (name, level) -> profile interval, found on first use
+        self._sums_maximum = None  # the counts a profile refits and their likelihood's maximum
         self._peaks = {}  # level -> Peak (a bootstrap of 2,000 curves), found on first use
         self.interval_s = float(interval_s)
         self.form = form
@@ -396,8 +397,13 @@ class JoinCurveFit:
         (:mod:`capplan.models._profile`).
         It asks the data where a Wald interval cannot (a parameter named in the
         :class:`~capplan.warnings.CovarianceWarning`); a side the data do not close runs
-        to the end of the parameter's range. Costs some 10-30 refits of the curve, on the
-        data summed into at most 600 intervals (four hours of seconds: 24-s sums).
+        to the end of the parameter's range. Costs some 5-15 refits of the curve, on the
+        data summed into at most 600 intervals (four hours of seconds: 24-s sums). The
+        likelihood of those sums has a maximum of its own (a crest sharper than a sum
+        blurs: on the headline analogue, 480 log-likelihood units above the estimate's
+        value, with a rise of 4.5 s against 7.9), found once per fit: the profile falls
+        from there, and the interval is widened to hold the estimate where the sums'
+        maximum moved it out.
 
         Returns
         -------
@@ -414,12 +420,9 @@ class JoinCurveFit:
         level = self.level if level is None else _validate.level(level, "level")
         key = (name, level)
         if key not in self._profiles:
-            t = self.data.index.to_numpy(dtype=float)
-            counts = _Counts(t, self.data.to_numpy(dtype=float), self.interval_s)
-            counts = counts.binned(self.interval_s, _PROFILE_BINS)
+            counts, values = self._profiled_sums()
             mean_counts, _, _, params, bounds = _likelihood(self.form, counts)
             observed = np.isfinite(counts.y)
-            values = _inside(self.params_[names].to_numpy(), params, bounds)
             index = names.index(name)
             lower, upper, lower_open, upper_open = profile_interval(
                 lambda v: mean_counts(v)[observed],
@@ -432,13 +435,30 @@ class JoinCurveFit:
                 level=level,
                 jacobian=_derivatives(self.form, counts)[0],
             )
+            estimate = float(self.params_[name])
             self._profiles[key] = {
-                "lower": lower,
-                "upper": upper,
+                "lower": min(lower, estimate),
+                "upper": max(upper, estimate),
                 "lower_open": lower_open,
                 "upper_open": upper_open,
             }
         return dict(self._profiles[key])
+
+    def _profiled_sums(self):
+        """The counts a profile refits (summed into at most :data:`_PROFILE_BINS`) and the
+        maximum of their likelihood, from the estimate (found once, kept)."""
+        if self._sums_maximum is None:
+            t = self.data.index.to_numpy(dtype=float)
+            given = _Counts(t, self.data.to_numpy(dtype=float), self.interval_s)
+            counts = given.binned(self.interval_s, _PROFILE_BINS)
+            if counts is given:  # not summed: the estimate is the maximum
+                names = [p.name for p in (*_COMMON, *self.form.params)]
+                _, _, _, params, bounds = _likelihood(self.form, counts)
+                values = _inside(self.params_[names].to_numpy(), params, bounds)
+            else:
+                values = _refine(self.form, counts, self.params_.to_dict(), False).values
+            self._sums_maximum = counts, values
+        return self._sums_maximum
 
     def summary(self) -> pd.DataFrame:
         """The parameter table: ``estimate``, ``std_err``, ``lower``, ``upper``, ``unit``,
@@ -702,7 +722,7 @@ def fit_join_curve(
 
 
 _PEAK_TOLERANCE = 0.15  # fitted 1-minute peak within 15% of the observed one
-_PROFILE_BINS = 600  # a profile refits the curve some 24 times: on at most this many sums
+_PROFILE_BINS = 600  # a profile refits the curve some 5-15 times: on at most this many sums
 
 
 # The structure pass runs on minutes, where plans are judged (and a second's correlated
