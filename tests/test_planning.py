@@ -182,6 +182,7 @@ def sinusoid_deviations():
     return psa, mol, phase_deviation(isa_plan), isa_plan
 
 
+@pytest.mark.slow  # ISA, 300 replications of 8 iterations: about 13 s
 def test_psa_misses_while_isa_stays_within_005_of_delay_target(sinusoid_deviations):
     psa, mol, isa, plan = sinusoid_deviations
     # PSA staffs for lambda(t) E[B], ahead of the load: no wait on the rise, too much after

@@ -65,7 +65,10 @@ def ref_incomplete_gamma(n, lam, patience, t):
         return wait, d_ / (y * (r + a_)), wait * later / lower
 
 
-@pytest.mark.parametrize("n", [1, 3, 10, 50, 200])
+@pytest.mark.parametrize(
+    "n",
+    [1, 3, 10, 50, pytest.param(200, marks=pytest.mark.slow)],  # 200: a chain of 7 s
+)
 def test_erlang_a_against_chain(n):
     for rho in (0.5, 0.9, 0.999, 1.0, 1.2, 3.0):
         for patience in (0.01, 0.3, 1.0, 10.0, 300.0):

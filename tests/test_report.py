@@ -634,7 +634,9 @@ def test_a_failing_cell_is_one_line_on_stderr_naming_the_cell_and_exit_code_2():
         timeout=300,
     )
     assert result.returncode == 2
-    (line,) = result.stderr.splitlines()
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    (line,) = lines
     assert re.fullmatch(
         r"capplan report: error: 03_plan_headline_event\.ipynb failed in cell \d+: "
         r"TypeError: level must be .*, got 'high'",
