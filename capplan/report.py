@@ -678,6 +678,11 @@ def build_report(
                 # Saved once at the end, not after each cell: each save rewrites (and
                 # validates) every chart so far, about half a second a cell.
                 request_save_on_cell_execute=False,
+                # jupyter_client interrupts the kernel before it shuts it down; one that is
+                # still busy then logs "KeyboardInterrupt caught in kernel" on stderr. The
+                # kernel's own log says nothing a report's reader needs (a kernel that dies
+                # fails the run with papermill's error).
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 config=kernel,
             )
         except papermill.PapermillExecutionError as error:
