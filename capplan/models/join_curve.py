@@ -452,9 +452,9 @@ class JoinCurveFit:
             given = _Counts(t, self.data.to_numpy(dtype=float), self.interval_s)
             counts = given.binned(self.interval_s, _PROFILE_BINS)
             if counts is given:  # not summed: the estimate is the maximum
-                names = [p.name for p in (*_COMMON, *self.form.params)]
                 _, _, _, params, bounds = _likelihood(self.form, counts)
-                values = _inside(self.params_[names].to_numpy(), params, bounds)
+                estimate = self.params_[[p.name for p in params]].to_numpy()
+                values = _inside(estimate, params, bounds)
             else:
                 values = _refine(self.form, counts, self.params_.to_dict(), False).values
             self._sums_maximum = counts, values
